@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/**
+ * Configuration from environment variables, validated at start with one clear message per wrong value.
+ * `recruiter-sync serve --help` prints `CONFIG_VARIABLES`.
+ */
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date like 2025-02-05');
+const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
+const httpUrl = z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' });
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  PUBLIC_URL: httpUrl.optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// connection string')
+    .optional(),
+  RECRUITER_SYNC_DATA_DIR: z.string().default('./data'),
+  TOKEN_ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'expected 32 bytes, base64-encoded')
+    .optional(),
+  GOOGLE_CLIENT_ID: z.string().optional(),
+  GOOGLE_CLIENT_SECRET: z.string().optional(),
+  GOOGLE_PUBSUB_TOPIC: z.string().optional(),
+  GOOGLE_PUBSUB_AUDIENCE: z.string().optional(),
+  MICROSOFT_CLIENT_ID: z.string().optional(),
+  MICROSOFT_CLIENT_SECRET: z.string().optional(),
+  GOOGLE_API_BASE_URL: httpUrl.optional(),
+  MICROSOFT_API_BASE_URL: httpUrl.optional(),
+  RECRUITER_SYNC_TEST_MODE: flag.default(false),
+  RECRUITER_SYNC_LEGACY_FIRST_AUTH_BEFORE: isoDate.default('2025-02-05'),
+  RECRUITER_SYNC_LEGACY_WINDOW_START: isoDate.default('2024-02-06'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export const CONFIG_VARIABLES: Array<[name: string, meaning: string]> = [
+  ['PORT', 'HTTP port (default 3000)'],
+  ['HOST', 'interface to listen on (default 127.0.0.1)'],
+  ['PUBLIC_URL', 'the URL users and providers reach the server at (OAuth redirects, webhooks); default http://HOST:PORT'],
+  ['DATABASE_URL', 'Postgres server (postgres://…); unset → embedded database in RECRUITER_SYNC_DATA_DIR'],
+  ['RECRUITER_SYNC_DATA_DIR', 'data directory of the embedded database (default ./data)'],
+  ['TOKEN_ENCRYPTION_KEY', 'base64 32-byte key for OAuth tokens at rest (the demo generates one)'],
+  ['GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET', 'Google OAuth client'],
+  ['GOOGLE_PUBSUB_TOPIC / GOOGLE_PUBSUB_AUDIENCE', 'Gmail watch topic and the audience of its push tokens'],
+  ['MICROSOFT_CLIENT_ID / MICROSOFT_CLIENT_SECRET', 'Microsoft identity platform app'],
+  ['GOOGLE_API_BASE_URL / MICROSOFT_API_BASE_URL', 'unset → the real services; set → every provider host is replaced by this prefix (the simulators)'],
+  ['RECRUITER_SYNC_TEST_MODE', '1 enables the /_test endpoints (refused together with real provider URLs)'],
+  ['RECRUITER_SYNC_LEGACY_FIRST_AUTH_BEFORE', 'R-35: seats first authorized before this date (default 2025-02-05) …'],
+  ['RECRUITER_SYNC_LEGACY_WINDOW_START', '… get this historical window start (default 2024-02-06)'],
+  ['LOG_LEVEL', 'fatal|error|warn|info|debug|trace|silent (default info)'],
+];
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+export function publicUrl(config: Config, port: number): string {
+  return (config.PUBLIC_URL ?? `http://${config.HOST}:${port}`).replace(/\/$/, '');
+}
+
+/** Test mode is never allowed against the real providers (API.md "Test mode"). */
+export function assertTestModeIsSafe(config: Config): void {
+  if (config.RECRUITER_SYNC_TEST_MODE && (!config.GOOGLE_API_BASE_URL || !config.MICROSOFT_API_BASE_URL)) {
+    throw new ConfigError(
+      'RECRUITER_SYNC_TEST_MODE=1 is refused with real provider URLs: set GOOGLE_API_BASE_URL and ' +
+        'MICROSOFT_API_BASE_URL to the simulators, or turn test mode off.',
+    );
+  }
+}

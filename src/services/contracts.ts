@@ -1,0 +1,124 @@
+import { isValidDomain, normalizeDomain } from '../domain/addresses.ts';
+import { validationFailed } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { ContractsTable } from '../store/schema.ts';
+import type { Selectable } from 'kysely';
+import { assertContractAdmin, assertContractVisible, assertIntegration, assertSystem, requireFound, type Actor } from './actors.ts';
+import { recordAudit } from './audit.ts';
+import type { ServiceContext, Tx } from './context.ts';
+import { runSuspension, type DeletionReceipt } from './suspension.ts';
+
+export interface ContractView {
+  id: string;
+  name: string;
+  status: 'active' | 'suspended';
+  companyDomains: string[];
+  createdAt: Date;
+}
+
+export const contractView = (row: Selectable<ContractsTable>): ContractView => ({
+  id: row.id,
+  name: row.name,
+  status: row.status,
+  companyDomains: row.company_domains,
+  createdAt: row.created_at,
+});
+
+function cleanDomains(domains: string[]): string[] {
+  const cleaned = [...new Set(domains.map(normalizeDomain))];
+  const bad = cleaned.filter((d) => !isValidDomain(d));
+  if (bad.length > 0) throw validationFailed(`Not a valid domain: ${bad.join(', ')}`, { field: 'companyDomains' });
+  return cleaned;
+}
+
+export async function createContract(
+  ctx: ServiceContext,
+  actor: Actor,
+  input: { name: string; companyDomains: string[] },
+): Promise<ContractView> {
+  assertSystem(actor);
+  const now = ctx.clock.now();
+  const id = newId();
+  const domains = cleanDomains(input.companyDomains);
+  return ctx.db.transaction().execute(async (trx) => {
+    const row = await trx
+      .insertInto('contracts')
+      .values({
+        id,
+        name: input.name.trim(),
+        status: 'active',
+        company_domains: domains,
+        email_provider: null,
+        email_access: 'off',
+        calendar_enabled: false,
+        created_at: now,
+        updated_at: now,
+        suspended_at: null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await recordAudit(trx, { contractId: id, actor, action: 'contract.created', at: now, details: { companyDomains: domains } });
+    return contractView(row);
+  });
+}
+
+export async function loadContract(db: Tx | ServiceContext['db'], contractId: string, forUpdate = false) {
+  let query = db.selectFrom('contracts').selectAll().where('id', '=', contractId);
+  if (forUpdate) query = query.forUpdate();
+  return requireFound(await query.executeTakeFirst(), 'contract');
+}
+
+export async function getContract(ctx: ServiceContext, actor: Actor, contractId: string): Promise<ContractView> {
+  assertContractVisible(actor, contractId);
+  return contractView(await loadContract(ctx.db, contractId));
+}
+
+export async function listContracts(ctx: ServiceContext, actor: Actor): Promise<ContractView[]> {
+  let query = ctx.db.selectFrom('contracts').selectAll().orderBy('created_at');
+  if (!(actor.kind === 'integration' && actor.contractId === null)) query = query.where('id', '=', actor.contractId ?? '');
+  return (await query.execute()).map(contractView);
+}
+
+export async function updateContract(
+  ctx: ServiceContext,
+  actor: Actor,
+  contractId: string,
+  input: { name?: string | undefined; companyDomains?: string[] | undefined; status?: 'active' | 'suspended' | undefined },
+): Promise<ContractView & { deletionReceipt?: DeletionReceipt }> {
+  assertContractAdmin(actor, contractId);
+  // The contract's commercial status belongs to the host recruiting system, not to the company's admins.
+  if (input.status !== undefined) assertIntegration(actor, contractId);
+  const now = ctx.clock.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const before = await loadContract(trx, contractId, true);
+    const changes: Partial<Selectable<ContractsTable>> = {};
+    if (input.name !== undefined) changes.name = input.name.trim();
+    if (input.companyDomains !== undefined) changes.company_domains = cleanDomains(input.companyDomains);
+    let receipt: DeletionReceipt | undefined;
+    if (input.status === 'suspended' && before.status === 'active') {
+      changes.status = 'suspended';
+      changes.suspended_at = now;
+      receipt = await runSuspension(trx, contractId, actor, now);
+    } else if (input.status === 'active' && before.status === 'suspended') {
+      changes.status = 'active';
+      changes.suspended_at = null;
+      await recordAudit(trx, { contractId, actor, action: 'contract.reactivated', at: now });
+    }
+    const row = await trx
+      .updateTable('contracts')
+      .set({ ...changes, updated_at: now })
+      .where('id', '=', contractId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    if (input.name !== undefined || input.companyDomains !== undefined) {
+      await recordAudit(trx, {
+        contractId,
+        actor,
+        action: 'contract.updated',
+        at: now,
+        details: { name: row.name, companyDomains: row.company_domains },
+      });
+    }
+    return { ...contractView(row), ...(receipt ? { deletionReceipt: receipt } : {}) };
+  });
+}

@@ -1,0 +1,145 @@
+import { createHash, createHmac, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { Kysely } from 'kysely';
+import { AppError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { DB } from '../store/schema.ts';
+import type { Actor } from './actors.ts';
+import type { ServiceContext } from './context.ts';
+
+const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
+
+// OWASP's scrypt baseline (N=2^17, r=8, p=1) costs 128 MiB per hash; 2^15 keeps sign-in fast on small machines.
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keylen: 32, maxmem: 64 * 1024 * 1024 };
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scrypt(password, salt, SCRYPT.keylen, SCRYPT);
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), hash.toString('base64url')].join('$');
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const actual = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: SCRYPT.maxmem,
+  });
+  return timingSafeEqual(actual, expected);
+}
+
+/** Bearer and session secrets are 256-bit random strings, so a fast hash is enough to store them. */
+const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('base64url');
+const newSecret = (prefix: string): string => `${prefix}_${randomBytes(32).toString('base64url')}`;
+
+export async function createApiToken(
+  ctx: ServiceContext,
+  scope: { kind: 'system' } | { kind: 'contract'; contractId: string },
+): Promise<{ id: string; token: string }> {
+  const token = newSecret(scope.kind === 'system' ? 'rs_sys' : 'rs_ct');
+  const id = newId();
+  await ctx.db
+    .insertInto('api_tokens')
+    .values({
+      id,
+      kind: scope.kind,
+      contract_id: scope.kind === 'contract' ? scope.contractId : null,
+      token_hash: hashSecret(token),
+      created_at: ctx.clock.now(),
+      revoked_at: null,
+    })
+    .execute();
+  return { id, token };
+}
+
+/** Resolves `Authorization: Bearer` (+ optional `X-Act-As-User`) to an actor, or throws `unauthenticated`. */
+export async function actorFromBearer(db: Kysely<DB>, token: string, actAsUserId: string | undefined): Promise<Actor> {
+  const row = await db
+    .selectFrom('api_tokens')
+    .select(['id', 'kind', 'contract_id'])
+    .where('token_hash', '=', hashSecret(token))
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (!row) throw new AppError('unauthenticated', 'The bearer token is unknown or revoked.');
+  if (actAsUserId === undefined) return { kind: 'integration', tokenId: row.id, contractId: row.contract_id };
+  const user = await findUser(db, actAsUserId);
+  // A contract token can only act as users of its own contract; others do not exist for it.
+  if (!user || (row.contract_id !== null && user.contract_id !== row.contract_id)) {
+    throw new AppError('not_found', 'X-Act-As-User names no user this token can act as.');
+  }
+  return { kind: 'user', userId: user.id, contractId: user.contract_id, role: user.role, via: 'integration' };
+}
+
+async function findUser(db: Kysely<DB>, userId: string) {
+  if (!isUuid(userId)) return undefined;
+  return db.selectFrom('users').select(['id', 'contract_id', 'role']).where('id', '=', userId).executeTakeFirst();
+}
+
+export const isUuid = (value: string): boolean =>
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+
+const SESSION_LIFETIME_MS = 12 * 60 * 60 * 1000;
+
+export interface SessionGrant {
+  sessionToken: string;
+  csrfToken: string;
+  expiresAt: Date;
+  user: { id: string; contractId: string; email: string; name: string; role: 'admin' | 'recruiter' };
+}
+
+export async function signIn(ctx: ServiceContext, email: string, password: string): Promise<SessionGrant> {
+  const user = await ctx.db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase()))
+    .executeTakeFirst();
+  // Same answer and similar work whether the address or the password is wrong.
+  const ok = user?.password_hash ? await verifyPassword(password, user.password_hash) : await hashPassword(password).then(() => false);
+  if (!user || !ok) throw new AppError('unauthenticated', 'Wrong email or password.');
+  const sessionToken = newSecret('rs_sess');
+  const now = ctx.clock.now();
+  const expiresAt = new Date(now.getTime() + SESSION_LIFETIME_MS);
+  await ctx.db
+    .insertInto('sessions')
+    .values({ id: newId(), user_id: user.id, token_hash: hashSecret(sessionToken), created_at: now, expires_at: expiresAt })
+    .execute();
+  return {
+    sessionToken,
+    csrfToken: csrfTokenFor(sessionToken),
+    expiresAt,
+    user: { id: user.id, contractId: user.contract_id, email: user.email, name: user.name, role: user.role },
+  };
+}
+
+export async function signOut(ctx: ServiceContext, sessionToken: string): Promise<void> {
+  await ctx.db.deleteFrom('sessions').where('token_hash', '=', hashSecret(sessionToken)).execute();
+}
+
+export async function actorFromSession(ctx: ServiceContext, sessionToken: string): Promise<Actor | undefined> {
+  const row = await ctx.db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select(['users.id as userId', 'users.contract_id as contractId', 'users.role as role', 'sessions.expires_at as expiresAt'])
+    .where('sessions.token_hash', '=', hashSecret(sessionToken))
+    .executeTakeFirst();
+  if (!row || row.expiresAt.getTime() <= ctx.clock.now().getTime()) return undefined;
+  return { kind: 'user', userId: row.userId, contractId: row.contractId, role: row.role, via: 'session' };
+}
+
+/**
+ * The CSRF token is derived from the (httpOnly) session secret: the UI reads it from `GET /session`, which a
+ * cross-site page cannot read, and sends it back in `X-CSRF-Token` on every state-changing request.
+ */
+export function csrfTokenFor(sessionToken: string): string {
+  return createHmac('sha256', sessionToken).update('csrf').digest('base64url');
+}
+
+export function csrfTokenMatches(sessionToken: string, presented: string | undefined): boolean {
+  if (!presented) return false;
+  const expected = Buffer.from(csrfTokenFor(sessionToken));
+  const actual = Buffer.from(presented);
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
