@@ -1,0 +1,63 @@
+import cookie from '@fastify/cookie';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AdjustableClock, Clock } from '../clock.ts';
+import type { ServiceContext } from '../services/context.ts';
+import { registerAuth } from './auth.ts';
+import { errorHandler } from './errors.ts';
+import { createMetrics } from './metrics.ts';
+import { buildOpenApi } from './openapi.ts';
+import { routeRegistry } from './route.ts';
+import { sessionRoutes } from './routes/session.ts';
+import { settingsRoutes } from './routes/settings.ts';
+import { systemRoutes } from './routes/system.ts';
+import { tenancyRoutes } from './routes/tenancy.ts';
+import { testModeRoutes, type JobDrainer } from './routes/test-mode.ts';
+import { loggerOptions } from '../logging.ts';
+
+export interface AppDependencies {
+  ctx: ServiceContext;
+  publicUrl: string;
+  version: string;
+  logLevel?: string;
+  /** Test mode: the adjustable clock and the job drainer behind `/_test/*`. */
+  testMode?: { clock: AdjustableClock; jobs: JobDrainer } | undefined;
+}
+
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(deps.logLevel ?? 'info'),
+    bodyLimit: 2 * 1024 * 1024,
+    trustProxy: true,
+  });
+  const metrics = createMetrics();
+  await app.register(cookie);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: { code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}` } });
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  registerAuth(app, deps.ctx);
+
+  const secureCookies = deps.publicUrl.startsWith('https://');
+  sessionRoutes(app, deps.ctx, secureCookies);
+  tenancyRoutes(app, deps.ctx);
+  settingsRoutes(app, deps.ctx);
+  if (deps.testMode) testModeRoutes(app, deps.testMode.clock, deps.testMode.jobs);
+
+  let openapi: Record<string, unknown> | undefined;
+  systemRoutes(app, deps.ctx, metrics, () => {
+    // Only routes this instance serves (the registry is module-wide; test mode may be off here).
+    openapi ??= buildOpenApi(
+      routeRegistry.filter((r) => app.hasRoute({ method: r.method, url: r.url.replace(/\{(\w+)\}/g, ':$1') })),
+      { version: deps.version, serverUrl: deps.publicUrl },
+    );
+    return openapi;
+  });
+  return app;
+}
+
+export type { Clock };

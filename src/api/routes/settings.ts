@@ -1,0 +1,80 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { listAudit } from '../../services/audit.ts';
+import { assertContractAdmin } from '../../services/actors.ts';
+import type { ServiceContext } from '../../services/context.ts';
+import * as settings from '../../services/settings.ts';
+import { syncHealth } from '../../services/sync-health.ts';
+import { defineRoute } from '../route.ts';
+import { Id, IdParams, Notice, Settings, Timestamp } from '../schemas.ts';
+
+/** API.md "Admin settings": R-01 … R-07. */
+export function settingsRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const tags = ['Admin settings'];
+  defineRoute(
+    app,
+    { method: 'GET', url: '/api/v1/contracts/{id}/settings', summary: 'Email and calendar settings with notices (R-04)', tags, auth: 'caller', params: IdParams, response: Settings },
+    ({ actor, params }) => settings.getSettings(ctx, actor, params.id),
+  );
+  defineRoute(
+    app,
+    {
+      method: 'PUT', url: '/api/v1/contracts/{id}/settings',
+      summary: 'Change settings (partial). A lower access level deauthorizes every seat (R-03); a provider change ends all grants (R-06)',
+      tags, auth: 'caller', params: IdParams,
+      body: z.strictObject({
+        emailProvider: z.enum(['google', 'microsoft']).nullable().optional(),
+        emailAccess: z.enum(['off', 'view', 'send_and_view']).optional(),
+        calendarEnabled: z.boolean().optional(),
+        // Accepted so that a GET result can be sent back as it is; notices are computed, never stored.
+        notices: z.array(Notice).optional(),
+      }),
+      response: Settings.extend({ deauthorizedSeats: z.number().int() }),
+      successStatus: 200,
+    },
+    ({ actor, params, body }) => {
+      const { notices: _ignored, ...changes } = body;
+      return settings.updateSettings(ctx, actor, params.id, changes);
+    },
+  );
+  defineRoute(
+    app,
+    {
+      method: 'GET', url: '/api/v1/contracts/{id}/audit', summary: 'Audit log, newest first (R-07); page with ?before=<nextCursor>', tags, auth: 'caller',
+      params: IdParams,
+      query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), before: z.coerce.number().int().positive().optional() }),
+      response: z.object({
+        entries: z.array(
+          z.object({
+            id: z.number().int(), at: Timestamp, actorKind: z.string(), actorUserId: Id.nullable(), action: z.string(),
+            targetType: z.string().nullable(), targetId: z.string().nullable(), details: z.record(z.string(), z.unknown()),
+          }),
+        ),
+        nextCursor: z.string().nullable(),
+      }),
+    },
+    async ({ actor, params, query }) => {
+      assertContractAdmin(actor, params.id);
+      return listAudit(ctx.db, params.id, query);
+    },
+  );
+  defineRoute(
+    app,
+    {
+      method: 'GET', url: '/api/v1/contracts/{id}/sync-health', summary: 'Per seat: authorization state, sync phase, progress, last sync, last error', tags, auth: 'caller',
+      params: IdParams,
+      response: z.array(
+        z.object({
+          seatId: Id, userId: Id.nullable(), userName: z.string().nullable(),
+          email: z.object({ state: z.enum(['not_authorized', 'authorized', 'needs_reauthorization', 'deauthorized']), address: z.string().nullable(), reason: z.string().nullable() }),
+          calendar: z.object({ state: z.enum(['not_authorized', 'authorized', 'needs_reauthorization', 'deauthorized']), address: z.string().nullable(), reason: z.string().nullable() }),
+          sync: z.object({
+            phase: z.enum(['idle', 'historical', 'incremental', 'paused']), messagesIngested: z.number().int(), messagesExamined: z.number().int(),
+            progress: z.number().nullable(), lastSyncedAt: Timestamp.nullable(), lastError: z.string().nullable(),
+          }),
+        }),
+      ),
+    },
+    ({ actor, params }) => syncHealth(ctx, actor, params.id),
+  );
+}

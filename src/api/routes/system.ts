@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import type { ServiceContext } from '../../services/context.ts';
+import type { Metrics } from '../metrics.ts';
+
+/** Liveness, Prometheus metrics and the OpenAPI document: no authentication, no tenant data. */
+export function systemRoutes(app: FastifyInstance, ctx: ServiceContext, metrics: Metrics, openapi: () => Record<string, unknown>): void {
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      await sql`SELECT 1`.execute(ctx.db);
+      return { status: 'ok', time: ctx.clock.now().toISOString() };
+    } catch {
+      return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });
+    }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  app.get('/openapi.json', async () => openapi());
+}

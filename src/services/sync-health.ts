@@ -1,0 +1,37 @@
+import { assertContractAdmin, type Actor } from './actors.ts';
+import type { ServiceContext } from './context.ts';
+
+type GrantState = 'not_authorized' | 'authorized' | 'needs_reauthorization' | 'deauthorized';
+
+/**
+ * The admin's view of every seat's mailbox connection. Sync progress fields come from the sync engine's
+ * state once a seat syncs; a seat that never synced reports `idle` with zero counts.
+ */
+export async function syncHealth(ctx: ServiceContext, actor: Actor, contractId: string) {
+  assertContractAdmin(actor, contractId);
+  const seats = await ctx.db
+    .selectFrom('seats')
+    .leftJoin('users', 'users.id', 'seats.user_id')
+    .select(['seats.id', 'seats.user_id', 'users.name'])
+    .where('seats.contract_id', '=', contractId)
+    .orderBy('seats.created_at')
+    .orderBy('seats.id')
+    .execute();
+  const grants = await ctx.db
+    .selectFrom('mailbox_authorizations')
+    .select(['seat_id', 'kind', 'state', 'address', 'state_reason'])
+    .where('contract_id', '=', contractId)
+    .execute();
+  const grantOf = (seatId: string, kind: 'email' | 'calendar') => {
+    const g = grants.find((x) => x.seat_id === seatId && x.kind === kind);
+    return { state: (g?.state ?? 'not_authorized') as GrantState, address: g?.address ?? null, reason: g?.state_reason ?? null };
+  };
+  return seats.map((s) => ({
+    seatId: s.id,
+    userId: s.user_id,
+    userName: s.name,
+    email: grantOf(s.id, 'email'),
+    calendar: grantOf(s.id, 'calendar'),
+    sync: { phase: 'idle' as const, messagesIngested: 0, messagesExamined: 0, progress: null, lastSyncedAt: null, lastError: null },
+  }));
+}

@@ -1,0 +1,50 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/api/app.ts';
+import { AdjustableClock } from '../../src/clock.ts';
+import type { Database } from '../../src/store/database.ts';
+import type { ServiceContext } from '../../src/services/context.ts';
+import { createApiToken } from '../../src/services/credentials.ts';
+
+/** An API server on a test database, with a system token and small request helpers (Fastify `inject`). */
+export interface TestApi {
+  app: FastifyInstance;
+  ctx: ServiceContext;
+  clock: AdjustableClock;
+  systemToken: string;
+  call(method: string, url: string, options?: { token?: string | null; actAs?: string; body?: unknown; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export async function startTestApi(database: Database, options: { drain?: () => Promise<number> } = {}): Promise<TestApi> {
+  const clock = new AdjustableClock();
+  const ctx: ServiceContext = { db: database.db, clock };
+  const app = await buildApp({
+    ctx,
+    publicUrl: 'http://127.0.0.1:3000',
+    version: 'test',
+    logLevel: 'silent',
+    testMode: { clock, jobs: { drain: options.drain ?? (async () => 0) } },
+  });
+  await app.ready();
+  const { token: systemToken } = await createApiToken(ctx, { kind: 'system' });
+  return {
+    app,
+    ctx,
+    clock,
+    systemToken,
+    call: (method, url, opts = {}) =>
+      app.inject({
+        method: method as 'GET',
+        url,
+        headers: {
+          ...(opts.token === null ? {} : { authorization: `Bearer ${opts.token ?? systemToken}` }),
+          ...(opts.actAs ? { 'x-act-as-user': opts.actAs } : {}),
+          ...(opts.headers ?? {}),
+        },
+        ...(opts.body !== undefined ? { payload: opts.body as object } : {}),
+      }),
+    close: async () => {
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { TestApi } from './app.ts';
+
+/** Builds a small company through the public API, as the host recruiting system would. */
+export async function createCompany(api: TestApi, name = 'Acme', domain = 'acme.test') {
+  const json = async (method: string, url: string, body?: unknown, token?: string) => {
+    const res = await api.call(method, url, { body, ...(token ? { token } : {}) });
+    if (res.statusCode >= 300) throw new Error(`${method} ${url} → ${res.statusCode} ${res.body}`);
+    return res.json();
+  };
+  const contract = await json('POST', '/api/v1/contracts', { name, companyDomains: [domain] });
+  const { token } = await json('POST', `/api/v1/contracts/${contract.id}/tokens`);
+  const admin = await json('POST', `/api/v1/contracts/${contract.id}/users`, { email: `admin@${domain}`, name: 'Ada Admin', role: 'admin', password: 'correct horse battery' });
+  const recruiter = await json('POST', `/api/v1/contracts/${contract.id}/users`, { email: `rita@${domain}`, name: 'Rita Recruiter', role: 'recruiter', password: 'correct horse battery' });
+  const seat = await json('POST', `/api/v1/contracts/${contract.id}/seats`, { userId: recruiter.id });
+  const candidate = await json('POST', `/api/v1/contracts/${contract.id}/candidates`, { name: 'Carla Candidate', emails: [`carla@mail.example`], emailDiscovery: 'anyone' });
+  const project = await json('POST', `/api/v1/contracts/${contract.id}/projects`, { name: 'Backend engineer' });
+  await json('POST', `/api/v1/projects/${project.id}/candidates`, { candidateId: candidate.id });
+  return { contract, contractToken: token as string, admin, recruiter, seat, candidate, project, json };
+}
+
+/** A stored grant, as the authorization flow leaves it (tokens are opaque ciphertext here). */
+export async function insertGrant(
+  api: TestApi,
+  grant: { seatId: string; contractId: string; kind: 'email' | 'calendar'; provider: 'google' | 'microsoft'; scopes: string[]; address?: string },
+) {
+  const now = api.clock.now();
+  await api.ctx.db
+    .insertInto('mailbox_authorizations')
+    .values({
+      id: crypto.randomUUID(),
+      seat_id: grant.seatId,
+      contract_id: grant.contractId,
+      kind: grant.kind,
+      provider: grant.provider,
+      state: 'authorized',
+      address: grant.address ?? 'rita@acme.test',
+      aliases: [],
+      scopes: grant.scopes,
+      access_token_ciphertext: 'v1:k1:ciphertext',
+      refresh_token_ciphertext: 'v1:k1:ciphertext',
+      access_token_expires_at: now,
+      first_authorized_at: now,
+      last_authorized_at: now,
+      deauthorized_at: null,
+      state_reason: null,
+      updated_at: now,
+    })
+    .execute();
+}
