@@ -47,7 +47,7 @@ function cleanEmails(emails: string[]): Array<{ address: string; normalized: str
   const result: Array<{ address: string; normalized: string }> = [];
   for (const raw of emails) {
     const address = raw.trim();
-    if (!isValidAddress(address)) throw validationFailed(`Not a valid email address: ${address}`, { field: 'emails' });
+    if (!isValidAddress(address)) throw validationFailed(`emails: not a valid email address: ${address}`, { field: 'emails' });
     const normalized = normalizeAddress(address);
     if (seen.has(normalized)) continue;
     seen.add(normalized);

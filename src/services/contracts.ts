@@ -27,7 +27,7 @@ export const contractView = (row: Selectable<ContractsTable>): ContractView => (
 function cleanDomains(domains: string[]): string[] {
   const cleaned = [...new Set(domains.map(normalizeDomain))];
   const bad = cleaned.filter((d) => !isValidDomain(d));
-  if (bad.length > 0) throw validationFailed(`Not a valid domain: ${bad.join(', ')}`, { field: 'companyDomains' });
+  if (bad.length > 0) throw validationFailed(`companyDomains: not a valid domain: ${bad.join(', ')}`, { field: 'companyDomains' });
   return cleaned;
 }
 

@@ -1,0 +1,84 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './api/app.ts';
+import { AdjustableClock, systemClock, type Clock } from './clock.ts';
+import { assertTestModeIsSafe, publicUrl, type Config } from './config.ts';
+import { createJobs, type Jobs } from './jobs/index.ts';
+import { createLogger, type Logger } from './logging.ts';
+import type { ServiceContext } from './services/context.ts';
+import { openDatabase, type Database } from './store/database.ts';
+import { migrateToLatest } from './store/migrate.ts';
+
+export type Role = 'web' | 'worker' | 'all';
+
+export interface Runtime {
+  url: string | undefined;
+  database: Database;
+  jobs: Jobs;
+  app: FastifyInstance | undefined;
+  clock: Clock;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export const VERSION = '0.1.0';
+
+/**
+ * Composes one process: database (migrated at start), job queue, and — for the web role — the HTTP API.
+ * `serve` and `demo` both start through here, so production and the demo run the same code.
+ */
+export async function startRuntime(options: { config: Config; role: Role; database?: Database; port?: number }): Promise<Runtime> {
+  const { config, role } = options;
+  assertTestModeIsSafe(config);
+  const logger = createLogger(config.LOG_LEVEL);
+  const clock: Clock = config.RECRUITER_SYNC_TEST_MODE ? new AdjustableClock() : systemClock;
+  const database = options.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir: config.RECRUITER_SYNC_DATA_DIR }));
+  await migrateToLatest(database);
+  const jobs = createJobs({ database, clock, logger });
+  await jobs.start({ role });
+  const ctx: ServiceContext = { db: database.db, clock };
+
+  let app: FastifyInstance | undefined;
+  let url: string | undefined;
+  if (role !== 'worker') {
+    const port = options.port ?? config.PORT;
+    app = await buildApp({
+      ctx,
+      publicUrl: publicUrl(config, port),
+      version: VERSION,
+      logLevel: config.LOG_LEVEL,
+      testMode: clock instanceof AdjustableClock ? { clock, jobs } : undefined,
+    });
+    const address = await app.listen({ port, host: config.HOST });
+    url = config.PUBLIC_URL ?? address;
+  }
+  logger.info({ role, backend: database.backend, url }, 'recruiter-sync started');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    database,
+    jobs,
+    app,
+    clock,
+    logger,
+    close: () =>
+      (closing ??= (async () => {
+        await app?.close();
+        await jobs.stop();
+        await database.close();
+      })()),
+  };
+}
+
+/** Stops cleanly on SIGINT/SIGTERM: in-flight requests and jobs finish, the data-dir lock is released. */
+export function closeOnSignals(close: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void close().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
