@@ -22,6 +22,10 @@ const schema = z.object({
     .string()
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'expected 32 bytes, base64-encoded')
     .optional(),
+  TOKEN_ENCRYPTION_PREVIOUS_KEYS: z
+    .string()
+    .refine((v) => v.split(',').every((k) => Buffer.from(k.trim(), 'base64').length === 32), 'expected comma-separated 32-byte base64 keys')
+    .optional(),
   GOOGLE_CLIENT_ID: z.string().optional(),
   GOOGLE_CLIENT_SECRET: z.string().optional(),
   GOOGLE_PUBSUB_TOPIC: z.string().optional(),
@@ -45,6 +49,7 @@ export const CONFIG_VARIABLES: Array<[name: string, meaning: string]> = [
   ['DATABASE_URL', 'Postgres server (postgres://…); unset → embedded database in RECRUITER_SYNC_DATA_DIR'],
   ['RECRUITER_SYNC_DATA_DIR', 'data directory of the embedded database (default ./data)'],
   ['TOKEN_ENCRYPTION_KEY', 'base64 32-byte key for OAuth tokens at rest (the demo generates one)'],
+  ['TOKEN_ENCRYPTION_PREVIOUS_KEYS', 'during a key rotation: the former keys, comma-separated (tokens they sealed still open)'],
   ['GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET', 'Google OAuth client'],
   ['GOOGLE_PUBSUB_TOPIC / GOOGLE_PUBSUB_AUDIENCE', 'Gmail watch topic and the audience of its push tokens'],
   ['MICROSOFT_CLIENT_ID / MICROSOFT_CLIENT_SECRET', 'Microsoft identity platform app'],
@@ -79,4 +84,11 @@ export function assertTestModeIsSafe(config: Config): void {
         'MICROSOFT_API_BASE_URL to the simulators, or turn test mode off.',
     );
   }
+}
+
+export function requireTokenKey(config: Config): { current: string; previous: string[] } {
+  if (!config.TOKEN_ENCRYPTION_KEY) {
+    throw new ConfigError('TOKEN_ENCRYPTION_KEY is required: a base64 32-byte key, e.g. `openssl rand -base64 32`.');
+  }
+  return { current: config.TOKEN_ENCRYPTION_KEY, previous: (config.TOKEN_ENCRYPTION_PREVIOUS_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean) };
 }

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
 import { AdjustableClock, systemClock, type Clock } from './clock.ts';
-import { assertTestModeIsSafe, publicUrl, type Config } from './config.ts';
+import { assertTestModeIsSafe, publicUrl, requireTokenKey, type Config } from './config.ts';
+import { TokenCipher } from './crypto/token-cipher.ts';
+import { createProviderRegistry } from './providers/registry.ts';
 import { createJobs, type Jobs } from './jobs/index.ts';
 import { createLogger, type Logger } from './logging.ts';
 import type { ServiceContext } from './services/context.ts';
@@ -29,6 +31,8 @@ export const VERSION = '0.1.0';
 export async function startRuntime(options: { config: Config; role: Role; database?: Database; port?: number }): Promise<Runtime> {
   const { config, role } = options;
   assertTestModeIsSafe(config);
+  const key = requireTokenKey(config);
+  const cipher = TokenCipher.fromBase64(key.current, key.previous);
   const logger = createLogger(config.LOG_LEVEL);
   const clock: Clock = config.RECRUITER_SYNC_TEST_MODE ? new AdjustableClock() : systemClock;
   const database = options.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir: config.RECRUITER_SYNC_DATA_DIR }));
@@ -36,6 +40,13 @@ export async function startRuntime(options: { config: Config; role: Role; databa
   const jobs = createJobs({ database, clock, logger });
   await jobs.start({ role });
   const ctx: ServiceContext = { db: database.db, clock };
+  const providers = createProviderRegistry(
+    {
+      google: { clientId: config.GOOGLE_CLIENT_ID, clientSecret: config.GOOGLE_CLIENT_SECRET, baseUrl: config.GOOGLE_API_BASE_URL },
+      microsoft: { clientId: config.MICROSOFT_CLIENT_ID, clientSecret: config.MICROSOFT_CLIENT_SECRET, baseUrl: config.MICROSOFT_API_BASE_URL },
+    },
+    () => clock.now(),
+  );
 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
@@ -46,6 +57,8 @@ export async function startRuntime(options: { config: Config; role: Role; databa
       publicUrl: publicUrl(config, port),
       version: VERSION,
       logLevel: config.LOG_LEVEL,
+      providers,
+      cipher,
       testMode: clock instanceof AdjustableClock ? { clock, jobs } : undefined,
     });
     const address = await app.listen({ port, host: config.HOST });

@@ -13,12 +13,17 @@ import { systemRoutes } from './routes/system.ts';
 import { tenancyRoutes } from './routes/tenancy.ts';
 import { testModeRoutes, type JobDrainer } from './routes/test-mode.ts';
 import { loggerOptions } from '../logging.ts';
+import type { TokenCipher } from '../crypto/token-cipher.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import { mailboxRoutes } from './routes/mailbox.ts';
 
 export interface AppDependencies {
   ctx: ServiceContext;
   publicUrl: string;
   version: string;
   logLevel?: string;
+  providers: ProviderRegistry;
+  cipher: TokenCipher;
   /** Test mode: the adjustable clock and the job drainer behind `/_test/*`. */
   testMode?: { clock: AdjustableClock; jobs: JobDrainer } | undefined;
 }
@@ -46,6 +51,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   sessionRoutes(app, deps.ctx, secureCookies);
   tenancyRoutes(app, deps.ctx);
   settingsRoutes(app, deps.ctx);
+  mailboxRoutes(app, { ...deps.ctx, providers: deps.providers, cipher: deps.cipher, publicUrl: deps.publicUrl });
   if (deps.testMode) testModeRoutes(app, deps.testMode.clock, deps.testMode.jobs);
 
   let openapi: Record<string, unknown> | undefined;

@@ -1,11 +1,16 @@
 import type { AuthorizationKind, Provider } from '../domain/types.ts';
+import { newId } from '../ids.ts';
 import type { Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
 import type { Tx } from './context.ts';
 
+/** Providers with an endpoint that revokes one app's grant (Microsoft has none: its tokens are deleted). */
+const REVOCABLE: ReadonlySet<Provider> = new Set(['google']);
+
 /**
- * R-22 deauthorization of stored grants: tokens are deleted, the state and reason recorded; the cursor and
- * the authorization history (first/last authorized) stay so that a re-authorization can resume (R-23).
+ * R-22 deauthorization of stored grants: tokens leave the grant at once (a revocable refresh token moves to
+ * `token_revocations` until the provider confirms), the state and reason are recorded; the cursor and the
+ * authorization history (first/last authorized) stay so that a re-authorization can resume (R-23).
  * Every path that ends grants — the user, an admin downgrade (R-03), a provider change (R-06) — comes here.
  */
 export async function deauthorizeGrants(
@@ -20,24 +25,49 @@ export async function deauthorizeGrants(
     now: Date;
   },
 ): Promise<Array<{ id: string; seatId: string; kind: AuthorizationKind }>> {
-  let query = trx
-    .updateTable('mailbox_authorizations')
-    .set({
-      state: 'deauthorized',
-      state_reason: params.reason,
-      access_token_ciphertext: null,
-      refresh_token_ciphertext: null,
-      access_token_expires_at: null,
-      deauthorized_at: params.now,
-      updated_at: params.now,
-    })
+  let select = trx
+    .selectFrom('mailbox_authorizations')
+    .select(['id', 'seat_id', 'kind', 'provider', 'refresh_token_ciphertext'])
     .where('contract_id', '=', params.contractId)
     .where('kind', 'in', params.kinds)
-    .where('state', '!=', 'deauthorized');
-  if (params.provider) query = query.where('provider', '=', params.provider);
-  if (params.seatId) query = query.where('seat_id', '=', params.seatId);
-  const ended = await query.returning(['id', 'seat_id', 'kind']).execute();
-  for (const grant of ended) {
+    .where('state', '!=', 'deauthorized')
+    .forUpdate();
+  if (params.provider) select = select.where('provider', '=', params.provider);
+  if (params.seatId) select = select.where('seat_id', '=', params.seatId);
+  const ending = await select.execute();
+  for (const grant of ending) {
+    if (grant.refresh_token_ciphertext && REVOCABLE.has(grant.provider)) {
+      await trx
+        .insertInto('token_revocations')
+        .values({
+          id: newId(),
+          contract_id: params.contractId,
+          seat_id: grant.seat_id,
+          provider: grant.provider,
+          token_ciphertext: grant.refresh_token_ciphertext,
+          token_bound_to: `${grant.id}:refresh`,
+          reason: params.reason,
+          last_error: null,
+          created_at: params.now,
+          next_attempt_at: params.now,
+        })
+        .execute();
+    }
+    await trx
+      .updateTable('mailbox_authorizations')
+      .set({
+        state: 'deauthorized',
+        state_reason: params.reason,
+        access_token_ciphertext: null,
+        refresh_token_ciphertext: null,
+        access_token_expires_at: null,
+        refresh_lease_id: null,
+        refresh_lease_until: null,
+        deauthorized_at: params.now,
+        updated_at: params.now,
+      })
+      .where('id', '=', grant.id)
+      .execute();
     await recordAudit(trx, {
       contractId: params.contractId,
       actor: params.actor,
@@ -45,8 +75,8 @@ export async function deauthorizeGrants(
       targetType: 'seat',
       targetId: grant.seat_id,
       at: params.now,
-      details: { kind: grant.kind, reason: params.reason },
+      details: { kind: grant.kind, provider: grant.provider, reason: params.reason },
     });
   }
-  return ended.map((g) => ({ id: g.id, seatId: g.seat_id, kind: g.kind }));
+  return ending.map((g) => ({ id: g.id, seatId: g.seat_id, kind: g.kind }));
 }

@@ -1,10 +1,12 @@
 import { Migrator, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './database.ts';
 import * as m0001 from './migrations/0001_foundation.ts';
+import * as m0003 from './migrations/0003_authorization.ts';
 
 /** Versioned migrations, applied in name order. A new migration is a new file plus a line here. */
 const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
+  '0003_authorization': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -109,6 +109,38 @@ export interface MailboxAuthorizationsTable {
   deauthorized_at: Timestamp | null;
   state_reason: string | null;
   updated_at: Timestamp;
+  refresh_lease_id: string | null;
+  refresh_lease_until: Timestamp | null;
+}
+
+export interface OAuthStatesTable {
+  id: string;
+  state_hash: string;
+  contract_id: string;
+  seat_id: string;
+  user_id: string;
+  kind: AuthorizationKind;
+  provider: Provider;
+  scopes: string[];
+  code_verifier_ciphertext: string;
+  redirect_after: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface TokenRevocationsTable {
+  id: string;
+  contract_id: string;
+  seat_id: string;
+  provider: Provider;
+  token_ciphertext: string;
+  token_bound_to: string;
+  reason: string;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: Timestamp;
+  next_attempt_at: Timestamp;
 }
 
 export interface ApiTokensTable {
@@ -151,6 +183,8 @@ export interface DB {
   projects: ProjectsTable;
   project_candidates: ProjectCandidatesTable;
   mailbox_authorizations: MailboxAuthorizationsTable;
+  oauth_states: OAuthStatesTable;
+  token_revocations: TokenRevocationsTable;
   api_tokens: ApiTokensTable;
   sessions: SessionsTable;
   audit_log: AuditLogTable;

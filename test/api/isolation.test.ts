@@ -22,7 +22,7 @@ function requestFor(route: { method: string; url: string }, a: Company): { url: 
   };
   const prefix = Object.keys(ids).find((p) => route.url === p || route.url.startsWith(`${p}/`));
   if (!prefix) return 'no-resource';
-  const url = route.url.replace('{id}', ids[prefix]!).replace('{candidateId}', a.candidate.id);
+  const url = route.url.replace('{id}', ids[prefix]!).replace('{candidateId}', a.candidate.id).replace('{kind}', 'email');
   const bodies: Record<string, unknown> = {
     'PATCH /api/v1/contracts/{id}': { name: 'Taken over' },
     'POST /api/v1/contracts/{id}/users': { email: 'intruder@elsewhere.test', name: 'Intruder', role: 'admin' },
@@ -34,6 +34,7 @@ function requestFor(route: { method: string; url: string }, a: Company): { url: 
     'PATCH /api/v1/candidates/{id}': { name: 'Renamed' },
     'PUT /api/v1/candidates/{id}/connections': { userId: a.recruiter.id, degree: 1 },
     'PATCH /api/v1/projects/{id}': { status: 'closed' },
+    'POST /api/v1/seats/{id}/authorizations': { kind: 'email' },
     'POST /api/v1/projects/{id}/candidates': { candidateId: a.candidate.id },
   };
   const key = `${route.method} ${route.url}`;

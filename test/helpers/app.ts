@@ -4,23 +4,46 @@ import { AdjustableClock } from '../../src/clock.ts';
 import type { Database } from '../../src/store/database.ts';
 import type { ServiceContext } from '../../src/services/context.ts';
 import { createApiToken } from '../../src/services/credentials.ts';
+import { randomBytes } from 'node:crypto';
+import { TokenCipher } from '../../src/crypto/token-cipher.ts';
+import { createProviderRegistry, type ProviderRegistry } from '../../src/providers/registry.ts';
 
 /** An API server on a test database, with a system token and small request helpers (Fastify `inject`). */
 export interface TestApi {
   app: FastifyInstance;
   ctx: ServiceContext;
+  cipher: TokenCipher;
+  providers: ProviderRegistry;
+  publicUrl: string;
   clock: AdjustableClock;
   systemToken: string;
   call(method: string, url: string, options?: { token?: string | null; actAs?: string; body?: unknown; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
-export async function startTestApi(database: Database, options: { drain?: () => Promise<number> } = {}): Promise<TestApi> {
+export const SIM_CLIENT = { clientId: 'recruiter-sync-local', clientSecret: 'local-secret' };
+
+export async function startTestApi(
+  database: Database,
+  options: { drain?: () => Promise<number>; simulatorUrl?: string; publicUrl?: string } = {},
+): Promise<TestApi> {
   const clock = new AdjustableClock();
   const ctx: ServiceContext = { db: database.db, clock };
+  const cipher = new TokenCipher(randomBytes(32));
+  const sim = options.simulatorUrl;
+  const providers = createProviderRegistry(
+    {
+      google: { ...SIM_CLIENT, baseUrl: sim ? `${sim}/google` : 'http://127.0.0.1:9/google' },
+      microsoft: { ...SIM_CLIENT, baseUrl: sim ? `${sim}/microsoft` : 'http://127.0.0.1:9/microsoft' },
+    },
+    () => clock.now(),
+  );
+  const publicUrl = options.publicUrl ?? 'http://127.0.0.1:3000';
   const app = await buildApp({
     ctx,
-    publicUrl: 'http://127.0.0.1:3000',
+    providers,
+    cipher,
+    publicUrl,
     version: 'test',
     logLevel: 'silent',
     testMode: { clock, jobs: { drain: options.drain ?? (async () => 0) } },
@@ -30,6 +53,9 @@ export async function startTestApi(database: Database, options: { drain?: () => 
   return {
     app,
     ctx,
+    cipher,
+    providers,
+    publicUrl,
     clock,
     systemToken,
     call: (method, url, opts = {}) =>

@@ -44,6 +44,8 @@ export async function insertGrant(
       deauthorized_at: null,
       state_reason: null,
       updated_at: now,
+      refresh_lease_id: null,
+      refresh_lease_until: null,
     })
     .execute();
 }

@@ -1,0 +1,35 @@
+import type { Provider } from '../domain/types.ts';
+import { googleEndpoints, microsoftEndpoints } from './endpoints.ts';
+import { GoogleOAuthClient } from './google/oauth.ts';
+import { MicrosoftOAuthClient } from './microsoft/oauth.ts';
+import type { OAuthClient } from './types.ts';
+
+export interface ProviderSettings {
+  google: { clientId?: string | undefined; clientSecret?: string | undefined; baseUrl?: string | undefined };
+  microsoft: { clientId?: string | undefined; clientSecret?: string | undefined; baseUrl?: string | undefined };
+}
+
+/** The provider implementations the product talks to, built from configuration. */
+export interface ProviderRegistry {
+  oauth(provider: Provider): OAuthClient;
+  isConfigured(provider: Provider): boolean;
+}
+
+export function createProviderRegistry(settings: ProviderSettings, now: () => Date): ProviderRegistry {
+  const clients: Partial<Record<Provider, OAuthClient>> = {};
+  const g = settings.google;
+  if (g.clientId && g.clientSecret) clients.google = new GoogleOAuthClient(googleEndpoints(g.baseUrl), { id: g.clientId, secret: g.clientSecret }, now);
+  const m = settings.microsoft;
+  if (m.clientId && m.clientSecret) clients.microsoft = new MicrosoftOAuthClient(microsoftEndpoints(m.baseUrl), { id: m.clientId, secret: m.clientSecret }, now);
+  return {
+    isConfigured: (provider) => clients[provider] !== undefined,
+    oauth: (provider) => {
+      const client = clients[provider];
+      if (!client) {
+        const prefix = provider === 'google' ? 'GOOGLE' : 'MICROSOFT';
+        throw new Error(`${provider} is not configured: set ${prefix}_CLIENT_ID and ${prefix}_CLIENT_SECRET`);
+      }
+      return client;
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import type { Provider } from '../domain/types.ts';
+
+/**
+ * What the product needs from a mail and calendar provider. Google and Microsoft implement it in their own
+ * folders; provider differences (wire formats, id shapes, error bodies) never leak past this interface.
+ */
+export interface TokenSet {
+  accessToken: string;
+  /** Absent when the provider did not issue a new one (Google keeps the old refresh token valid). */
+  refreshToken?: string | undefined;
+  expiresAt: Date;
+  /** Scopes actually granted (may differ from those requested). */
+  scopes: string[];
+}
+
+export interface MailboxIdentity {
+  address: string;
+  /** Send-as aliases / proxy addresses the mailbox also receives and sends as. */
+  aliases: string[];
+}
+
+export interface AuthorizationRequest {
+  scopes: string[];
+  state: string;
+  codeChallenge: string;
+  redirectUri: string;
+  loginHint?: string | undefined;
+  /** Ask for consent again (needed to gain a scope the grant lacks, e.g. send after an upgrade). */
+  forceConsent: boolean;
+}
+
+export interface OAuthClient {
+  readonly provider: Provider;
+  authorizationUrl(request: AuthorizationRequest): string;
+  exchangeCode(params: { code: string; codeVerifier: string; redirectUri: string }): Promise<TokenSet>;
+  refresh(refreshToken: string, scopes: string[]): Promise<TokenSet>;
+  /** Revokes the grant at the provider; `unsupported` where the provider has no such endpoint. */
+  revoke(token: string): Promise<'revoked' | 'unsupported'>;
+  identity(accessToken: string): Promise<MailboxIdentity>;
+}
