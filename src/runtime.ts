@@ -59,6 +59,7 @@ export async function startRuntime(options: { config: Config; role: Role; databa
       logLevel: config.LOG_LEVEL,
       providers,
       cipher,
+      serveWeb: true,
       testMode: clock instanceof AdjustableClock ? { clock, jobs } : undefined,
     });
     const address = await app.listen({ port, host: config.HOST });

@@ -16,6 +16,7 @@ import { loggerOptions } from '../logging.ts';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { mailboxRoutes } from './routes/mailbox.ts';
+import { webRoutes } from './routes/web.ts';
 
 export interface AppDependencies {
   ctx: ServiceContext;
@@ -24,6 +25,8 @@ export interface AppDependencies {
   logLevel?: string;
   providers: ProviderRegistry;
   cipher: TokenCipher;
+  /** Serve the built web UI (off in API-only tests). */
+  serveWeb?: boolean;
   /** Test mode: the adjustable clock and the job drainer behind `/_test/*`. */
   testMode?: { clock: AdjustableClock; jobs: JobDrainer } | undefined;
 }
@@ -53,6 +56,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   settingsRoutes(app, deps.ctx);
   mailboxRoutes(app, { ...deps.ctx, providers: deps.providers, cipher: deps.cipher, publicUrl: deps.publicUrl });
   if (deps.testMode) testModeRoutes(app, deps.testMode.clock, deps.testMode.jobs);
+  if (deps.serveWeb) await webRoutes(app);
 
   let openapi: Record<string, unknown> | undefined;
   systemRoutes(app, deps.ctx, metrics, () => {

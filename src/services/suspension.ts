@@ -9,7 +9,25 @@ import type { Tx } from './context.ts';
  * (children first); a test scans the schema so a table that is forgotten here fails the suite.
  */
 export const THIRD_PARTY_DATA_TABLES: ReadonlyArray<{ table: string; kind: string }> = [
+  { table: 'mail_attachments', kind: 'attachments' },
+  { table: 'mail_messages', kind: 'messages' },
+  { table: 'mail_threads', kind: 'threads' },
+  { table: 'ingestion_decisions', kind: 'decisions' },
+  { table: 'purged_threads', kind: 'purgeMarkers' },
+  { table: 'push_subscriptions', kind: 'pushSubscriptions' },
+  { table: 'sync_states', kind: 'cursors' },
+  { table: 'oauth_states', kind: 'authorizationAttempts' },
+  { table: 'token_revocations', kind: 'tokens' },
   { table: 'mailbox_authorizations', kind: 'authorizations' },
+];
+
+/**
+ * Tables with a contract_id that hold the company's own data (its people, pipeline, settings, audit), which
+ * suspension keeps. Every table with a contract_id is in exactly one of the two lists (a test checks).
+ */
+export const FIRST_PARTY_TABLES: readonly string[] = [
+  'users', 'seats', 'seat_holders', 'candidates', 'candidate_emails', 'candidate_connections', 'projects',
+  'project_candidates', 'api_tokens', 'audit_log',
 ];
 
 export type DeletionReceipt = { contractId: string; deletedAt: string; counts: Record<string, number> };

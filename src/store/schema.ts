@@ -172,7 +172,118 @@ export interface AuditLogTable {
   details: ColumnType<Record<string, unknown>, string, string>;
 }
 
+export type Visibility = 'private' | 'contract';
+type Json<T> = ColumnType<T, string, string>;
+
+export interface MailThreadsTable {
+  id: string;
+  contract_id: string;
+  owner_seat_id: string;
+  provider: Provider;
+  provider_thread_id: string;
+  candidate_id: string | null;
+  counterpart: string;
+  subject: string;
+  last_activity_at: Timestamp;
+  initiated_through_product: boolean;
+  created_at: Timestamp;
+}
+
+export interface MailMessagesTable {
+  id: string;
+  contract_id: string;
+  owner_seat_id: string;
+  owner_user_id: string | null;
+  thread_id: string;
+  candidate_id: string | null;
+  provider_message_id: string;
+  rfc_message_id: string | null;
+  in_reply_to: string | null;
+  references_ids: string[];
+  direction: 'inbound' | 'outbound';
+  from_address: string;
+  from_name: string | null;
+  to_addresses: Json<Array<{ address: string; name?: string }>>;
+  cc_addresses: Json<Array<{ address: string; name?: string }>>;
+  counterpart: string;
+  subject: string;
+  sent_at: Timestamp;
+  snippet: string;
+  body_html: string | null;
+  body_text: string | null;
+  visibility: Visibility;
+  origin: 'synced' | 'sent_from_product';
+  stored_at: Timestamp;
+}
+
+export interface MailAttachmentsTable {
+  id: string;
+  contract_id: string;
+  message_id: string;
+  filename: string;
+  content_type: string;
+  size_bytes: number;
+}
+
+export interface IngestionDecisionsTable {
+  id: Generated<number>;
+  contract_id: string;
+  seat_id: string;
+  provider_message_id: string;
+  provider_thread_id: string | null;
+  counterpart: string | null;
+  decided_at: Timestamp;
+  ingested: boolean;
+  rule: string | null;
+  detail: Json<Record<string, unknown>>;
+}
+
+export interface SyncStatesTable {
+  authorization_id: string;
+  contract_id: string;
+  seat_id: string;
+  phase: 'idle' | 'historical' | 'incremental' | 'paused';
+  cursor: Json<Record<string, unknown>> | null;
+  checkpoint: Json<Record<string, unknown>> | null;
+  window_start: Timestamp | null;
+  messages_examined: Generated<number>;
+  messages_ingested: Generated<number>;
+  messages_estimated: number | null;
+  historical_started_at: Timestamp | null;
+  historical_completed_at: Timestamp | null;
+  last_synced_at: Timestamp | null;
+  last_error: string | null;
+  last_error_kind: string | null;
+  updated_at: Timestamp;
+}
+
+export interface PushSubscriptionsTable {
+  id: string;
+  contract_id: string;
+  authorization_id: string;
+  provider: Provider;
+  external_id: string;
+  resource: string;
+  client_state_hash: string | null;
+  expires_at: Timestamp;
+  created_at: Timestamp;
+}
+
+export interface PurgedThreadsTable {
+  contract_id: string;
+  owner_seat_id: string;
+  provider_thread_id: string;
+  purged_at: Timestamp;
+}
+
 export interface DB {
+  mail_threads: MailThreadsTable;
+  mail_messages: MailMessagesTable;
+  mail_attachments: MailAttachmentsTable;
+  ingestion_decisions: IngestionDecisionsTable;
+  sync_states: SyncStatesTable;
+  push_subscriptions: PushSubscriptionsTable;
+  purged_threads: PurgedThreadsTable;
   contracts: ContractsTable;
   users: UsersTable;
   seats: SeatsTable;

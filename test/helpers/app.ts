@@ -25,11 +25,11 @@ export const SIM_CLIENT = { clientId: 'recruiter-sync-local', clientSecret: 'loc
 
 export async function startTestApi(
   database: Database,
-  options: { drain?: () => Promise<number>; simulatorUrl?: string; publicUrl?: string } = {},
+  options: { drain?: () => Promise<number>; simulatorUrl?: string; publicUrl?: string; cipher?: TokenCipher } = {},
 ): Promise<TestApi> {
   const clock = new AdjustableClock();
   const ctx: ServiceContext = { db: database.db, clock };
-  const cipher = new TokenCipher(randomBytes(32));
+  const cipher = options.cipher ?? new TokenCipher(randomBytes(32));
   const sim = options.simulatorUrl;
   const providers = createProviderRegistry(
     {
