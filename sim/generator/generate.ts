@@ -137,7 +137,9 @@ class Builder {
         this.projects.push({ key: `proj-${i + 1}`, name: roles[i]!, status: i < 3 ? 'active' : 'closed', candidateKeys: [] });
       }
     }
-    this.colleagues = opts.colleagues?.length ? opts.colleagues : this.makeColleagues(8);
+    // The owner is nobody's colleague here, even when the contract's user list includes them.
+    const given = (opts.colleagues ?? []).filter((c) => !this.taken.has(normalizeAddress(c.address)));
+    this.colleagues = given.length > 0 ? given : this.makeColleagues(8);
     for (const c of this.colleagues) this.taken.add(normalizeAddress(c.address));
   }
 

@@ -17,6 +17,7 @@ import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { mailboxRoutes } from './routes/mailbox.ts';
 import { webRoutes } from './routes/web.ts';
+import { messageRoutes } from './routes/messages.ts';
 
 export interface AppDependencies {
   ctx: ServiceContext;
@@ -54,6 +55,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   sessionRoutes(app, deps.ctx, secureCookies);
   tenancyRoutes(app, deps.ctx);
   settingsRoutes(app, deps.ctx);
+  messageRoutes(app, deps.ctx);
   mailboxRoutes(app, { ...deps.ctx, providers: deps.providers, cipher: deps.cipher, publicUrl: deps.publicUrl });
   if (deps.testMode) testModeRoutes(app, deps.testMode.clock, deps.testMode.jobs);
   if (deps.serveWeb) await webRoutes(app);

@@ -3,9 +3,9 @@ import { routeRegistry } from '../../src/api/route.ts';
 import type { Database } from '../../src/store/database.ts';
 import { startTestApi, type TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
-import { createCompany } from '../helpers/fixtures.ts';
+import { createCompany, insertMessage } from '../helpers/fixtures.ts';
 
-type Company = Awaited<ReturnType<typeof createCompany>>;
+type Company = Awaited<ReturnType<typeof createCompany>> & { messageId?: string; threadId?: string };
 
 /**
  * Contract isolation: every route that names a resource, called with the credentials of another contract,
@@ -19,6 +19,8 @@ function requestFor(route: { method: string; url: string }, a: Company): { url: 
     '/api/v1/seats/{id}': a.seat.id,
     '/api/v1/candidates/{id}': a.candidate.id,
     '/api/v1/projects/{id}': a.project.id,
+    '/api/v1/messages/{id}': a.messageId!,
+    '/api/v1/threads/{id}': a.threadId!,
   };
   const prefix = Object.keys(ids).find((p) => route.url === p || route.url.startsWith(`${p}/`));
   if (!prefix) return 'no-resource';
@@ -35,6 +37,8 @@ function requestFor(route: { method: string; url: string }, a: Company): { url: 
     'PUT /api/v1/candidates/{id}/connections': { userId: a.recruiter.id, degree: 1 },
     'PATCH /api/v1/projects/{id}': { status: 'closed' },
     'POST /api/v1/seats/{id}/authorizations': { kind: 'email' },
+    'PATCH /api/v1/messages/{id}': { visibility: 'contract' },
+    'PATCH /api/v1/threads/{id}': { visibility: 'contract' },
     'POST /api/v1/projects/{id}/candidates': { candidateId: a.candidate.id },
   };
   const key = `${route.method} ${route.url}`;
@@ -51,6 +55,10 @@ describe.each(backends)('contract isolation on $name', (backend) => {
     api = await startTestApi(database);
     a = await createCompany(api, 'Alpha', 'alpha.test');
     b = await createCompany(api, 'Bravo', 'bravo.test');
+    for (const c of [a, b]) {
+      await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: 'google', emailAccess: 'view' });
+    }
+    Object.assign(a, await insertMessage(api, { contractId: a.contract.id, seatId: a.seat.id, ownerUserId: a.recruiter.id, candidateId: a.candidate.id, visibility: 'contract' }));
   });
   afterAll(async () => {
     await api.close();
@@ -83,6 +91,11 @@ describe.each(backends)('contract isolation on $name', (backend) => {
     expect(Number(after.n)).toBe(Number(before.n));
     expect((await a.json('GET', `/api/v1/contracts/${a.contract.id}`)).name).toBe('Alpha');
     expect((await a.json('GET', `/api/v1/candidates/${a.candidate.id}`)).name).toBe('Carla Candidate');
+  });
+
+  it("shows no preview of another contract's candidates", async () => {
+    const res = await api.call('GET', `/api/v1/pipeline/message-previews?candidateIds=${a.candidate.id}`, { token: b.contractToken, actAs: b.recruiter.id });
+    expect(res.json()).toEqual({ [a.candidate.id]: { count: 0, latest: null } });
   });
 
   it('a contract token cannot act as a user of another contract, create contracts, or list others', async () => {

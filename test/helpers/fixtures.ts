@@ -49,3 +49,61 @@ export async function insertGrant(
     })
     .execute();
 }
+
+/** A stored message (and its thread), as the sync engine leaves it. */
+export async function insertMessage(
+  api: TestApi,
+  m: {
+    contractId: string;
+    seatId: string;
+    ownerUserId: string | null;
+    candidateId: string;
+    providerThreadId?: string;
+    visibility?: 'private' | 'contract';
+    subject?: string;
+    sentAt?: Date;
+    storedAt?: Date;
+  },
+): Promise<{ messageId: string; threadId: string }> {
+  const now = m.storedAt ?? api.clock.now();
+  const providerThreadId = m.providerThreadId ?? `t-${crypto.randomUUID()}`;
+  let thread = await api.ctx.db.selectFrom('mail_threads').select('id').where('owner_seat_id', '=', m.seatId).where('provider_thread_id', '=', providerThreadId).executeTakeFirst();
+  if (!thread) {
+    thread = { id: crypto.randomUUID() };
+    await api.ctx.db
+      .insertInto('mail_threads')
+      .values({ id: thread.id, contract_id: m.contractId, owner_seat_id: m.seatId, provider: 'google', provider_thread_id: providerThreadId, candidate_id: m.candidateId, counterpart: 'carla@mail.example', subject: m.subject ?? 'Hello', last_activity_at: m.sentAt ?? now, initiated_through_product: false, created_at: now })
+      .execute();
+  }
+  const messageId = crypto.randomUUID();
+  await api.ctx.db
+    .insertInto('mail_messages')
+    .values({
+      id: messageId,
+      contract_id: m.contractId,
+      owner_seat_id: m.seatId,
+      owner_user_id: m.ownerUserId,
+      thread_id: thread.id,
+      candidate_id: m.candidateId,
+      provider_message_id: `p-${messageId}`,
+      rfc_message_id: `<${messageId}@mail.example>`,
+      in_reply_to: null,
+      references_ids: [],
+      direction: 'inbound',
+      from_address: 'carla@mail.example',
+      from_name: 'Carla',
+      to_addresses: JSON.stringify([{ address: 'rita@acme.test' }]),
+      cc_addresses: '[]',
+      counterpart: 'carla@mail.example',
+      subject: m.subject ?? 'Hello',
+      sent_at: m.sentAt ?? now,
+      snippet: 'Hi Rita, thanks for reaching out',
+      body_html: '<p>Hi Rita, thanks for reaching out</p>',
+      body_text: 'Hi Rita, thanks for reaching out',
+      visibility: m.visibility ?? 'private',
+      origin: 'synced',
+      stored_at: now,
+    })
+    .execute();
+  return { messageId, threadId: thread.id };
+}

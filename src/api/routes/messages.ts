@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { forbidden } from '../../errors.ts';
+import type { ServiceContext } from '../../services/context.ts';
+import { getMessage, listCandidateMessages, messagePreviews, setMessageVisibility, setThreadVisibility } from '../../services/messages.ts';
+import { defineRoute } from '../route.ts';
+import { Id, IdParams, Timestamp } from '../schemas.ts';
+
+const Visibility = z.enum(['private', 'contract']);
+const Message = z.object({
+  id: Id,
+  threadId: Id,
+  candidateId: Id.nullable(),
+  direction: z.enum(['inbound', 'outbound']),
+  from: z.string().describe('Sender address'),
+  fromName: z.string().nullable(),
+  to: z.array(z.string()),
+  cc: z.array(z.string()),
+  subject: z.string(),
+  sentAt: Timestamp,
+  snippet: z.string(),
+  bodyHtml: z.string().nullable().describe('Sanitised HTML: safe to render'),
+  bodyText: z.string().nullable(),
+  visibility: Visibility,
+  origin: z.enum(['synced', 'sent_from_product']),
+  ownerSeatId: Id,
+  isOwner: z.boolean().describe('Whether the caller may change this message’s visibility (R-61)'),
+});
+
+/** API.md "Messages": reading synced mail and sharing it, always filtered by R-60 … R-63. */
+export function messageRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const tags = ['Messages'];
+  defineRoute(
+    app,
+    {
+      method: 'GET', url: '/api/v1/candidates/{id}/messages', tags, auth: 'caller', params: IdParams,
+      summary: "The candidate's threads and messages visible to the caller (R-60 … R-63), newest thread first",
+      response: z.array(z.object({ threadId: Id, subject: z.string(), lastActivityAt: Timestamp, visibility: Visibility, messages: z.array(Message) })),
+      errors: ['email_disabled'],
+    },
+    ({ actor, params }) => listCandidateMessages(ctx, actor, params.id),
+  );
+  defineRoute(
+    app,
+    { method: 'GET', url: '/api/v1/messages/{id}', tags, auth: 'caller', params: IdParams, summary: 'One message visible to the caller', response: Message, errors: ['email_disabled'] },
+    ({ actor, params }) => getMessage(ctx, actor, params.id),
+  );
+  defineRoute(
+    app,
+    {
+      method: 'PATCH', url: '/api/v1/messages/{id}', tags, auth: 'caller', params: IdParams, body: z.strictObject({ visibility: Visibility }),
+      summary: "Share a message with the contract or make it private again (owner only, R-61)", response: Message,
+    },
+    ({ actor, params, body }) => setMessageVisibility(ctx, actor, params.id, body.visibility),
+  );
+  defineRoute(
+    app,
+    {
+      method: 'PATCH', url: '/api/v1/threads/{id}', tags, auth: 'caller', params: IdParams, body: z.strictObject({ visibility: Visibility }),
+      summary: 'Change the visibility of every message of a thread the caller owns (R-61)',
+      response: z.object({ threadId: Id, visibility: Visibility, messagesChanged: z.number().int() }),
+    },
+    ({ actor, params, body }) => setThreadVisibility(ctx, actor, params.id, body.visibility),
+  );
+  defineRoute(
+    app,
+    {
+      method: 'GET', url: '/api/v1/pipeline/message-previews', tags, auth: 'caller',
+      summary: 'Count and latest visible message per candidate, for the pipeline and search hover (R-63)',
+      query: z.object({ candidateIds: z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)).pipe(z.array(Id).min(1).max(200)) }),
+      response: z.record(z.string(), z.object({ count: z.number().int(), latest: z.object({ subject: z.string(), snippet: z.string(), sentAt: Timestamp }).nullable() })),
+    },
+    async ({ actor, query }) => {
+      if (actor.kind !== 'user') throw forbidden('Messages belong to seats: act as a user (X-Act-As-User) to read them.');
+      return messagePreviews(ctx, actor, actor.contractId, query.candidateIds);
+    },
+  );
+}
