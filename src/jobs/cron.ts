@@ -36,7 +36,7 @@ export function parseCron(expression: string): CronExpression {
   const sets = parts.map((part, index) => parseField(expression, part, FIELDS[index]!));
   const daysOfWeek = new Set([...sets[4]!].map((d) => d % 7));
   return {
-    source: expression.trim(),
+    source: parts.join(' '),
     minutes: sets[0]!,
     hours: sets[1]!,
     daysOfMonth: sets[2]!,

@@ -19,6 +19,10 @@ const LARGE_DRIFT_MS = 60_000;
  * `sync()` moves every waiting job back by the same amount in one statement, so pg-boss's own
  * comparisons (in this process and any other) agree with the product clock again.
  *
+ * The product clock never runs backwards within a process; a smaller offset means a restart with a fresh
+ * clock. Then the offset is only re-based: waiting jobs keep their distance in real time, instead of
+ * stalling until the new clock catches up with the old one. Test mode assumes one clock (one process).
+ *
  * With the system clock (production) there is nothing to follow: the offset stays 0.
  */
 export class QueueClock {
@@ -63,16 +67,13 @@ export class QueueClock {
 
     const result = await this.raw.query<{ shift_ms: number | string | null; stored_ms: number | string }>(
       `WITH moved AS (
-         UPDATE job_clock SET last_shift_ms = $1::bigint - offset_ms, offset_ms = $1::bigint
+         UPDATE job_clock SET last_shift_ms = GREATEST($1::bigint - offset_ms, 0), offset_ms = $1::bigint
          WHERE id AND abs($1::bigint - offset_ms) > $2::bigint
          RETURNING last_shift_ms
        ), shifted AS (
-         UPDATE ${BOSS_SCHEMA}.job j SET
-           start_after = j.start_after - moved.last_shift_ms * interval '1 millisecond',
-           -- never let a job's retention end before it is due
-           keep_until = j.keep_until + GREATEST(-moved.last_shift_ms, 0) * interval '1 millisecond'
+         UPDATE ${BOSS_SCHEMA}.job j SET start_after = j.start_after - moved.last_shift_ms * interval '1 millisecond'
          FROM moved
-         WHERE j.state < 'active'
+         WHERE moved.last_shift_ms > 0 AND j.state < 'active'
          RETURNING 1
        )
        SELECT (SELECT last_shift_ms FROM moved) AS shift_ms,

@@ -86,6 +86,7 @@ export async function changeSeatHolder(
     const seat = await loadSeat(trx, actor, seatId);
     assertContractAdmin(actor, seat.contract_id, 'seat');
     if (toUserId !== null && toUserId === seat.user_id) throw conflict('The seat is already held by this user.');
+    if (toUserId === null && seat.user_id === null) return seatView(trx, seat); // already parked
     if (toUserId !== null) await requireUserOfContract(trx, toUserId, seat.contract_id);
     await trx.updateTable('seat_holders').set({ held_until: now }).where('seat_id', '=', seatId).where('held_until', 'is', null).execute();
     if (toUserId !== null) {

@@ -130,6 +130,19 @@ describe.each(backends)('job queue on $name', (backend) => {
     expect(ran.slice(3)).toEqual([`backfill ${inAnHour.candidateId}`, 'revoke', 'renew']);
   });
 
+  it('a job is due the moment the product clock reaches its start, however small the step', async () => {
+    const { jobs, clock } = await startJobs('web');
+    let runs = 0;
+    jobs.work('tokens.revoke', async () => {
+      runs++;
+    });
+    const at = later(clock, 40);
+    await jobs.send('tokens.revoke', {}, { startAfter: at });
+    clock.set(at);
+    expect(await jobs.drain()).toBe(1);
+    expect(runs).toBe(1);
+  });
+
   it('delays stay due by the product clock across a jump of months', async () => {
     const { jobs, clock } = await startJobs('web');
     const ran: string[] = [];
@@ -149,6 +162,27 @@ describe.each(backends)('job queue on $name', (backend) => {
     advance(clock, 2 * 60_000);
     expect(await jobs.drain()).toBe(1);
     expect(ran).toEqual([a, b]);
+  });
+
+  it('after a restart with a fresh clock, waiting jobs keep their distance in real time', async () => {
+    const before = await startJobs('web');
+    advance(before.clock, 180 * DAY);
+    const soon = randomUUID();
+    const now = randomUUID();
+    await before.jobs.send('contract.suspend', { contractId: soon }, { startAfter: later(before.clock, 60_000) });
+    await before.jobs.send('contract.suspend', { contractId: now });
+    await before.jobs.stop();
+
+    const { jobs, clock } = await startJobs('web');
+    const ran: string[] = [];
+    jobs.work('contract.suspend', async (payload) => {
+      ran.push(payload.contractId);
+    });
+    expect(await jobs.drain()).toBe(1);
+    expect(ran).toEqual([now]);
+    advance(clock, 2 * 60_000);
+    expect(await jobs.drain()).toBe(1);
+    expect(ran).toEqual([now, soon]);
   });
 
   it('a failure counts as run and is retried per its policy only when due again, also after a jump', async () => {
