@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './logging.ts';
 import type { ServiceContext } from './services/context.ts';
 import { openDatabase, type Database } from './store/database.ts';
 import { migrateToLatest } from './store/migrate.ts';
+import { registerWorkers } from './workers.ts';
 
 export type Role = 'web' | 'worker' | 'all';
 
@@ -38,7 +39,6 @@ export async function startRuntime(options: { config: Config; role: Role; databa
   const database = options.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir: config.RECRUITER_SYNC_DATA_DIR }));
   await migrateToLatest(database);
   const jobs = createJobs({ database, clock, logger });
-  await jobs.start({ role });
   const ctx: ServiceContext = { db: database.db, clock };
   const providers = createProviderRegistry(
     {
@@ -47,6 +47,9 @@ export async function startRuntime(options: { config: Config; role: Role; databa
     },
     () => clock.now(),
   );
+
+  await jobs.start({ role });
+  await registerWorkers(jobs, { ...ctx, providers, cipher, publicUrl: publicUrl(config, options.port ?? config.PORT) }, logger);
 
   let app: FastifyInstance | undefined;
   let url: string | undefined;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z, type ZodType } from 'zod';
+import type { z} from 'zod';
+import { type ZodType } from 'zod';
 import type { Actor } from '../services/actors.ts';
 import { zodToAppError } from './errors.ts';
 

@@ -362,12 +362,17 @@ class PgBossJobs implements Jobs {
       const payload = parsePayload(queue, job.data);
       await handler(payload as never, context);
     } catch (error) {
+      let failure = describeError(error);
       if (error instanceof RetryLaterError) {
-        await this.defer(boss, queue, job, error.at);
-        this.log.info({ queue, jobId: job.id, attempt: context.attempt, at: error.at.toISOString(), reason: error.message }, 'job deferred');
-        return;
+        try {
+          await this.defer(boss, queue, job, error.at);
+          this.log.info({ queue, jobId: job.id, attempt: context.attempt, at: error.at.toISOString(), reason: error.message }, 'job deferred');
+          return;
+        } catch (deferError) {
+          // Could not re-enqueue: fail the run instead, so the retry policy brings it back.
+          failure = describeError(deferError);
+        }
       }
-      const failure = describeError(error);
       try {
         await boss.fail(queue, job.id, failure);
       } catch (failError) {
@@ -423,7 +428,11 @@ class PgBossJobs implements Jobs {
       }
       for (const job of jobs) {
         if (!this.boss) break;
-        await this.run(this.boss, registration, job);
+        try {
+          await this.run(this.boss, registration, job);
+        } catch (error) {
+          this.log.error({ queue: registration.queue, jobId: job.id, err: describeError(error) }, 'job run failed unexpectedly');
+        }
       }
     }
   }

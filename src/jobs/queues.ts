@@ -64,6 +64,11 @@ export const QUEUES = {
     payload: z.strictObject({ revocationId: id.optional() }),
     policy: { ...standard, retryLimit: 8, retryDelaySeconds: 60 },
   },
+  'tokens.refresh': {
+    description: 'Refresh access tokens about to expire, so grants stay alive between syncs (R-11).',
+    payload: z.strictObject({}),
+    policy: { ...standard, retryLimit: 2, retryDelaySeconds: 60 },
+  },
   'contract.suspend': {
     description: 'Delete all third-party data of a suspended contract and write the deletion receipt (R-70).',
     payload: z.strictObject({ contractId: id }),

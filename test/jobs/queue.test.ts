@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { AdjustableClock } from '../../src/clock.ts';
 import { createJobs, RetryLaterError, type Jobs, type JobsRole } from '../../src/jobs/index.ts';
 import type { Database } from '../../src/store/database.ts';
@@ -324,6 +326,46 @@ describe.each(backends)('job queue on $name', (backend) => {
     advance(clock, 8 * DAY);
     await eventually(() => ran.length === 1, 'the worker to run the job');
     expect(ran).toEqual([contractId]);
+  });
+
+  it('the web role only sends: its handlers run through drain, not in the background', async () => {
+    const { jobs } = await startJobs('web');
+    let runs = 0;
+    jobs.work('tokens.revoke', async () => {
+      runs++;
+    });
+    const id = (await jobs.send('tokens.revoke', {}))!;
+    // Several poll intervals of a worker.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(runs).toBe(0);
+    expect((await jobState(id))?.state).toBe('created');
+    expect(await jobs.drain()).toBe(1);
+    expect(runs).toBe(1);
+  });
+
+  it('logs queues and job ids, never payloads', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const clock = new AdjustableClock();
+    const jobs = createJobs({ database, clock, logger: pino({ level: 'debug' }, sink) });
+    running.push(jobs);
+    await jobs.start({ role: 'web' });
+    jobs.work('candidate.backfill', async () => {
+      throw new Error('provider said no');
+    });
+    const payload = backfill();
+    const id = (await jobs.send('candidate.backfill', payload))!;
+    expect(await jobs.drain()).toBe(1);
+    const log = lines.join('');
+    expect(log).toContain(id);
+    expect(log).toContain('provider said no');
+    expect(log).not.toContain(payload.candidateId);
+    expect(log).not.toContain(payload.contractId);
   });
 
   it('sends inside a transaction only when it commits', async () => {

@@ -51,7 +51,7 @@ describe.each(backends)('visibility property (R-60 … R-63) on $name', (backend
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 25 }), async (steps) => {
         run++;
-        const contracts = [];
+        const contracts: Array<{ c: Awaited<ReturnType<typeof createCompany>>; users: string[]; candidates: string[] }> = [];
         for (let k = 0; k < 2; k++) {
           const c = await createCompany(api, `P${run}-${k}`, `p${run}-${k}.test`);
           await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: 'google', emailAccess: 'view' });

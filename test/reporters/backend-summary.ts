@@ -13,7 +13,7 @@ export default class BackendSummaryReporter implements Reporter {
         const state = test.result().state;
         const bucket = state === 'passed' ? 'passed' : state === 'failed' ? 'failed' : 'skipped';
         counts[bucket]++;
-        const backend = /\bon (pglite|postgres)\b/.exec(test.fullName)?.[1];
+        const backend = /\bon '?(pglite|postgres)'?/.exec(test.fullName)?.[1];
         if (backend && bucket !== 'skipped') {
           const entry = perBackend.get(backend) ?? { passed: 0, failed: 0 };
           entry[bucket]++;

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AdjustableClock, ClockMovedBackwardsError } from '../../clock.ts';
+import type { AdjustableClock} from '../../clock.ts';
+import { ClockMovedBackwardsError } from '../../clock.ts';
 import { AppError } from '../../errors.ts';
 import { defineRoute } from '../route.ts';
 

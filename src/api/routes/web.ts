@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /** Where `vite build` puts the web UI (see vite.config.ts). */
 export const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/web');
@@ -19,7 +19,7 @@ export async function webRoutes(app: FastifyInstance, distDir = WEB_DIST): Promi
   }
   await app.register(fastifyStatic, { root: distDir, prefix: '/', wildcard: false, index: false, cacheControl: true, maxAge: '1h' });
   const html = fs.readFileSync(index, 'utf8');
-  const serveIndex = async (_request: unknown, reply: import('fastify').FastifyReply) =>
+  const serveIndex = async (_request: unknown, reply: FastifyReply) =>
     reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-cache')

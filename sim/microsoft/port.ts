@@ -1,0 +1,92 @@
+import type { GraphFolder } from './ids.ts';
+
+/**
+ * What the Microsoft simulator needs from the provider-neutral simulator state. Everything Microsoft reads or
+ * writes in the shared state goes through this one port, so the wire-format code never depends on the
+ * store's internals (see `core-port.ts` for the implementation over SimState).
+ */
+
+export interface MsMailbox {
+  address: string;
+  aliases: string[];
+  password: string | null;
+  domain: string;
+  displayName: string;
+}
+
+export interface MsStoredMessage {
+  /** The store's id: Graph's immutable id. */
+  id: string;
+  /** The store's thread id: Graph's conversationId. */
+  threadId: string;
+  messageId: string;
+  raw: Buffer;
+  internalDate: Date;
+  folder: GraphFolder;
+  deleted: boolean;
+  /** Sequence of the last change to this message (lastModifiedDateTime and changeKey follow it). */
+  lastSeq: number;
+  lastModified: Date;
+}
+
+export interface MsChange {
+  seq: number;
+  id: string;
+  /** The folder the message is in after this change; null once permanently deleted. */
+  folder: GraphFolder | null;
+  at: Date;
+}
+
+export interface MsFault {
+  fault: 'http_429' | 'http_500' | 'http_503' | 'timeout' | 'reset' | 'cursor_expired' | 'invalid_grant';
+  retryAfterSeconds?: number | undefined;
+}
+
+export interface MsSentRecord {
+  id: string;
+  threadId: string;
+  messageId: string;
+  inReplyTo: string | null;
+  references: string[];
+  from: string;
+  to: string[];
+  cc: string[];
+  subject: string;
+  text: string | null;
+  html: string | null;
+  sentAt: Date;
+}
+
+export interface MsLimits {
+  requestsPerWindow: number;
+  windowSeconds: number;
+  concurrency: number;
+}
+
+export interface MsCorePort {
+  now(): Date;
+  mailbox(address: string): MsMailbox | undefined;
+  /** null = the IT admin granted everything. */
+  tenantGrantedScopes(domain: string): string[] | null;
+  client(clientId: string): { secret: string; redirectUris: string[] } | undefined;
+  redirectAllowed(clientId: string, redirectUri: string): boolean;
+  takeFault(method: string, path: string): MsFault | undefined;
+
+  messages(address: string): Iterable<MsStoredMessage>;
+  message(address: string, id: string): MsStoredMessage | undefined;
+  currentSeq(address: string): number;
+  /** Changes with seq > afterSeq and ≤ uptoSeq, oldest first. */
+  changes(address: string, afterSeq: number, uptoSeq: number): MsChange[];
+  /** Puts a message into the mailbox (sent copy, draft, delivery to another simulated mailbox). */
+  deliver(address: string, input: { raw: Buffer; folder: GraphFolder; date?: Date; threadKey?: string; inReplyTo?: string }): { id: string; threadId: string; messageId: string };
+  move(address: string, id: string, folder: GraphFolder): void;
+  deletePermanently(address: string, id: string): void;
+  recordSent(address: string, record: MsSentRecord): void;
+  onChange(fn: (address: string, change: MsChange) => void): void;
+
+  limits(): MsLimits;
+  countRequest(address: string, method: string, units: number): void;
+  countBody(address: string, messageId: string): void;
+  recordRevocation(address: string, entry: { kind: 'token' | 'subscription'; id: string; at: Date; detail?: string }): void;
+  pushEnabled(): boolean;
+}

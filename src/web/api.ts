@@ -1,0 +1,221 @@
+/**
+ * The browser's client of the recruiter-sync API (same origin: the session cookie goes along by itself).
+ * Every state-changing request carries the CSRF token from the session response as `X-CSRF-Token`.
+ * Non-2xx answers become an ApiError with the server's `{error: {code, message}}`, shown to the user as is.
+ */
+
+export type Role = 'admin' | 'recruiter';
+export type Provider = 'google' | 'microsoft';
+export type EmailAccess = 'off' | 'view' | 'send_and_view';
+export type GrantState = 'not_authorized' | 'authorized' | 'needs_reauthorization' | 'deauthorized';
+export type AuthorizationKind = 'email' | 'calendar';
+export type SyncPhase = 'idle' | 'historical' | 'incremental' | 'paused';
+
+export interface User {
+  id: string;
+  contractId: string;
+  email: string;
+  name: string;
+  role: Role;
+  seatId: string | null;
+}
+
+export interface Session {
+  user: User;
+  csrfToken: string;
+  expiresAt?: string;
+}
+
+export interface Contract {
+  id: string;
+  name: string;
+  status: 'active' | 'suspended';
+  companyDomains: string[];
+  createdAt: string;
+}
+
+export interface Notice {
+  code: string;
+  rule: string;
+  message: string;
+  seatIds?: string[];
+}
+
+export interface Settings {
+  emailProvider: Provider | null;
+  emailAccess: EmailAccess;
+  calendarEnabled: boolean;
+  notices: Notice[];
+}
+
+export type SettingsChange = Partial<Pick<Settings, 'emailProvider' | 'emailAccess' | 'calendarEnabled'>>;
+
+export interface SeatHealth {
+  seatId: string;
+  userId: string | null;
+  userName: string | null;
+  email: { state: GrantState; address: string | null; reason: string | null };
+  calendar: { state: GrantState; address: string | null; reason: string | null };
+  sync: {
+    phase: SyncPhase;
+    messagesIngested: number;
+    messagesExamined: number;
+    progress: number | null;
+    lastSyncedAt: string | null;
+    lastError: string | null;
+  };
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actorKind: string;
+  actorUserId: string | null;
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  nextCursor: string | null;
+}
+
+export interface Warning {
+  code: string;
+  rule: string;
+  message: string;
+}
+
+export interface Grant {
+  state: GrantState;
+  provider: Provider | null;
+  address: string | null;
+  aliases: string[];
+  scopes: string[];
+  canSend: boolean;
+  warnings: Warning[];
+  reason: string | null;
+  firstAuthorizedAt: string | null;
+  lastAuthorizedAt: string | null;
+  deauthorizedAt: string | null;
+}
+
+export interface SyncState {
+  phase: SyncPhase;
+  messagesIngested: number;
+  messagesExamined: number;
+  progress: number | null;
+  estimatedCompletionAt: string | null;
+  lastSyncedAt: string | null;
+  lastError: string | null;
+}
+
+export interface Mailbox {
+  email: Grant & { sync: SyncState };
+  calendar: Grant;
+}
+
+/** A refused request, with the server's code and its message meant for people. */
+export class ApiError extends Error {
+  readonly code: string;
+  readonly status: number;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let csrfToken: string | null = null;
+const unauthenticatedListeners = new Set<() => void>();
+
+/** Called when the server says the session is gone, so the app can show the sign-in screen again. */
+export function onUnauthenticated(listener: () => void): () => void {
+  unauthenticatedListeners.add(listener);
+  return () => unauthenticatedListeners.delete(listener);
+}
+
+async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  let response: Response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network_error', 'The server could not be reached. Check your connection and try again.');
+  }
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  let parsed: unknown = undefined;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // A proxy's HTML error page, for instance: reported below with the status only.
+  }
+  if (!response.ok) {
+    const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const code = typeof error?.code === 'string' ? error.code : 'http_error';
+    const message = typeof error?.message === 'string' ? error.message : `The server answered ${response.status} ${response.statusText}.`;
+    if (code === 'unauthenticated' && path !== '/session') unauthenticatedListeners.forEach((listener) => listener());
+    throw new ApiError(response.status, code, message);
+  }
+  return parsed as T;
+}
+
+const q = (params: Record<string, string | number | undefined>): string => {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined) search.set(key, String(value));
+  const text = search.toString();
+  return text ? `?${text}` : '';
+};
+
+export const api = {
+  async signIn(email: string, password: string): Promise<Session> {
+    const session = await request<Session>('POST', '/session', { email, password });
+    csrfToken = session.csrfToken;
+    return session;
+  },
+  /** The current session, or null when nobody is signed in. */
+  async session(): Promise<Session | null> {
+    try {
+      const session = await request<Session>('GET', '/session');
+      csrfToken = session.csrfToken;
+      return session;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'unauthenticated') return null;
+      throw error;
+    }
+  },
+  async signOut(): Promise<void> {
+    try {
+      await request<void>('DELETE', '/session');
+    } finally {
+      csrfToken = null;
+    }
+  },
+  contract: (contractId: string) => request<Contract>('GET', `/contracts/${contractId}`),
+  users: (contractId: string) => request<User[]>('GET', `/contracts/${contractId}/users`),
+  settings: (contractId: string) => request<Settings>('GET', `/contracts/${contractId}/settings`),
+  updateSettings: (contractId: string, change: SettingsChange) =>
+    request<Settings & { deauthorizedSeats: number }>('PUT', `/contracts/${contractId}/settings`, change),
+  syncHealth: (contractId: string) => request<SeatHealth[]>('GET', `/contracts/${contractId}/sync-health`),
+  audit: (contractId: string, page: { limit?: number; before?: string | undefined } = {}) =>
+    request<AuditPage>('GET', `/contracts/${contractId}/audit${q({ limit: page.limit, before: page.before })}`),
+  mailbox: (seatId: string) => request<Mailbox>('GET', `/seats/${seatId}/mailbox`),
+  startAuthorization: (seatId: string, kind: AuthorizationKind, redirectAfter: string) =>
+    request<{ authorizationUrl: string }>('POST', `/seats/${seatId}/authorizations`, { kind, redirectAfter }),
+  disconnect: (seatId: string, kind: AuthorizationKind) => request<Grant>('DELETE', `/seats/${seatId}/authorizations/${kind}`),
+};
+
+/** What to show for any failure: the server's message, or a plain fallback. */
+export const errorMessage = (error: unknown): string =>
+  error instanceof ApiError ? error.message : error instanceof Error ? error.message : 'Something went wrong.';

@@ -1,0 +1,38 @@
+import type { Jobs } from './jobs/index.ts';
+import type { Logger } from './logging.ts';
+import { accessTokenFor, processTokenRevocations, REFRESH_AHEAD_MS } from './services/access-tokens.ts';
+import type { MailboxDeps } from './services/mailbox-authorization.ts';
+
+/**
+ * What the worker role does: one handler per queue and the recurring schedules. Registered in every role
+ * (the web role only runs them through test mode's drain), so `drain()` always has the full set.
+ */
+export async function registerWorkers(jobs: Jobs, deps: MailboxDeps, logger: Logger): Promise<void> {
+  jobs.work('tokens.revoke', async () => {
+    const result = await processTokenRevocations(deps);
+    if (result.revoked || result.failed) logger.info(result, 'token revocations processed');
+  });
+
+  jobs.work('tokens.refresh', async () => {
+    // Grants whose access token lapses soon: refresh now, so syncs and sends never wait on it (R-11).
+    const soon = new Date(deps.clock.now().getTime() + 2 * REFRESH_AHEAD_MS);
+    const due = await deps.db
+      .selectFrom('mailbox_authorizations')
+      .select('id')
+      .where('state', '=', 'authorized')
+      .where('access_token_expires_at', '<', soon)
+      .limit(200)
+      .execute();
+    for (const grant of due) {
+      try {
+        await accessTokenFor(deps, grant.id);
+      } catch (error) {
+        // needs_reauthorization is recorded on the grant itself; other failures are retried next round.
+        logger.warn({ authorizationId: grant.id, err: (error as Error).message }, 'token refresh failed');
+      }
+    }
+  });
+
+  await jobs.schedule('tokens.revoke', { seconds: 300 }, 'tokens.revoke', {});
+  await jobs.schedule('tokens.refresh', { seconds: 300 }, 'tokens.refresh', {});
+}
