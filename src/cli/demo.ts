@@ -24,7 +24,9 @@ export async function runDemo(config: Config): Promise<number> {
     await seedDemoCompany({ db: database.db, clock: systemClock });
   }
 
-  const runtime = await startRuntime({ config: { ...config, TOKEN_ENCRYPTION_KEY: tokenKey, DATABASE_URL: undefined }, role: 'all', database });
+  // The demo talks to a person at a terminal: warnings and errors only, unless LOG_LEVEL says otherwise.
+  const logLevel = process.env.LOG_LEVEL ? config.LOG_LEVEL : 'warn';
+  const runtime = await startRuntime({ config: { ...config, LOG_LEVEL: logLevel, TOKEN_ENCRYPTION_KEY: tokenKey, DATABASE_URL: undefined }, role: 'all', database });
   const logins = await database.db
     .selectFrom('users')
     .innerJoin('contracts', 'contracts.id', 'users.contract_id')
