@@ -1,0 +1,135 @@
+import type { AuditEntry, EmailAccess, GrantState, Provider, SyncPhase } from './api.ts';
+
+/** Plain words for the API's codes: what a recruiter or an admin reads instead of identifiers. */
+
+export const PROVIDER_NAMES: Record<Provider, string> = { google: 'Google Workspace', microsoft: 'Microsoft 365' };
+
+export const ACCESS_NAMES: Record<EmailAccess, string> = { off: 'Off', view: 'View only', send_and_view: 'Send & view' };
+
+export const ACCESS_DESCRIPTIONS: Record<EmailAccess, string> = {
+  off: 'No email is synced, shown or sent. Every connected mailbox is disconnected.',
+  view: 'Recruiters see their synced candidate email in the product. Sending from the product is refused.',
+  send_and_view: 'Recruiters see synced email and can send email to candidates from the product.',
+};
+
+const ACCESS_RANK: Record<EmailAccess, number> = { off: 0, view: 1, send_and_view: 2 };
+/** R-03: a change to a lower level deauthorizes every seat's email. */
+export const isDowngrade = (from: EmailAccess, to: EmailAccess): boolean => ACCESS_RANK[to] < ACCESS_RANK[from];
+
+export const STATE_LABELS: Record<GrantState, string> = {
+  not_authorized: 'Not connected',
+  authorized: 'Connected',
+  needs_reauthorization: 'Needs reconnecting',
+  deauthorized: 'Disconnected',
+};
+
+export const PHASE_LABELS: Record<SyncPhase, string> = {
+  idle: 'Not syncing',
+  historical: 'Importing past email',
+  incremental: 'Up to date, watching for new email',
+  paused: 'Paused',
+};
+
+/** Why a grant ended or needs re-authorization. Deauthorizations carry a code; refusals carry a sentence. */
+export function reasonText(reason: string | null): string | null {
+  if (!reason) return null;
+  switch (reason) {
+    case 'user_request':
+      return 'It was disconnected on request.';
+    case 'access_level_downgrade':
+      return 'Your admin lowered the company email access level, which disconnects every mailbox. Connect again to continue.';
+    case 'provider_change':
+      return 'Your company changed its email provider. Connect your mailbox at the new provider.';
+    default:
+      return reason;
+  }
+}
+
+const SCOPE_WORDS: Record<string, string> = {
+  openid: 'Confirm who you are',
+  email: 'See your email address',
+  profile: 'See your basic profile',
+  offline_access: 'Stay connected without signing in again',
+  'User.Read': 'See your basic profile',
+  'https://www.googleapis.com/auth/userinfo.email': 'See your email address',
+  'https://www.googleapis.com/auth/gmail.readonly': 'Read your email',
+  'https://www.googleapis.com/auth/gmail.send': 'Send email on your behalf',
+  'https://www.googleapis.com/auth/calendar.events': 'Create and change calendar events',
+  'Mail.Read': 'Read your email',
+  'Mail.Send': 'Send email on your behalf',
+  'Calendars.ReadWrite': 'Create and change calendar events',
+  'OnlineMeetings.ReadWrite': 'Create Teams meetings',
+};
+
+/** The permissions a grant holds, in plain words, without repeats (identity scopes overlap). */
+export function scopeWords(scopes: string[]): string[] {
+  const words = scopes.map((s) => SCOPE_WORDS[s.replace(/^https:\/\/graph\.microsoft\.com\//i, '')] ?? SCOPE_WORDS[s] ?? s);
+  return [...new Set(words)];
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+export const formatDate = (iso: string | null | undefined): string => (iso ? dateFormat.format(new Date(iso)) : '—');
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+export const seats = (n: number) => plural(n, 'seat');
+export const count = plural;
+
+const valueWords = (key: string, value: unknown): string => {
+  if (key === 'emailProvider') return value === null ? 'none' : (PROVIDER_NAMES[value as Provider] ?? String(value));
+  if (key === 'emailAccess') return ACCESS_NAMES[value as EmailAccess] ?? String(value);
+  if (key === 'calendarEnabled') return value ? 'on' : 'off';
+  return String(value);
+};
+const SETTING_NAMES: Record<string, string> = { emailProvider: 'Provider', emailAccess: 'Email access', calendarEnabled: 'Calendar' };
+
+/** One audit entry as a sentence (R-07). Unknown actions fall back to their name and details as text. */
+export function auditText(entry: AuditEntry): string {
+  const d = entry.details;
+  const kind = typeof d.kind === 'string' ? d.kind : 'mailbox';
+  const provider = typeof d.provider === 'string' ? ` (${PROVIDER_NAMES[d.provider as Provider] ?? d.provider})` : '';
+  switch (entry.action) {
+    case 'settings.changed': {
+      const changes = (d.changes ?? {}) as Record<string, { from: unknown; to: unknown }>;
+      const parts = Object.entries(changes).map(([k, c]) => `${SETTING_NAMES[k] ?? k}: ${valueWords(k, c.from)} → ${valueWords(k, c.to)}`);
+      const n = typeof d.deauthorizedSeats === 'number' ? d.deauthorizedSeats : 0;
+      return `Changed settings — ${parts.join('; ')}${n > 0 ? `; ${seats(n)} disconnected` : ''}`;
+    }
+    case 'authorization.granted':
+      return `Connected ${kind}${provider}${typeof d.address === 'string' ? ` as ${d.address}` : ''}`;
+    case 'authorization.reauthorized':
+      return `Reconnected ${kind}${provider}${typeof d.address === 'string' ? ` as ${d.address}` : ''}`;
+    case 'authorization.deauthorized':
+      return `Disconnected ${kind}${provider}${typeof d.reason === 'string' ? ` — ${DEAUTH_REASON[d.reason] ?? d.reason}` : ''}`;
+    case 'authorization.failed':
+      return `Connecting ${kind} failed${typeof d.code === 'string' ? ` (${d.code.replace(/_/g, ' ')})` : ''}`;
+    case 'authorization.needs_reauthorization':
+      return `The provider stopped renewing access${provider}: the mailbox needs reconnecting`;
+    case 'authorization.revocation_abandoned':
+      return `Revoking an old token at the provider${provider} gave up after repeated failures`;
+    case 'contract.created':
+      return 'Company created';
+    case 'contract.suspended':
+      return 'Company suspended: its third-party data was deleted';
+    case 'contract.reactivated':
+      return 'Company reactivated';
+    case 'user.created':
+      return `User created${typeof d.role === 'string' ? ` (${d.role})` : ''}`;
+    case 'seat.created':
+      return 'Seat created';
+    case 'message.visibility_changed':
+    case 'thread.visibility_changed':
+      return `${entry.action.startsWith('thread') ? 'Thread' : 'Message'} visibility changed to ${d.to === 'contract' ? 'shared with the company' : 'private'}`;
+    default: {
+      const detail = Object.entries(d)
+        .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+        .join(', ');
+      return `${entry.action.replace(/[._]/g, ' ')}${detail ? ` — ${detail}` : ''}`;
+    }
+  }
+}
+
+const DEAUTH_REASON: Record<string, string> = {
+  user_request: 'on request',
+  access_level_downgrade: 'email access level lowered',
+  provider_change: 'provider changed',
+};
