@@ -15,4 +15,4 @@ export {
 export { createRng, type Rng } from './random.ts';
 export { normalizeAddress } from './text.ts';
 export type * from './types.ts';
-export { loadIntoSimulator, loadViaControlApi, composeRaw, toDeliverInputs, type ProviderIds, type RawDeliverInput, type MailboxSpec, type MailStoreLike } from './load.ts';
+export { loadIntoSimulator, loadViaControlApi, composeRaw, toDeliverInputs, type ProviderIds, type RawDeliverInput, type MailboxSpec } from './load.ts';

@@ -1,13 +1,11 @@
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { shortHash } from './text.ts';
+import type { SimState } from '../core/state.ts';
+import type { DeliveredIds, Provider } from '../core/mail.ts';
 import type { Folder, GeneratedMailbox, GeneratedMessage } from './types.ts';
 
 /** What the simulators return for one delivered message. */
-export interface ProviderIds {
-  id: string;
-  threadId: string;
-  messageId: string;
-}
+export type ProviderIds = DeliveredIds;
 
 /** The body of `POST /_sim/mailboxes/{address}/messages` as the generator sends it: composed MIME. */
 export interface RawDeliverInput {
@@ -17,16 +15,16 @@ export interface RawDeliverInput {
   date: string;
 }
 
+/**
+ * The mailbox to load into. Missing fields come from the generated owner; the mailbox is created when it
+ * does not exist yet (an existing one is reused as it is).
+ */
 export interface MailboxSpec {
-  provider: 'google' | 'microsoft';
-  address: string;
+  provider: Provider;
+  address?: string;
   aliases?: string[];
   password?: string;
-}
-
-/** The part of the simulators' state the loader uses (structural, so any SimState fits). */
-export interface MailStoreLike {
-  deliverMany(address: string, inputs: RawDeliverInput[]): ProviderIds[] | Promise<ProviderIds[]>;
+  displayName?: string;
 }
 
 /**
@@ -68,26 +66,44 @@ export async function toDeliverInputs(messages: readonly GeneratedMessage[], bat
   return out;
 }
 
-function addressOf(mailbox: string | MailboxSpec): string {
-  return typeof mailbox === 'string' ? mailbox : mailbox.address;
+function mailboxFields(mailbox: string | MailboxSpec, generated: GeneratedMailbox) {
+  if (typeof mailbox === 'string') return { address: mailbox, create: null };
+  const address = mailbox.address ?? generated.owner.address;
+  return {
+    address,
+    create: {
+      provider: mailbox.provider,
+      address,
+      aliases: mailbox.aliases ?? (address === generated.owner.address ? (generated.owner.aliases ?? []) : []),
+      ...(mailbox.password !== undefined ? { password: mailbox.password } : {}),
+      displayName: mailbox.displayName ?? generated.owner.name,
+    },
+  };
 }
 
 /**
  * Delivers the generated mail into an in-process simulator mailbox through `state.mail.deliverMany`, in
- * date order. The mailbox must exist (create it through the state or the control API first).
+ * date order, and returns the provider ids by generated key. A plain address must name an existing mailbox;
+ * a MailboxSpec creates it when missing.
  */
 export async function loadIntoSimulator(
-  state: { mail: MailStoreLike },
+  state: Pick<SimState, 'mail'>,
   mailbox: string | MailboxSpec,
   generated: GeneratedMailbox,
   opts: { chunk?: number } = {},
 ): Promise<Map<string, ProviderIds>> {
-  const address = addressOf(mailbox);
+  const { address, create } = mailboxFields(mailbox, generated);
+  if (create && !state.mail.mailbox(address)) state.mail.createMailbox(create);
   const chunk = opts.chunk ?? 1000;
   const result = new Map<string, ProviderIds>();
   for (let i = 0; i < generated.messages.length; i += chunk) {
     const slice = generated.messages.slice(i, i + chunk);
-    const ids = await state.mail.deliverMany(address, await toDeliverInputs(slice));
+    const raws: Buffer[] = [];
+    for (let j = 0; j < slice.length; j += 50) raws.push(...(await Promise.all(slice.slice(j, j + 50).map(composeRaw))));
+    const ids = await state.mail.deliverMany(
+      address,
+      slice.map((m, j) => ({ raw: raws[j]!, folder: m.folder, threadKey: m.threadKey, date: m.date })),
+    );
     if (ids.length !== slice.length) throw new Error(`deliverMany returned ${ids.length} ids for ${slice.length} messages`);
     slice.forEach((m, j) => result.set(m.key, ids[j]!));
   }
@@ -101,42 +117,54 @@ async function readJson(res: Response, what: string): Promise<unknown> {
 }
 
 /**
- * Delivers the generated mail to a remote simulator (`recruiter-sync sim`) through the control API. With a
- * MailboxSpec the mailbox is created first (an existing one is reused). Threads are spread over `concurrency`
- * lanes; within a thread, messages go one after the other in date order so each reply finds its parent.
+ * Delivers the generated mail to a remote simulator (`recruiter-sync sim`) through the control API, in date
+ * order, and returns the provider ids by generated key. With a MailboxSpec the mailbox is created first (an
+ * existing one is reused). Uses the simulators' bulk route (`…/messages/bulk`) in chunks, or one
+ * `POST …/messages` per message with `bulk: false` (or when the bulk route is missing).
  */
 export async function loadViaControlApi(
   baseUrl: string,
   mailbox: string | MailboxSpec,
   generated: GeneratedMailbox,
-  opts: { concurrency?: number; fetch?: typeof fetch } = {},
+  opts: { bulk?: boolean; chunk?: number; fetch?: typeof fetch } = {},
 ): Promise<Map<string, ProviderIds>> {
   const doFetch = opts.fetch ?? fetch;
   const base = baseUrl.replace(/\/+$/, '');
-  const address = addressOf(mailbox);
-  if (typeof mailbox !== 'string') {
-    const res = await doFetch(`${base}/_sim/mailboxes`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(mailbox),
-    });
-    if (res.status !== 409) await readJson(res, `creating mailbox ${address}`);
-    else await res.text();
+  const { address, create } = mailboxFields(mailbox, generated);
+  const post = (path: string, body: unknown) =>
+    doFetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (create) {
+    const res = await post('/_sim/mailboxes', create);
+    if (res.status === 409) await res.text();
+    else await readJson(res, `creating mailbox ${address}`);
   }
-  const lanes = Math.max(1, opts.concurrency ?? 4);
-  const byLane: GeneratedMessage[][] = Array.from({ length: lanes }, () => []);
-  for (const m of generated.messages) byLane[parseInt(shortHash(m.threadKey), 16) % lanes]!.push(m);
+  const path = `/_sim/mailboxes/${encodeURIComponent(address)}/messages`;
   const result = new Map<string, ProviderIds>();
-  const url = `${base}/_sim/mailboxes/${encodeURIComponent(address)}/messages`;
-  await Promise.all(
-    byLane.map(async (lane) => {
-      for (const m of lane) {
-        const [input] = await toDeliverInputs([m]);
-        const res = await doFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input) });
-        const ids = (await readJson(res, `delivering ${m.key}`)) as ProviderIds;
-        result.set(m.key, { id: ids.id, threadId: ids.threadId, messageId: ids.messageId });
+  const chunk = Math.min(opts.chunk ?? 1000, 5000);
+  let bulk = opts.bulk ?? true;
+  for (let i = 0; i < generated.messages.length; i += chunk) {
+    const slice = generated.messages.slice(i, i + chunk);
+    const inputs = await toDeliverInputs(slice);
+    if (bulk) {
+      const res = await post(`${path}/bulk`, { messages: inputs });
+      if (res.status === 404 && i === 0) {
+        await res.text();
+        bulk = false;
+      } else {
+        const ids = (await readJson(res, `delivering ${slice.length} messages`)) as ProviderIds[];
+        if (ids.length !== slice.length) throw new Error(`bulk delivery returned ${ids.length} ids for ${slice.length} messages`);
+        slice.forEach((m, j) => result.set(m.key, pickIds(ids[j]!)));
+        continue;
       }
-    }),
-  );
+    }
+    for (const [j, m] of slice.entries()) {
+      const ids = (await readJson(await post(path, inputs[j]), `delivering ${m.key}`)) as ProviderIds;
+      result.set(m.key, pickIds(ids));
+    }
+  }
   return result;
+}
+
+function pickIds(ids: ProviderIds): ProviderIds {
+  return { id: ids.id, threadId: ids.threadId, messageId: ids.messageId };
 }

@@ -1,5 +1,5 @@
 import type { MsCorePort } from './port.ts';
-import type { MicrosoftState } from './state.ts';
+import type { CalendarEvent, MicrosoftState } from './state.ts';
 
 /** What every Microsoft route module receives. */
 export interface MsContext {
@@ -7,6 +7,9 @@ export interface MsContext {
   ms: MicrosoftState;
   /** Evaluates time-driven subscription lifecycles (expiry, reauthorization) against the sim clock. */
   tick(): void;
+  /** The user's sessions were revoked: subscriptions need reauthorization. */
+  onSessionsRevoked(address: string): void;
+  onEventChange(address: string, type: 'created' | 'updated' | 'deleted', event: CalendarEvent): void;
 }
 
 /** Scopes the identity platform never asks an IT admin about. */

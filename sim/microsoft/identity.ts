@@ -196,12 +196,8 @@ async function token(ctx: MsContext, req: FastifyRequest, reply: FastifyReply) {
     return aad(reply, ctx, { status: 400, error: 'invalid_request', aadsts: 900144, description: "The request body must contain the following parameter: 'grant_type'." });
   }
   const now = ctx.core.now();
-  const fault = ctx.core.takeFault('POST', req.url);
-  if (fault) {
-    if (fault.fault === 'invalid_grant') {
-      return aad(reply, ctx, invalidGrant(50173, `The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '${now.toISOString()}'.`));
-    }
-    return fault; // handled by the shared fault responder
+  if (ctx.core.takeFault('POST', req.url, ['invalid_grant'])) {
+    return aad(reply, ctx, invalidGrant(50173, `The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '${now.toISOString()}'.`));
   }
   const { id: clientId, secret } = clientCredentials(req, p);
   if (!clientId) return aad(reply, ctx, { status: 400, error: 'invalid_request', aadsts: 900144, description: "The request body must contain the following parameter: 'client_id'." });

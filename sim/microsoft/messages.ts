@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import PostalMime, { type Address, type Email } from 'postal-mime';
 import { GraphError } from './errors.ts';
 import { changeKey, folderId, messageIdFor, type GraphFolder } from './ids.ts';
-import type { MsStoredMessage } from './port.ts';
+import type { MsParsedHeaders, MsStoredMessage } from './port.ts';
 import type { Draft, Recipient } from './state.ts';
 
 /**
@@ -150,6 +150,23 @@ function conversationIndex(threadId: string, date: Date): string {
   return Buffer.concat([Buffer.from([0x01]), t.subarray(1), h]).toString('base64');
 }
 
+/** The store's once-parsed headers in postal-mime's shape (no body: only for header-only renderings). */
+function fromStoredHeaders(h: MsParsedHeaders): Email {
+  return {
+    headers: h.fields.map((f) => ({ key: f.name.toLowerCase(), originalKey: f.name, value: f.value })),
+    headerLines: [],
+    ...(h.from ? { from: h.from } : {}),
+    to: h.to,
+    cc: h.cc,
+    bcc: h.bcc,
+    replyTo: h.replyTo,
+    subject: h.subject,
+    ...(h.messageId ? { messageId: h.messageId } : {}),
+    ...(h.date ? { date: h.date.toISOString() } : {}),
+    attachments: [],
+  };
+}
+
 // ---------------------------------------------------------------- representation
 
 export interface RenderOptions {
@@ -171,7 +188,7 @@ export async function renderMessage(m: MsStoredMessage, o: RenderOptions): Promi
   const folder = o.folder ?? m.folder;
   const id = messageIdFor(m.id, folder, o.immutable);
   const needFull = props.some((p) => NEEDS_FULL_PARSE.has(p));
-  const email = needFull ? await parseFull(m) : await parseHeaders(m);
+  const email = needFull ? await parseFull(m) : m.headers ? fromStoredHeaders(m.headers) : await parseHeaders(m);
   const ck = changeKey(m.id, m.lastSeq);
   const json: Record<string, unknown> = { '@odata.etag': `W/"${ck}"`, id };
   let bodyServed = false;
@@ -225,7 +242,7 @@ export async function renderMessage(m: MsStoredMessage, o: RenderOptions): Promi
 export function renderDraft(d: Draft, o: RenderOptions): Rendered {
   const props = o.select ?? [...DEFAULT_PROPERTIES];
   const ck = changeKey(d.id, d.version);
-  const json: Record<string, unknown> = { '@odata.etag': `W/"${ck}"`, id: d.id };
+  const json: Record<string, unknown> = { '@odata.etag': `W/"${ck}"`, id: messageIdFor(d.id, 'drafts', o.immutable) };
   let bodyServed = false;
   const b = o.bodyPref === 'text' && d.body.contentType === 'html' ? { contentType: 'text', content: htmlToText(d.body.content) } : d.body;
   const values: Record<string, unknown> = {

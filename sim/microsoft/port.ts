@@ -27,6 +27,20 @@ export interface MsStoredMessage {
   /** Sequence of the last change to this message (lastModifiedDateTime and changeKey follow it). */
   lastSeq: number;
   lastModified: Date;
+  /** Headers parsed once at delivery, when the store keeps them (saves a MIME parse for light $select). */
+  headers?: MsParsedHeaders;
+}
+
+export interface MsParsedHeaders {
+  fields: Array<{ name: string; value: string }>;
+  from: { name: string; address: string } | null;
+  to: Array<{ name: string; address: string }>;
+  cc: Array<{ name: string; address: string }>;
+  bcc: Array<{ name: string; address: string }>;
+  replyTo: Array<{ name: string; address: string }>;
+  subject: string;
+  date: Date | null;
+  messageId: string | null;
 }
 
 export interface MsChange {
@@ -34,6 +48,8 @@ export interface MsChange {
   id: string;
   /** The folder the message is in after this change; null once permanently deleted. */
   folder: GraphFolder | null;
+  /** The folder before this change; null when the change added the message. */
+  previousFolder: GraphFolder | null;
   at: Date;
 }
 
@@ -65,12 +81,16 @@ export interface MsLimits {
 
 export interface MsCorePort {
   now(): Date;
+  /** A Microsoft mailbox of the simulator. */
   mailbox(address: string): MsMailbox | undefined;
+  /** Any simulated mailbox (either provider): mail sent to it is delivered. */
+  hasMailbox(address: string): boolean;
   /** null = the IT admin granted everything. */
   tenantGrantedScopes(domain: string): string[] | null;
   client(clientId: string): { secret: string; redirectUris: string[] } | undefined;
   redirectAllowed(clientId: string, redirectUri: string): boolean;
-  takeFault(method: string, path: string): MsFault | undefined;
+  /** The first matching injected fault among `kinds`, consumed. */
+  takeFault(method: string, path: string, kinds: readonly MsFault['fault'][]): MsFault | undefined;
 
   messages(address: string): Iterable<MsStoredMessage>;
   message(address: string, id: string): MsStoredMessage | undefined;
@@ -85,6 +105,11 @@ export interface MsCorePort {
   onChange(fn: (address: string, change: MsChange) => void): void;
 
   limits(): MsLimits;
+  /** Enters a request of the mailbox; false when its concurrency limit is reached. */
+  enter(address: string): boolean;
+  leave(address: string): void;
+  /** Charges one request against the mailbox's window; the seconds to wait when refused. */
+  charge(address: string): { ok: true } | { ok: false; retryAfterSeconds: number };
   countRequest(address: string, method: string, units: number): void;
   countBody(address: string, messageId: string): void;
   recordRevocation(address: string, entry: { kind: 'token' | 'subscription'; id: string; at: Date; detail?: string }): void;

@@ -24,6 +24,8 @@ export interface MsConfig {
   validationTimeoutMs: number;
   notificationTimeoutMs: number;
   batchLimit: number;
+  /** How long a `timeout` fault holds a request before answering 504. */
+  faultHangMs: number;
 }
 
 export const DEFAULT_CONFIG: MsConfig = {
@@ -39,6 +41,7 @@ export const DEFAULT_CONFIG: MsConfig = {
   validationTimeoutMs: 10_000,
   notificationTimeoutMs: 3_000,
   batchLimit: 20,
+  faultHangMs: 20_000,
 };
 
 export interface AuthCode {
@@ -143,9 +146,6 @@ export class MicrosoftState {
   readonly events = new Map<string, CalendarEvent>();
   /** Every push the simulator attempted, newest last (bounded). */
   readonly deliveries: NotificationDelivery[] = [];
-  /** Throttling windows and in-flight counts per mailbox. */
-  readonly windows = new Map<string, { start: number; count: number }>();
-  readonly inFlight = new Map<string, number>();
   /** A secret that authenticates delta tokens (so a hand-edited token is refused like an unknown one). */
   readonly tokenKey: Buffer;
 

@@ -1,16 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { loadIntoSimulator } from '../../sim/generator/index.ts';
+import { startSimulators } from '../../sim/server.ts';
 import type { Config } from '../config.ts';
 import { systemClock } from '../clock.ts';
-import { DEMO_PASSWORD, seedDemoCompany } from '../demo/seed.ts';
+import { DEMO_COMPANY, DEMO_DOMAIN, DEMO_PASSWORD, generateDemoMailboxes, seedDemoCompany } from '../demo/seed.ts';
 import { closeOnSignals, startRuntime } from '../runtime.ts';
 import { openDatabase } from '../store/database.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 
+const SIM_CLIENT = { id: 'recruiter-sync-local', secret: 'local-secret' };
+
 /**
- * `npm start`: the whole product in one process on the embedded database in ./data, with a seeded demo
- * company. A second start reuses the data directory (and its generated token key) as it was left.
+ * `npm start`: the whole product in one process — API, web UI, workers, and the Google and Microsoft
+ * simulators holding each demo recruiter's generated mailbox — on the embedded database in ./data.
+ * The company is seeded once; the simulated mailboxes live in memory and are regenerated at every start.
  */
 export async function runDemo(config: Config): Promise<number> {
   const dataDir = path.resolve(config.RECRUITER_SYNC_DATA_DIR);
@@ -18,37 +23,75 @@ export async function runDemo(config: Config): Promise<number> {
   await migrateToLatest(database);
   const tokenKey = config.TOKEN_ENCRYPTION_KEY ?? demoTokenKey(dataDir);
 
-  const existing = await database.db.selectFrom('contracts').select('id').where('name', '=', 'Northwind Talent').executeTakeFirst();
-  if (!existing) {
+  const now = systemClock.now();
+  const mailboxes = generateDemoMailboxes(now);
+  const seeded = await database.db.selectFrom('contracts').select('id').where('name', '=', DEMO_COMPANY).executeTakeFirst();
+  if (!seeded) {
     console.error('Seeding the demo company…');
-    await seedDemoCompany({ db: database.db, clock: systemClock });
+    await seedDemoCompany({ db: database.db, clock: systemClock }, mailboxes);
   }
 
-  // The demo talks to a person at a terminal: warnings and errors only, unless LOG_LEVEL says otherwise.
+  const simPort = config.PORT === 0 ? 0 : config.PORT + 1000;
+  const sim = await startSimulators({ port: simPort, host: config.HOST });
+  await control(sim.url, 'POST', '/_sim/tenants', { provider: 'google', domain: DEMO_DOMAIN });
+  await control(sim.url, 'POST', '/_sim/tenants', { provider: 'microsoft', domain: DEMO_DOMAIN });
+  let delivered = 0;
+  for (const { owner, mailbox } of mailboxes) {
+    await control(sim.url, 'POST', '/_sim/mailboxes', { provider: 'google', address: owner.email });
+    delivered += (await loadIntoSimulator(sim.state, owner.email, mailbox)).size;
+  }
+
+  // The demo log shows warnings and errors only, unless LOG_LEVEL says otherwise.
   const logLevel = process.env.LOG_LEVEL ? config.LOG_LEVEL : 'warn';
-  const runtime = await startRuntime({ config: { ...config, LOG_LEVEL: logLevel, TOKEN_ENCRYPTION_KEY: tokenKey, DATABASE_URL: undefined }, role: 'all', database });
+  const runtime = await startRuntime({
+    config: {
+      ...config,
+      LOG_LEVEL: logLevel,
+      TOKEN_ENCRYPTION_KEY: tokenKey,
+      DATABASE_URL: undefined,
+      GOOGLE_API_BASE_URL: `${sim.url}/google`,
+      MICROSOFT_API_BASE_URL: `${sim.url}/microsoft`,
+      GOOGLE_CLIENT_ID: config.GOOGLE_CLIENT_ID ?? SIM_CLIENT.id,
+      GOOGLE_CLIENT_SECRET: config.GOOGLE_CLIENT_SECRET ?? SIM_CLIENT.secret,
+      MICROSOFT_CLIENT_ID: config.MICROSOFT_CLIENT_ID ?? SIM_CLIENT.id,
+      MICROSOFT_CLIENT_SECRET: config.MICROSOFT_CLIENT_SECRET ?? SIM_CLIENT.secret,
+    },
+    role: 'all',
+    database,
+  });
   const logins = await database.db
     .selectFrom('users')
     .innerJoin('contracts', 'contracts.id', 'users.contract_id')
     .select(['users.email', 'users.role', 'users.name'])
-    .where('contracts.name', '=', 'Northwind Talent')
+    .where('contracts.name', '=', DEMO_COMPANY)
     .orderBy('users.role')
     .orderBy('users.email')
     .execute();
-  const lines = [
-    '',
-    `recruiter-sync demo is running at ${runtime.url}`,
-    `  health: ${runtime.url}/healthz   API document: ${runtime.url}/openapi.json`,
-    `  data:   ${dataDir} (embedded database)`,
-    '',
-    `Demo logins (password "${DEMO_PASSWORD}"):`,
-    ...logins.map((u) => `  ${u.role.padEnd(9)} ${u.email.padEnd(28)} ${u.name}`),
-    '',
-    'Press Ctrl+C to stop.',
-  ];
-  console.log(lines.join('\n'));
-  await closeOnSignals(runtime.close);
+  console.log(
+    [
+      '',
+      `recruiter-sync demo is running at ${runtime.url}`,
+      `  API document: ${runtime.url}/openapi.json   health: ${runtime.url}/healthz`,
+      `  simulated Google and Microsoft: ${sim.url} (${delivered} messages in ${mailboxes.length} mailboxes)`,
+      `  data: ${dataDir} (embedded database)`,
+      '',
+      `Sign in with any of these (password "${DEMO_PASSWORD}"):`,
+      ...logins.map((u) => `  ${u.role.padEnd(9)} ${u.email.padEnd(28)} ${u.name}`),
+      '',
+      'A recruiter connects a mailbox under "Email & calendar": the simulated consent page signs in the',
+      "recruiter's own address (no password). Press Ctrl+C to stop.",
+    ].join('\n'),
+  );
+  await closeOnSignals(async () => {
+    await runtime.close();
+    await sim.close();
+  });
   return 0;
+}
+
+async function control(base: string, method: string, pathname: string, body: unknown): Promise<void> {
+  const res = await fetch(`${base}${pathname}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok && res.status !== 409) throw new Error(`simulator ${method} ${pathname}: ${res.status} ${await res.text()}`);
 }
 
 /** The demo's token-encryption key: generated once into the data directory, readable by its owner only. */

@@ -151,6 +151,8 @@ export function ConfirmDialog({
     if (open && !dialog.open) {
       const opener = document.activeElement as HTMLElement | null;
       dialog.showModal();
+      // The safe choice has the focus: Enter or Space on an accidental open does not confirm.
+      dialog.querySelector<HTMLElement>('[data-initial-focus]')?.focus();
       return () => opener?.focus();
     }
     if (!open && dialog.open) dialog.close();
@@ -180,7 +182,7 @@ export function ConfirmDialog({
             {children}
           </div>
           <div className="dialog-actions">
-            <button type="button" className="button button-secondary" onClick={onCancel} autoFocus>
+            <button type="button" className="button button-secondary" onClick={onCancel} data-initial-focus>
               Cancel
             </button>
             <button type="submit" className={`button button-${tone}`}>

@@ -30,12 +30,22 @@ export const PHASE_LABELS: Record<SyncPhase, string> = {
   paused: 'Paused',
 };
 
+const DEAUTH_REASON: Record<string, string> = {
+  user_request: 'on request',
+  access_level_downgrade: 'email access level lowered',
+  provider_change: 'provider changed',
+};
+
 /** Why a grant ended or needs re-authorization. Deauthorizations carry a code; refusals carry a sentence. */
-export function reasonText(reason: string | null): string | null {
+export function reasonText(reason: string | null, audience: 'holder' | 'admin' = 'holder'): string | null {
   if (!reason) return null;
+  if (audience === 'admin') {
+    const short = DEAUTH_REASON[reason];
+    return short ? `Disconnected: ${short}.` : reason;
+  }
   switch (reason) {
     case 'user_request':
-      return 'It was disconnected on request.';
+      return 'Connect again whenever you want syncing to resume.';
     case 'access_level_downgrade':
       return 'Your admin lowered the company email access level, which disconnects every mailbox. Connect again to continue.';
     case 'provider_change':
@@ -90,7 +100,11 @@ export function auditText(entry: AuditEntry): string {
   switch (entry.action) {
     case 'settings.changed': {
       const changes = (d.changes ?? {}) as Record<string, { from: unknown; to: unknown }>;
-      const parts = Object.entries(changes).map(([k, c]) => `${SETTING_NAMES[k] ?? k}: ${valueWords(k, c.from)} → ${valueWords(k, c.to)}`);
+      // Stored as JSON whose key order is not kept: show the settings in the order of the page.
+      const order = (k: string) => (k in SETTING_NAMES ? Object.keys(SETTING_NAMES).indexOf(k) : 99);
+      const parts = Object.entries(changes)
+        .sort(([a], [b]) => order(a) - order(b))
+        .map(([k, c]) => `${SETTING_NAMES[k] ?? k}: ${valueWords(k, c.from)} → ${valueWords(k, c.to)}`);
       const n = typeof d.deauthorizedSeats === 'number' ? d.deauthorizedSeats : 0;
       return `Changed settings — ${parts.join('; ')}${n > 0 ? `; ${seats(n)} disconnected` : ''}`;
     }
@@ -127,9 +141,3 @@ export function auditText(entry: AuditEntry): string {
     }
   }
 }
-
-const DEAUTH_REASON: Record<string, string> = {
-  user_request: 'on request',
-  access_level_downgrade: 'email access level lowered',
-  provider_change: 'provider changed',
-};

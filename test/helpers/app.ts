@@ -25,7 +25,7 @@ export const SIM_CLIENT = { clientId: 'recruiter-sync-local', clientSecret: 'loc
 
 export async function startTestApi(
   database: Database,
-  options: { drain?: () => Promise<number>; simulatorUrl?: string; publicUrl?: string; cipher?: TokenCipher } = {},
+  options: { drain?: () => Promise<number>; simulatorUrl?: string; publicUrl?: string; cipher?: TokenCipher; serveWeb?: boolean } = {},
 ): Promise<TestApi> {
   const clock = new AdjustableClock();
   const ctx: ServiceContext = { db: database.db, clock };
@@ -46,6 +46,7 @@ export async function startTestApi(
     publicUrl,
     version: 'test',
     logLevel: 'silent',
+    serveWeb: options.serveWeb ?? false,
     testMode: { clock, jobs: { drain: options.drain ?? (async () => 0) } },
   });
   await app.ready();

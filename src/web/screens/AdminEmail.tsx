@@ -1,26 +1,9 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { api, errorMessage, type AuditEntry, type Contract, type EmailAccess, type Provider, type SeatHealth, type Settings, type User } from '../api.ts';
+import { api, errorMessage, type AuditEntry, type Contract, type SeatHealth, type Settings, type User } from '../api.ts';
 import { ActionButton, Alert, ConfirmDialog, Loading, RuleTag, StateBadge, useLoad, useTitle } from '../ui.tsx';
+import { seatsDisconnectedBy, type Draft } from '../rules.ts';
 import { ACCESS_DESCRIPTIONS, ACCESS_NAMES, PHASE_LABELS, PROVIDER_NAMES, auditText, count, formatDate, isDowngrade, reasonText, seats } from '../words.ts';
 
-interface Draft {
-  emailProvider: Provider | null;
-  emailAccess: EmailAccess;
-  calendarEnabled: boolean;
-}
-
-/** Grants that a settings change would end: the server deauthorizes every grant not already deauthorized. */
-const live = (state: SeatHealth['email']['state']) => state === 'authorized' || state === 'needs_reauthorization';
-
-/**
- * The seats a change would disconnect, counted from sync health: a downgrade ends every seat's email grant
- * (R-03), a provider change ends every email and calendar grant at the old provider (R-06).
- */
-export function seatsDisconnectedBy(before: Draft, after: Draft, health: SeatHealth[]): SeatHealth[] {
-  const providerChange = before.emailProvider !== null && after.emailProvider !== before.emailProvider;
-  const downgrade = isDowngrade(before.emailAccess, after.emailAccess);
-  return health.filter((s) => ((providerChange || downgrade) && live(s.email.state)) || (providerChange && live(s.calendar.state)));
-}
 
 export function AdminEmail({ user, contract }: { user: User; contract: Contract | null }) {
   useTitle('Company email & calendar');
@@ -92,11 +75,16 @@ function SettingsForm({
     () => ({ emailProvider: settings.emailProvider, emailAccess: settings.emailAccess, calendarEnabled: settings.calendarEnabled }),
     [settings.emailProvider, settings.emailAccess, settings.calendarEnabled],
   );
-  const [draft, setDraft] = useState<Draft>(saved);
+  const [draft, setDraftState] = useState<Draft>(saved);
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<{ tone: 'success' | 'error'; text: string } | null>(null);
-  useEffect(() => setDraft(saved), [saved]);
+  useEffect(() => setDraftState(saved), [saved]);
+  // A new edit replaces the message about the previous save.
+  const setDraft = (next: Draft) => {
+    setDraftState(next);
+    setResult(null);
+  };
 
   const changed = draft.emailProvider !== saved.emailProvider || draft.emailAccess !== saved.emailAccess || draft.calendarEnabled !== saved.calendarEnabled;
   const providerChange = saved.emailProvider !== null && draft.emailProvider !== saved.emailProvider;
@@ -270,11 +258,12 @@ function SyncHealth({ health, error, onRefresh }: { health: SeatHealth[] | undef
                   <td>
                     <StateBadge state={s.email.state} />
                     {s.email.address && <div className="small">{s.email.address}</div>}
-                    {s.email.reason && s.email.state !== 'authorized' && <div className="small muted">{reasonText(s.email.reason)}</div>}
+                    {s.email.reason && s.email.state !== 'authorized' && <div className="small muted">{reasonText(s.email.reason, 'admin')}</div>}
                   </td>
                   <td>
                     <StateBadge state={s.calendar.state} />
                     {s.calendar.address && <div className="small">{s.calendar.address}</div>}
+                    {s.calendar.reason && s.calendar.state !== 'authorized' && <div className="small muted">{reasonText(s.calendar.reason, 'admin')}</div>}
                   </td>
                   <td>
                     <div>{PHASE_LABELS[s.sync.phase]}</div>

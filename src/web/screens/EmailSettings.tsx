@@ -1,26 +1,10 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, errorMessage, type AuthorizationKind, type Grant, type Mailbox, type Settings, type SyncState, type User } from '../api.ts';
 import { ActionButton, Alert, ConfirmDialog, Loading, RuleTag, StateBadge, navigate, useLoad, useTitle } from '../ui.tsx';
+import { outcomeFromQuery, type Outcome } from '../rules.ts';
 import { PHASE_LABELS, PROVIDER_NAMES, count, formatDate, reasonText, scopeWords } from '../words.ts';
 
 const HERE = '/settings/email';
-
-type Outcome = { tone: 'success' | 'error'; text: string };
-
-/** What the OAuth callback reported through the query string, in plain words. */
-export function outcomeFromQuery(search: string): Outcome | null {
-  const params = new URLSearchParams(search);
-  const result = params.get('authorization');
-  const kind = params.get('kind') === 'calendar' ? 'calendar' : 'email';
-  if (result === 'connected') {
-    return { tone: 'success', text: kind === 'calendar' ? 'Your calendar is connected.' : 'Your email is connected. Syncing your candidate conversations starts now.' };
-  }
-  if (result === 'failed') {
-    const message = params.get('message');
-    return { tone: 'error', text: `Your ${kind} was not connected. ${message ?? 'The provider did not complete the sign-in. Please try again.'}` };
-  }
-  return null;
-}
 
 export function EmailSettings({ user }: { user: User }) {
   useTitle('My email & calendar');
@@ -46,7 +30,7 @@ export function EmailSettings({ user }: { user: User }) {
       ) : (
         <Alert tone="info">You do not hold a seat, so there is no mailbox to connect. Ask your admin to give you a seat.</Alert>
       )}
-    </section>
+    </div>
   );
 }
 
@@ -228,7 +212,7 @@ function GrantCard({
       {grant.address && grant.state !== 'not_authorized' && (
         <dl className="facts">
           <div>
-            <dt>Connected address</dt>
+            <dt>{connected || grant.state === 'needs_reauthorization' ? 'Connected address' : 'Last connected address'}</dt>
             <dd data-testid={`${kind}-address`}>{grant.address}</dd>
           </div>
           {grant.provider && (
@@ -257,7 +241,7 @@ function GrantCard({
           )}
           {grant.lastAuthorizedAt && (
             <div>
-              <dt>Connected since</dt>
+              <dt>{connected ? 'Connected since' : 'Last connected'}</dt>
               <dd>{formatDate(grant.lastAuthorizedAt)}</dd>
             </div>
           )}

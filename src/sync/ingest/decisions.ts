@@ -1,0 +1,96 @@
+/**
+ * R-40 read side: "why is (or isn't) this email here?" answered from the decision log of one seat.
+ *
+ * Who reads what. The log holds header facts only, but those still say who wrote to whom and when, so:
+ * - the seat's current holder sees the full detail of decisions made during their tenure of the seat;
+ * - the contract's admins (and the contract's integrations, which act with an admin's rights) see the rule,
+ *   the counterpart and the date, but not the other facts (other participants, candidates, settings) — enough
+ *   to explain an exclusion, nothing of anyone's mail beyond that;
+ * - decisions made before the current holder took the seat are shown to them in that reduced form too, as
+ *   R-62 hides a previous holder's private mail from the next;
+ * - anyone else of the contract is refused; another contract's seat does not exist for the caller.
+ */
+import { sql } from 'kysely';
+import { normalizeAddress } from '../../domain/addresses.ts';
+import { RULE_TITLES, type IngestionRuleId } from '../../domain/ingestion/index.ts';
+import { forbidden } from '../../errors.ts';
+import type { Actor } from '../../services/actors.ts';
+import type { ServiceContext } from '../../services/context.ts';
+import { loadSeat } from '../../services/seats.ts';
+
+export const DECISIONS_LIMIT = 200;
+
+export interface DecisionView {
+  providerMessageId: string;
+  /** The stored thread (as in the messages API) when the message is stored; null otherwise. */
+  threadId: string | null;
+  providerThreadId: string | null;
+  decidedAt: Date;
+  ingested: boolean;
+  rule: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface DecisionFilter {
+  address?: string | undefined;
+  providerMessageId?: string | undefined;
+}
+
+const EXTRA_TITLES: Readonly<Record<string, string>> = { 'R-24': 'Inactivity purge', 'R-25': 'Purged conversation' };
+
+export function ruleTitle(rule: string | null): string | null {
+  if (rule === null) return null;
+  return RULE_TITLES[rule as IngestionRuleId] ?? EXTRA_TITLES[rule] ?? null;
+}
+
+/** The reduced detail: rule, counterpart and date, no other facts. */
+function restrictedDetail(row: { ingested: boolean; rule: string | null; counterpart: string | null; detail: Record<string, unknown> }): Record<string, unknown> {
+  const title = ruleTitle(row.rule);
+  const summary = row.ingested ? 'Synced.' : row.rule === null ? 'Not synced.' : `Not synced (${row.rule}${title === null ? '' : `, ${title}`}).`;
+  return {
+    summary,
+    ruleTitle: title,
+    counterpart: row.counterpart,
+    messageDate: row.detail.messageDate ?? null,
+    ...(row.detail.deletedAtSource !== undefined ? { deletedAtSource: true } : {}),
+    restricted: true,
+  };
+}
+
+export async function listSeatDecisions(ctx: ServiceContext, actor: Actor, seatId: string, filter: DecisionFilter): Promise<DecisionView[]> {
+  const seat = await loadSeat(ctx.db, actor, seatId);
+  let fullSince: Date | null = null;
+  if (actor.kind === 'user' && seat.user_id === actor.userId) {
+    const tenure = await ctx.db.selectFrom('seat_holders').select('held_from').where('seat_id', '=', seat.id).where('user_id', '=', actor.userId).where('held_until', 'is', null).orderBy('held_from', 'desc').executeTakeFirst();
+    fullSince = tenure?.held_from ?? new Date(0);
+  } else if (actor.kind === 'user' && actor.role !== 'admin') {
+    throw forbidden("Only the seat's holder and your company's admins can see why emails were or were not synced.");
+  }
+
+  let query = ctx.db
+    .selectFrom('ingestion_decisions as d')
+    .leftJoin('mail_messages as m', (join) => join.onRef('m.owner_seat_id', '=', 'd.seat_id').onRef('m.provider_message_id', '=', 'd.provider_message_id'))
+    .select(['d.id', 'd.provider_message_id', 'd.provider_thread_id', 'd.decided_at', 'd.ingested', 'd.rule', 'd.counterpart', 'd.detail', 'm.thread_id'])
+    .where('d.seat_id', '=', seat.id)
+    .where('d.contract_id', '=', seat.contract_id);
+  if (filter.providerMessageId !== undefined) query = query.where('d.provider_message_id', '=', filter.providerMessageId);
+  if (filter.address !== undefined) {
+    const address = normalizeAddress(filter.address);
+    query = query.where((eb) => eb.or([eb('d.counterpart', '=', address), sql<boolean>`(d.detail -> 'participants') @> ${JSON.stringify([address])}::jsonb`]));
+  }
+  const rows = await query.orderBy('d.decided_at', 'desc').orderBy('d.id', 'desc').limit(DECISIONS_LIMIT).execute();
+
+  return rows.map((row) => {
+    const detail = (row.detail ?? {}) as Record<string, unknown>;
+    const full = fullSince !== null && row.decided_at.getTime() >= fullSince.getTime();
+    return {
+      providerMessageId: row.provider_message_id,
+      threadId: row.thread_id,
+      providerThreadId: row.provider_thread_id,
+      decidedAt: row.decided_at,
+      ingested: row.ingested,
+      rule: row.rule,
+      detail: full ? detail : restrictedDetail({ ingested: row.ingested, rule: row.rule, counterpart: row.counterpart, detail }),
+    };
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * N-3: HTML from email is untrusted. It is sanitised once, before it is stored, so no read path can serve it
+ * raw. The allow-list is conservative: formatting, lists, tables, quotes and links; no scripts, styles, event
+ * handlers, frames, forms or remote content. Remote images would tell the sender when and where the mail was
+ * read, so they are replaced by their alt text; only inline `data:` images are kept.
+ */
+import sanitizeHtml from 'sanitize-html';
+
+const FORMATTING_TAGS = [
+  'p', 'br', 'div', 'span', 'b', 'strong', 'i', 'em', 'u', 's', 'strike', 'del', 'ins', 'sub', 'sup', 'small', 'mark',
+  'blockquote', 'pre', 'code', 'hr', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'ul', 'ol', 'li', 'dl', 'dt', 'dd',
+  'table', 'thead', 'tbody', 'tfoot', 'tr', 'td', 'th', 'caption', 'colgroup', 'col', 'center', 'font', 'a', 'img',
+];
+
+const CELL = ['colspan', 'rowspan', 'align', 'valign', 'width'];
+
+/** Inline raster images only: an SVG can carry script, and nothing else belongs in an <img>. */
+const DATA_IMAGE = /^data:image\/(?:png|gif|jpe?g|webp|bmp);base64,[a-z0-9+/=\s]+$/i;
+
+export const LINK_REL = 'noopener noreferrer nofollow';
+
+const OPTIONS: sanitizeHtml.IOptions = {
+  allowedTags: FORMATTING_TAGS,
+  allowedAttributes: {
+    a: ['href', 'title', 'rel', 'target'],
+    img: ['src', 'alt', 'title', 'width', 'height'],
+    td: CELL,
+    th: CELL,
+    col: ['span', 'width'],
+    colgroup: ['span', 'width'],
+    table: ['width', 'align', 'border', 'cellpadding', 'cellspacing'],
+    ol: ['start', 'type'],
+    font: ['color', 'size'],
+    '*': ['dir', 'lang'],
+  },
+  allowedSchemes: ['https', 'mailto'],
+  allowedSchemesByTag: { img: ['data'] },
+  allowedSchemesAppliedToAttributes: ['href', 'src', 'cite'],
+  allowProtocolRelative: false,
+  // Content of these is never text a reader should see (and for script/style must never reach a page).
+  nonTextTags: ['script', 'style', 'textarea', 'option', 'noscript', 'title', 'head', 'template', 'iframe', 'object', 'embed', 'svg', 'math'],
+  disallowedTagsMode: 'discard',
+  transformTags: {
+    a: (tagName, attribs) => {
+      const out: sanitizeHtml.Attributes = { rel: LINK_REL, target: '_blank' };
+      if (attribs.href !== undefined) out.href = attribs.href;
+      if (attribs.title !== undefined) out.title = attribs.title;
+      return { tagName, attribs: out };
+    },
+    img: (tagName, attribs) => {
+      const src = (attribs.src ?? '').trim();
+      if (DATA_IMAGE.test(src)) return { tagName, attribs };
+      // A remote (or cid:, or unknown) image becomes its alt text; nothing is fetched when the mail is shown.
+      return { tagName: 'span', attribs: {}, text: attribs.alt ?? '' };
+    },
+  },
+};
+
+export function sanitizeEmailHtml(html: string): string {
+  return sanitizeHtml(html, OPTIONS).trim();
+}
+
+const BLOCK_BREAK = /<(?:br|hr)\s*\/?>|<\/(?:p|div|li|tr|h[1-6]|blockquote|pre|table|dt|dd|center)>/gi;
+const CELL_BREAK = /<\/t[dh]>/gi;
+
+/** Plain text of (already sanitised) HTML: block ends become line breaks, entities are decoded. */
+export function htmlToText(safeHtml: string): string {
+  const marked = safeHtml.replace(BLOCK_BREAK, '\n').replace(CELL_BREAK, '\t');
+  const stripped = sanitizeHtml(marked, { allowedTags: [], allowedAttributes: {}, nonTextTags: OPTIONS.nonTextTags ?? [] });
+  return decodeEntities(stripped)
+    .replace(/[ \t\u00a0]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
+
+export function decodeEntities(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, body: string) => {
+    if (body[0] === '#') {
+      const code = body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
+      return Number.isFinite(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    }
+    return NAMED[body.toLowerCase()] ?? whole;
+  });
+}

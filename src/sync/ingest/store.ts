@@ -1,0 +1,461 @@
+/**
+ * Writing what the ingest step decided: the decision log (R-40), stored messages (R-60, R-41) and deletions at
+ * the source (R-37). Every write is idempotent (R-26): keyed by the provider's ids and deduplicated by RFC
+ * Message-ID within the seat, so a retried batch, a duplicated notification or a restarted worker converges to
+ * one row per message.
+ */
+import { sql, type Kysely } from 'kysely';
+import { normalizeAddress } from '../../domain/addresses.ts';
+import { formatInstant, parseAddressList, type AddressField } from '../../domain/ingestion/index.ts';
+import { newId } from '../../ids.ts';
+import type { DB } from '../../store/schema.ts';
+import { ownerAddresses } from './candidates.ts';
+import { referencedMessageIds } from './decide.ts';
+import { canonicalMessageId, messageIdForms } from './message-ids.ts';
+import { parseMime, type ParsedAddressEntry, type ParsedMessage } from './mime.ts';
+import type { MessageDecision, MessageFacts, SeatMailbox } from './types.ts';
+
+export { purgeInactiveThreads, type PurgeCounts } from './retention.ts';
+
+type Db = Kysely<DB>;
+type Ids = Pick<MessageFacts, 'providerMessageId' | 'providerThreadId'>;
+
+// ---------------------------------------------------------------------------------------------------------
+// R-40 decision log
+
+export interface DecisionRecord {
+  readonly seatId: string;
+  readonly contractId: string;
+  readonly facts: Ids & Partial<Pick<MessageFacts, 'date' | 'isSent'>>;
+  readonly decision: MessageDecision;
+  readonly decidedAt: Date;
+  /** More header-level notes for the log (e.g. `parseProblems`). Never a body, a subject or a snippet. */
+  readonly notes?: Readonly<Record<string, unknown>>;
+}
+
+const iso = (date: Date | undefined | null): string | null => (date instanceof Date && !Number.isNaN(date.getTime()) ? date.toISOString() : null);
+
+/** The detail column: the decision's header facts and its plain-words reason, nothing of the content. */
+export function decisionDetail(record: DecisionRecord): Record<string, unknown> {
+  const { decision, facts } = record;
+  return {
+    summary: decision.summary,
+    reason: decision.reason,
+    facts: decision.facts,
+    participants: decision.participants,
+    candidateIds: decision.candidateIds,
+    threadInitiatedThroughProduct: decision.threadInitiatedThroughProduct,
+    messageDate: iso(facts.date),
+    ...(facts.isSent === undefined ? {} : { direction: facts.isSent ? 'sent' : 'received' }),
+    ...(record.notes ?? {}),
+  };
+}
+
+function decisionRow(record: DecisionRecord) {
+  return {
+    contract_id: record.contractId,
+    seat_id: record.seatId,
+    provider_message_id: record.facts.providerMessageId,
+    provider_thread_id: record.facts.providerThreadId,
+    counterpart: record.decision.counterpart,
+    decided_at: record.decidedAt,
+    ingested: record.decision.ingested,
+    rule: record.decision.rule,
+    detail: JSON.stringify(decisionDetail(record)),
+  };
+}
+
+/** Upserts decisions by (seat, provider message id): the latest decision about a message replaces the earlier. */
+export async function recordDecisions(db: Db, records: readonly DecisionRecord[]): Promise<void> {
+  // One statement per 500; a message named twice in a batch keeps its last decision (ON CONFLICT may not touch a row twice).
+  const byKey = new Map<string, DecisionRecord>();
+  for (const r of records) byKey.set(`${r.seatId}\u0000${r.facts.providerMessageId}`, r);
+  const rows = [...byKey.values()].map(decisionRow);
+  for (let i = 0; i < rows.length; i += 500) {
+    await db
+      .insertInto('ingestion_decisions')
+      .values(rows.slice(i, i + 500))
+      .onConflict((oc) =>
+        oc.columns(['seat_id', 'provider_message_id']).doUpdateSet((eb) => ({
+          provider_thread_id: eb.ref('excluded.provider_thread_id'),
+          counterpart: eb.ref('excluded.counterpart'),
+          decided_at: eb.ref('excluded.decided_at'),
+          ingested: eb.ref('excluded.ingested'),
+          rule: eb.ref('excluded.rule'),
+          detail: eb.ref('excluded.detail'),
+        })),
+      )
+      .execute();
+  }
+}
+
+export async function recordDecision(db: Db, record: DecisionRecord): Promise<void> {
+  await recordDecisions(db, [record]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Stored messages
+
+export type StoreOutcome =
+  /** A new row. */
+  | 'inserted'
+  /** This provider message was stored before: nothing changed. */
+  | 'already_stored'
+  /** The product's own send (origin sent_from_product) seen again by sync: its provider ids were filled in. */
+  | 'matched_sent'
+  /** Another provider copy of a message already stored under its Message-ID: not stored twice. */
+  | 'duplicate_message_id';
+
+export interface StoreMessageInput {
+  readonly mailbox: Pick<SeatMailbox, 'seatId' | 'contractId' | 'holderUserId' | 'provider' | 'owner'>;
+  readonly facts: MessageFacts;
+  /** The raw RFC 5322 message (Gmail `format=raw`, Graph `$value`); or `parsed` when already parsed. */
+  readonly raw?: Uint8Array | string;
+  readonly parsed?: ParsedMessage;
+  readonly decision: MessageDecision;
+  readonly storedAt: Date;
+}
+
+export interface StoreMessageResult {
+  readonly outcome: StoreOutcome;
+  readonly messageId: string;
+  readonly threadId: string;
+  /** What could not be read from the MIME, in plain words (recorded in the decision detail). */
+  readonly problems: readonly string[];
+}
+
+function factsAddresses(field: AddressField | undefined): ParsedAddressEntry[] {
+  if (field === undefined) return [];
+  const out: ParsedAddressEntry[] = [];
+  for (const item of typeof field === 'string' ? [field] : field) {
+    if (typeof item === 'string') {
+      for (const p of parseAddressList(item)) out.push(p.name === null ? { address: p.address } : { address: p.address, name: p.name });
+    } else if (item.address.trim() !== '') {
+      const name = item.name?.trim();
+      out.push(name ? { address: item.address.trim(), name } : { address: item.address.trim() });
+    }
+  }
+  return out;
+}
+
+const validDate = (d: Date | null | undefined): d is Date => d instanceof Date && !Number.isNaN(d.getTime());
+
+/** The stored shape of a message, from the MIME where readable and from the header facts otherwise. */
+function messageFields(input: StoreMessageInput, parsed: ParsedMessage) {
+  const { facts, mailbox, decision } = input;
+  const headersRead = parsed.from !== null || parsed.to.length > 0 || parsed.cc.length > 0;
+  const from = parsed.from ?? factsAddresses(facts.from)[0] ?? null;
+  const to = headersRead ? parsed.to : factsAddresses(facts.to);
+  const cc = headersRead ? parsed.cc : factsAddresses(facts.cc);
+  const owned = ownerAddresses(mailbox);
+  // Dates: the Date header is what the sender's client shows; the mailbox's own date when it is missing.
+  const sentAt = parsed.date ?? (validDate(facts.date) ? facts.date : input.storedAt);
+  // Thread activity follows the mailbox's date (R-24, R-36): a forged Date header cannot keep a thread alive.
+  const activityAt = validDate(facts.date) ? facts.date : sentAt;
+  return {
+    from,
+    to,
+    cc,
+    direction: from !== null && owned.has(normalizeAddress(from.address)) ? ('outbound' as const) : ('inbound' as const),
+    subject: (parsed.subject ?? facts.subject ?? '').slice(0, 1000),
+    sentAt,
+    activityAt,
+    rfcMessageId: parsed.rfcMessageId ?? canonicalMessageId(facts.rfcMessageId),
+    inReplyTo: parsed.inReplyTo ?? canonicalMessageId(facts.inReplyTo),
+    references: parsed.references.length > 0 ? parsed.references : referencedMessageIds({ inReplyTo: null, references: facts.references ?? null }),
+    counterpart: decision.counterpart ?? '',
+    candidateId: decision.candidateIds[0] ?? null,
+  };
+}
+
+/**
+ * A thread started by a send from the product may carry a provisional provider thread id (Graph's sendMail
+ * returns none). When sync meets its real id — the product's own message seen in Sent, or a reply naming it —
+ * the stored thread takes that id, merging into a thread already stored under it if there is one.
+ */
+async function adoptProvisionalThread(trx: Db, seatId: string, provisionalThreadId: string, realProviderThreadId: string): Promise<string> {
+  const real = await trx.selectFrom('mail_threads').select(['id']).where('owner_seat_id', '=', seatId).where('provider_thread_id', '=', realProviderThreadId).executeTakeFirst();
+  if (!real) {
+    await trx.updateTable('mail_threads').set({ provider_thread_id: realProviderThreadId }).where('id', '=', provisionalThreadId).execute();
+    return provisionalThreadId;
+  }
+  if (real.id === provisionalThreadId) return real.id;
+  const provisional = await trx.selectFrom('mail_threads').select(['last_activity_at', 'initiated_through_product']).where('id', '=', provisionalThreadId).executeTakeFirstOrThrow();
+  await trx.updateTable('mail_messages').set({ thread_id: real.id }).where('thread_id', '=', provisionalThreadId).execute();
+  await trx
+    .updateTable('mail_threads')
+    .set((eb) => ({
+      initiated_through_product: provisional.initiated_through_product ? true : eb.ref('initiated_through_product'),
+      last_activity_at: sql<Date>`GREATEST(last_activity_at, ${provisional.last_activity_at})`,
+    }))
+    .where('id', '=', real.id)
+    .execute();
+  await trx.deleteFrom('mail_threads').where('id', '=', provisionalThreadId).execute();
+  return real.id;
+}
+
+/** Sets the thread's subject when this message is its earliest (SPEC: a thread reads as its first message). */
+async function refreshThreadSubject(trx: Db, threadId: string, messageId: string, subject: string, sentAt: Date): Promise<void> {
+  await trx
+    .updateTable('mail_threads')
+    .set({ subject })
+    .where('id', '=', threadId)
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('mail_messages as earlier')
+            .select(sql.lit(1).as('one'))
+            .where('earlier.thread_id', '=', threadId)
+            .where('earlier.id', '!=', messageId)
+            .where((e) => e.or([e('earlier.sent_at', '<', sentAt), e.and([e('earlier.sent_at', '=', sentAt), e('earlier.id', '<', messageId)])])),
+        ),
+      ),
+    )
+    .execute();
+}
+
+/**
+ * Stores one ingested message in `trx`. The caller has decided it (`decideMessage`) and fetched its raw MIME
+ * only because it is ingested (R-41). Owner seat and holder as of now, visibility `private` (R-60), origin
+ * `synced`.
+ */
+export async function storeMessage(trx: Db, input: StoreMessageInput): Promise<StoreMessageResult> {
+  const { mailbox, facts } = input;
+  if (!input.decision.ingested) throw new Error('storeMessage: the message was not ingested; record the decision only (R-41)');
+
+  const existing = await trx
+    .selectFrom('mail_messages')
+    .select(['id', 'thread_id'])
+    .where('owner_seat_id', '=', mailbox.seatId)
+    .where('provider_message_id', '=', facts.providerMessageId)
+    .executeTakeFirst();
+  if (existing) return { outcome: 'already_stored', messageId: existing.id, threadId: existing.thread_id, problems: [] };
+
+  const parsed = input.parsed ?? (input.raw !== undefined ? await parseMime(input.raw) : null);
+  if (parsed === null) throw new Error('storeMessage: raw MIME (or its parse) is required');
+  const fields = messageFields(input, parsed);
+
+  // R-26: the same message under another provider id (the product's own send, or a second provider copy).
+  if (fields.rfcMessageId !== null) {
+    const twin = await trx
+      .selectFrom('mail_messages as m')
+      .innerJoin('mail_threads as t', 't.id', 'm.thread_id')
+      .select(['m.id', 'm.thread_id', 'm.origin', 't.provider_thread_id'])
+      .where('m.owner_seat_id', '=', mailbox.seatId)
+      .where('m.rfc_message_id', 'in', messageIdForms(fields.rfcMessageId))
+      .orderBy(sql`CASE WHEN m.origin = 'sent_from_product' THEN 0 ELSE 1 END`)
+      .orderBy('m.stored_at')
+      .executeTakeFirst();
+    if (twin) {
+      if (twin.origin !== 'sent_from_product') return { outcome: 'duplicate_message_id', messageId: twin.id, threadId: twin.thread_id, problems: parsed.problems };
+      await trx.updateTable('mail_messages').set({ provider_message_id: facts.providerMessageId }).where('id', '=', twin.id).execute();
+      const threadId = twin.provider_thread_id === facts.providerThreadId ? twin.thread_id : await adoptProvisionalThread(trx, mailbox.seatId, twin.thread_id, facts.providerThreadId);
+      await trx.updateTable('mail_threads').set({ last_activity_at: sql<Date>`GREATEST(last_activity_at, ${fields.activityAt})` }).where('id', '=', threadId).execute();
+      return { outcome: 'matched_sent', messageId: twin.id, threadId, problems: parsed.problems };
+    }
+  }
+
+  // A reply to the product's own send, arriving before that send was matched: its thread takes the real id.
+  const references = [...(fields.inReplyTo === null ? [] : [fields.inReplyTo]), ...fields.references];
+  if (references.length > 0) {
+    const known = await trx.selectFrom('mail_threads').select('id').where('owner_seat_id', '=', mailbox.seatId).where('provider_thread_id', '=', facts.providerThreadId).executeTakeFirst();
+    if (!known) {
+      const provisional = await trx
+        .selectFrom('mail_messages as m')
+        .innerJoin('mail_threads as t', 't.id', 'm.thread_id')
+        .select('t.id')
+        .where('m.owner_seat_id', '=', mailbox.seatId)
+        .where('m.rfc_message_id', 'in', [...new Set(references.flatMap((id) => messageIdForms(id)))])
+        .where('t.initiated_through_product', '=', true)
+        .executeTakeFirst();
+      if (provisional) await adoptProvisionalThread(trx, mailbox.seatId, provisional.id, facts.providerThreadId);
+    }
+  }
+
+  const thread = await trx
+    .insertInto('mail_threads')
+    .values({
+      id: newId(),
+      contract_id: mailbox.contractId,
+      owner_seat_id: mailbox.seatId,
+      provider: mailbox.provider,
+      provider_thread_id: facts.providerThreadId,
+      candidate_id: fields.candidateId,
+      counterpart: fields.counterpart,
+      subject: fields.subject,
+      last_activity_at: fields.activityAt,
+      initiated_through_product: false,
+      created_at: input.storedAt,
+    })
+    .onConflict((oc) =>
+      oc.columns(['owner_seat_id', 'provider_thread_id']).doUpdateSet({
+        last_activity_at: sql<Date>`GREATEST(mail_threads.last_activity_at, excluded.last_activity_at)`,
+        candidate_id: sql<string | null>`COALESCE(mail_threads.candidate_id, excluded.candidate_id)`,
+      }),
+    )
+    .returning('id')
+    .executeTakeFirstOrThrow();
+
+  const messageId = newId();
+  const inserted = await trx
+    .insertInto('mail_messages')
+    .values({
+      id: messageId,
+      contract_id: mailbox.contractId,
+      owner_seat_id: mailbox.seatId,
+      owner_user_id: mailbox.holderUserId,
+      thread_id: thread.id,
+      candidate_id: fields.candidateId,
+      provider_message_id: facts.providerMessageId,
+      rfc_message_id: fields.rfcMessageId,
+      in_reply_to: fields.inReplyTo,
+      references_ids: fields.references,
+      direction: fields.direction,
+      from_address: fields.from?.address ?? '',
+      from_name: fields.from?.name ?? null,
+      to_addresses: JSON.stringify(fields.to),
+      cc_addresses: JSON.stringify(fields.cc),
+      counterpart: fields.counterpart,
+      subject: fields.subject,
+      sent_at: fields.sentAt,
+      snippet: parsed.snippet,
+      body_html: parsed.bodyHtml,
+      body_text: parsed.bodyText,
+      visibility: 'private',
+      origin: 'synced',
+      stored_at: input.storedAt,
+    })
+    .onConflict((oc) => oc.columns(['owner_seat_id', 'provider_message_id']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (!inserted) {
+    // Stored meanwhile by another worker: that row stands.
+    const row = await trx.selectFrom('mail_messages').select(['id', 'thread_id']).where('owner_seat_id', '=', mailbox.seatId).where('provider_message_id', '=', facts.providerMessageId).executeTakeFirstOrThrow();
+    return { outcome: 'already_stored', messageId: row.id, threadId: row.thread_id, problems: parsed.problems };
+  }
+  if (parsed.attachments.length > 0) {
+    await trx
+      .insertInto('mail_attachments')
+      .values(parsed.attachments.map((a) => ({ id: newId(), contract_id: mailbox.contractId, message_id: messageId, filename: a.filename.slice(0, 500), content_type: a.contentType.slice(0, 200), size_bytes: Math.min(a.sizeBytes, 2_147_483_647) })))
+      .execute();
+  }
+  await refreshThreadSubject(trx, thread.id, messageId, fields.subject, fields.sentAt);
+  return { outcome: 'inserted', messageId, threadId: thread.id, problems: parsed.problems };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Batches
+
+export interface IngestItem {
+  readonly facts: MessageFacts;
+  readonly decision: MessageDecision;
+  /** Required for an ingested message, absent for one that is not (its body is never fetched, R-41). */
+  readonly raw?: Uint8Array | string;
+}
+
+export interface IngestBatchResult {
+  readonly examined: number;
+  readonly ingested: number;
+  readonly outcomes: Readonly<Record<StoreOutcome, number>>;
+  readonly stored: ReadonlyArray<{ providerMessageId: string } & StoreMessageResult>;
+}
+
+/**
+ * Stores a batch in one transaction: the ingested messages and every decision of the batch, so a crash leaves
+ * either all of it or none (R-26). MIME is parsed before the transaction opens, to keep it short.
+ */
+export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'], items: readonly IngestItem[], now: Date): Promise<IngestBatchResult> {
+  const parsed: Array<ParsedMessage | null> = [];
+  for (const item of items) {
+    if (!item.decision.ingested) {
+      parsed.push(null);
+      continue;
+    }
+    if (item.raw === undefined) throw new Error(`ingestBatch: message ${item.facts.providerMessageId} is ingested but its raw MIME was not given`);
+    parsed.push(await parseMime(item.raw));
+  }
+  return db.transaction().execute(async (trx) => {
+    const outcomes: Record<StoreOutcome, number> = { inserted: 0, already_stored: 0, matched_sent: 0, duplicate_message_id: 0 };
+    const stored: Array<{ providerMessageId: string } & StoreMessageResult> = [];
+    const records: DecisionRecord[] = [];
+    for (const [i, item] of items.entries()) {
+      const parse = parsed[i] ?? null;
+      let notes: Record<string, unknown> | undefined;
+      if (parse !== null) {
+        const result = await storeMessage(trx, { mailbox, facts: item.facts, parsed: parse, decision: item.decision, storedAt: now });
+        outcomes[result.outcome]++;
+        stored.push({ providerMessageId: item.facts.providerMessageId, ...result });
+        if (result.problems.length > 0) notes = { parseProblems: result.problems };
+      }
+      records.push({ seatId: mailbox.seatId, contractId: mailbox.contractId, facts: item.facts, decision: item.decision, decidedAt: now, ...(notes ? { notes } : {}) });
+    }
+    await recordDecisions(trx, records);
+    return { examined: items.length, ingested: parsed.filter((p) => p !== null).length, outcomes, stored };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// R-37 deleted at the source
+
+export interface DeletionResult {
+  readonly messageDeleted: boolean;
+  readonly threadDeleted: boolean;
+  readonly attachmentsDeleted: number;
+}
+
+/**
+ * R-37: removes a message deleted in the mailbox, its attachments, and its thread when that leaves it empty.
+ * The caller has already asked `r37DeletedAtSource` whether the deletion is to be mirrored (R-22). The decision
+ * log keeps the message's row, marked as deleted at the source, so "why is this email gone?" has an answer.
+ */
+export async function deleteMessageAtSource(trx: Db, seatId: string, providerMessageId: string, at: Date): Promise<DeletionResult> {
+  const message = await trx.selectFrom('mail_messages').select(['id', 'thread_id', 'contract_id', 'counterpart']).where('owner_seat_id', '=', seatId).where('provider_message_id', '=', providerMessageId).executeTakeFirst();
+  let attachmentsDeleted = 0;
+  let threadDeleted = false;
+  if (message) {
+    const attachments = await trx.deleteFrom('mail_attachments').where('message_id', '=', message.id).executeTakeFirst();
+    attachmentsDeleted = Number(attachments.numDeletedRows);
+    await trx.deleteFrom('mail_messages').where('id', '=', message.id).execute();
+    const thread = await trx
+      .deleteFrom('mail_threads')
+      .where('id', '=', message.thread_id)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('mail_messages').select(sql.lit(1).as('one')).where('thread_id', '=', message.thread_id))))
+      .executeTakeFirst();
+    threadDeleted = Number(thread.numDeletedRows) > 0;
+  }
+
+  const decision = await trx.selectFrom('ingestion_decisions').select(['id', 'ingested', 'rule', 'detail']).where('seat_id', '=', seatId).where('provider_message_id', '=', providerMessageId).executeTakeFirst();
+  if (decision) {
+    const wasIngested = decision.ingested || message !== undefined;
+    const reason = `It was deleted in your mailbox (seen ${formatInstant(at)}) while it was authorized, so it was removed from the product too.`;
+    const detail: Record<string, unknown> = {
+      ...(decision.detail ?? {}),
+      deletedAtSource: { at: at.toISOString(), previouslyIngested: wasIngested, previousRule: decision.rule },
+      ...(wasIngested ? { summary: `Not synced (R-37, Deleted at the source): ${reason}`, reason } : {}),
+    };
+    await trx
+      .updateTable('ingestion_decisions')
+      .set({ ingested: false, rule: wasIngested ? 'R-37' : decision.rule, decided_at: at, detail: JSON.stringify(detail) })
+      .where('id', '=', decision.id)
+      .execute();
+  } else if (message) {
+    // A stored message with no log row (the product's own send, never seen by sync): log the removal.
+    const reason = `It was deleted in your mailbox (seen ${formatInstant(at)}) while it was authorized, so it was removed from the product too.`;
+    await trx
+      .insertInto('ingestion_decisions')
+      .values({
+        contract_id: message.contract_id,
+        seat_id: seatId,
+        provider_message_id: providerMessageId,
+        provider_thread_id: null,
+        counterpart: message.counterpart === '' ? null : message.counterpart,
+        decided_at: at,
+        ingested: false,
+        rule: 'R-37',
+        detail: JSON.stringify({ summary: `Not synced (R-37, Deleted at the source): ${reason}`, reason, deletedAtSource: { at: at.toISOString(), previouslyIngested: true, previousRule: null } }),
+      })
+      .execute();
+  }
+  return { messageDeleted: message !== undefined, threadDeleted, attachmentsDeleted };
+}

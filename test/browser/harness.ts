@@ -1,0 +1,95 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startTestApi, type TestApi } from '../helpers/app.ts';
+import { backends } from '../helpers/databases.ts';
+import type { Database } from '../../src/store/database.ts';
+
+/**
+ * What the browser tests share: Debian's Chromium (installed when missing), the built UI (rebuilt only when
+ * its sources changed), and the product listening on a real loopback port with the UI served.
+ */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CHROMIUM = '/usr/bin/chromium';
+export const SCREENSHOTS = path.join(ROOT, 'test/screenshots');
+
+const newestMtime = (dir: string): number =>
+  fs.readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
+    const full = path.join(dir, entry.name);
+    return Math.max(newest, entry.isDirectory() ? newestMtime(full) : fs.statSync(full).mtimeMs);
+  }, 0);
+
+/** Chromium present and the UI built from the current sources. Safe to call more than once. */
+export function prepareBrowserTests(): void {
+  execFileSync('bash', [path.join(ROOT, 'scripts/ensure-chromium.sh')], { stdio: 'inherit' });
+  const index = path.join(ROOT, 'dist/web/index.html');
+  const sources = Math.max(newestMtime(path.join(ROOT, 'src/web')), fs.statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs);
+  if (!fs.existsSync(index) || fs.statSync(index).mtimeMs < sources) {
+    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  }
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Product {
+  api: TestApi;
+  database: Database;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The API server with the web UI on a loopback port; OAuth redirects come back to that same origin. */
+export async function startProduct(options: { simulatorUrl?: string } = {}): Promise<Product> {
+  const database = await backends[0]!.open();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const api = await startTestApi(database, { ...options, publicUrl: url, serveWeb: true });
+  await api.app.listen({ port, host: '127.0.0.1' });
+  return {
+    api,
+    database,
+    url,
+    close: async () => {
+      await api.close();
+      await database.close();
+    },
+  };
+}
+
+/** Problems a page reports by itself: script errors and Content-Security-Policy violations. */
+export function watchPage(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  return problems;
+}
+
+/** A picture of the screen for people to look at: the whole page from its top, or only the viewport (dialogs). */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  const fullPage = options.fullPage ?? true;
+  if (fullPage) await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage });
+}
