@@ -383,6 +383,11 @@ export class MailStore {
     return m && !m.deleted ? m : undefined;
   }
 
+  /** A message even after permanent deletion (change consumers name deleted messages). */
+  messageAny(address: string, id: string): StoredMessage | undefined {
+    return this.boxes.get(norm(address))?.messages.get(id);
+  }
+
   /** A message id of the mailbox by RFC Message-ID. */
   byMessageId(address: string, messageId: string): StoredMessage | undefined {
     const d = this.boxes.get(norm(address));

@@ -33,6 +33,17 @@ export interface MailboxSpec {
  * boundary is derived from the key so the bytes are reproducible too.
  */
 export async function composeRaw(message: GeneratedMessage): Promise<Buffer> {
+  const cached = composed.get(message);
+  if (cached) return cached;
+  const raw = await compose(message);
+  composed.set(message, raw);
+  return raw;
+}
+
+/** Loading one generated mailbox into several simulators (side-by-side benchmarks) composes it once. */
+const composed = new WeakMap<GeneratedMessage, Buffer>();
+
+async function compose(message: GeneratedMessage): Promise<Buffer> {
   const composer = new MailComposer({
     from: message.from,
     to: message.to,

@@ -185,7 +185,7 @@ function formatParam(call: Call): Format {
 /** A message resource in the requested format; full/raw count toward bodiesServed. */
 function messageResource(ctx: GoogleCtx, call: Call, m: StoredMessage, format: Format): Record<string, unknown> {
   const base: Record<string, unknown> = { id: m.id, threadId: m.threadId, labelIds: labelsOf(m) };
-  if (format !== 'raw' || true) base.snippet = derived(m).snippet;
+  base.snippet = derived(m).snippet;
   if (format === 'metadata') {
     const wanted = call.req.query.getAll('metadataHeaders').flatMap((h) => h.split(',')).map((h) => h.trim().toLowerCase()).filter(Boolean);
     const headers = m.headers.fields.filter((f) => wanted.length === 0 || wanted.includes(f.name.toLowerCase()));

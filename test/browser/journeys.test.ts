@@ -206,6 +206,7 @@ describe('recruiter: my email & calendar', () => {
     }
     await email.getByRole('button', { name: 'Connect email' }).click();
     const authorization = new URL((await providerRequest).url());
+    await page.waitForURL((u) => u.href.includes(wire.authorizePath));
     expect(authorization.searchParams.get('client_id')).toBe('recruiter-sync-local');
     expect(authorization.searchParams.get('redirect_uri')).toBe(`${product.url}/oauth/${provider}/callback`);
     expect(authorization.searchParams.get('code_challenge_method')).toBe('S256');
@@ -218,7 +219,6 @@ describe('recruiter: my email & calendar', () => {
       authorization.searchParams.set('login_hint', address);
       await page.goto(authorization.toString());
     } else {
-      await page.waitForURL((u) => u.href.startsWith('http://127.0.0.1:9/'));
       await insertGrant(product.api, { seatId: c.seat.id, contractId: c.contract.id, kind: 'email', provider, scopes: ['openid', 'email', wire.read], address });
       await page.goto(`${product.url}/settings/email?authorization=connected&kind=email`);
     }

@@ -168,9 +168,11 @@ describe.each(['google', 'microsoft'] as const)('seat authorization with %s', (p
     expect(result.deauthorizedSeats).toBe(1);
     expect((await mailbox(c)).email).toMatchObject({ state: 'deauthorized', reason: 'provider_change' });
     await sim.control('POST', '/_sim/tenants', { provider: other, domain: c.domain });
-    await sim.control('POST', '/_sim/mailboxes', { provider: other, address: c.address });
-    await connect(c);
-    expect((await mailbox(c)).email).toMatchObject({ state: 'authorized', provider: other });
+    // The simulators hold one mailbox per address, so the migrated mailbox gets an address of its own.
+    const migrated = `rita.migrated@${c.domain}`;
+    await sim.control('POST', '/_sim/mailboxes', { provider: other, address: migrated });
+    await connectMailbox(api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address: migrated });
+    expect((await mailbox(c)).email).toMatchObject({ state: 'authorized', provider: other, address: migrated });
   });
 
   it('R-05/R-15: the calendar is a separate grant with calendar scopes only', async () => {

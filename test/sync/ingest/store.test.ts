@@ -87,7 +87,7 @@ describe.each(backends)('ingest step on $name', (backend) => {
       owner_user_id: co.recruiter.id,
       candidate_id: co.candidate.id,
       direction: 'inbound',
-      from_address: 'Carla@Mail.Example',
+      from_address: 'Carla@mail.example',
       from_name: 'Carla C.',
       to_addresses: [{ address: 'rita@acme.test', name: 'Rita' }],
       cc_addresses: [],
