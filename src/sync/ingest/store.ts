@@ -304,7 +304,9 @@ export async function storeMessage(trx: Db, input: StoreMessageInput): Promise<S
       id: messageId,
       contract_id: mailbox.contractId,
       owner_seat_id: mailbox.seatId,
-      owner_user_id: mailbox.holderUserId,
+      // R-60/R-61: the seat's holder at the moment of storing, read in the same statement (a transfer may
+      // have happened since the sync run loaded the mailbox).
+      owner_user_id: sql<string | null>`(SELECT user_id FROM seats WHERE id = ${mailbox.seatId})`,
       thread_id: thread.id,
       candidate_id: fields.candidateId,
       provider_message_id: facts.providerMessageId,
@@ -366,14 +368,21 @@ export interface IngestBatchResult {
  * either all of it or none (R-26). MIME is parsed before the transaction opens, to keep it short.
  */
 export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'], items: readonly IngestItem[], now: Date): Promise<IngestBatchResult> {
-  const parsed: Array<ParsedMessage | null> = [];
+  // Messages stored before (a retried batch, a duplicated notification) need no parse: one query for the batch.
+  const ingestedIds = items.filter((i) => i.decision.ingested).map((i) => i.facts.providerMessageId);
+  const known = new Set<string>();
+  for (let i = 0; i < ingestedIds.length; i += 500) {
+    const rows = await db.selectFrom('mail_messages').select('provider_message_id').where('owner_seat_id', '=', mailbox.seatId).where('provider_message_id', 'in', ingestedIds.slice(i, i + 500)).execute();
+    for (const r of rows) known.add(r.provider_message_id);
+  }
+  const parsed: Array<ParsedMessage | 'known' | null> = [];
   for (const item of items) {
     if (!item.decision.ingested) {
       parsed.push(null);
       continue;
     }
     if (item.raw === undefined) throw new Error(`ingestBatch: message ${item.facts.providerMessageId} is ingested but its raw MIME was not given`);
-    parsed.push(await parseMime(item.raw));
+    parsed.push(known.has(item.facts.providerMessageId) ? 'known' : await parseMime(item.raw));
   }
   return db.transaction().execute(async (trx) => {
     const outcomes: Record<StoreOutcome, number> = { inserted: 0, already_stored: 0, matched_sent: 0, duplicate_message_id: 0 };
@@ -383,10 +392,12 @@ export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'],
       const parse = parsed[i] ?? null;
       let notes: Record<string, unknown> | undefined;
       if (parse !== null) {
-        const result = await storeMessage(trx, { mailbox, facts: item.facts, parsed: parse, decision: item.decision, storedAt: now });
+        const source = parse === 'known' ? (item.raw === undefined ? {} : { raw: item.raw }) : { parsed: parse };
+        const result = await storeMessage(trx, { mailbox, facts: item.facts, ...source, decision: item.decision, storedAt: now });
         outcomes[result.outcome]++;
         stored.push({ providerMessageId: item.facts.providerMessageId, ...result });
         if (result.problems.length > 0) notes = { parseProblems: result.problems };
+        if (result.outcome === 'duplicate_message_id') notes = { ...notes, storedAs: 'The same message (same Message-ID) is already stored from another copy in your mailbox.' };
       }
       records.push({ seatId: mailbox.seatId, contractId: mailbox.contractId, facts: item.facts, decision: item.decision, decidedAt: now, ...(notes ? { notes } : {}) });
     }

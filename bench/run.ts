@@ -1,0 +1,51 @@
+/**
+ * Benchmarks: print one line per figure with its unit and write them to bench/results/latest.json.
+ * `npm run bench` runs the quick profile; `npm run bench -- --full` the published one.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateMailbox, loadIntoSimulator, summarize } from '../sim/generator/index.ts';
+import { startSimulators } from '../sim/server.ts';
+
+const full = process.argv.includes('--full');
+const figures: Array<{ name: string; value: number; unit: string; note?: string }> = [];
+const report = (name: string, value: number, unit: string, note?: string) => {
+  figures.push({ name, value, unit, ...(note ? { note } : {}) });
+  console.log(`${name}: ${Number.isInteger(value) ? value : value.toFixed(2)} ${unit}${note ? `  (${note})` : ''}`);
+};
+
+const now = new Date('2026-11-01T12:00:00Z');
+const owner = { address: 'riley@northwind.example', name: 'Riley Recruiter' };
+const size = full ? 20_000 : 5_000;
+
+// 1. Generating a mailbox of the benchmark's shape (14 months, ~3 % one-to-one with pipeline candidates).
+let started = performance.now();
+const mailbox = generateMailbox({ seed: 'bench', owner, companyDomain: 'northwind.example', now, size, candidateShare: 0.03 });
+const generateMs = performance.now() - started;
+const stats = summarize(mailbox);
+report('generator.messages', stats.messages, 'messages');
+report('generator.time', generateMs / 1000, 's', `${size.toLocaleString('en')} messages`);
+report('generator.rate', stats.messages / (generateMs / 1000), 'messages/s');
+report('generator.expectedIngested', stats.byRule.ingested ?? 0, 'messages', 'oracle: ingested under SPEC §4 at authorization now');
+
+// 2. Loading it into a simulated Gmail and Graph mailbox (MIME composition + delivery).
+const sim = await startSimulators({ port: 0, now });
+try {
+  for (const provider of ['google', 'microsoft'] as const) {
+    const address = `${provider}.${owner.address}`;
+    await fetch(`${sim.url}/_sim/mailboxes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ provider, address }) });
+    started = performance.now();
+    const ids = await loadIntoSimulator(sim.state, address, mailbox);
+    const loadMs = performance.now() - started;
+    report(`simulator.${provider}.load`, loadMs / 1000, 's', `${ids.size.toLocaleString('en')} messages`);
+  }
+} finally {
+  await sim.close();
+}
+
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const out = path.resolve('bench/results/latest.json');
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, `${JSON.stringify({ profile: full ? 'full' : 'quick', at: new Date().toISOString(), machine, figures }, null, 2)}\n`);
+console.log(`machine: ${machine}\nwritten: ${path.relative(process.cwd(), out)}`);
