@@ -60,6 +60,7 @@ const googleLimits = z.strictObject({
   accessTokenLifetimeSeconds: positive.optional(),
   timeoutHangMs: z.number().nonnegative().optional(),
   batchLimit: z.number().int().positive().optional(),
+  latencyMs: z.number().nonnegative().optional(),
 });
 const microsoftLimits = z
   .object({

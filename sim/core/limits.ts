@@ -26,6 +26,8 @@ export interface GoogleLimits {
   timeoutHangMs: number;
   /** Most parts of a batch request. */
   batchLimit: number;
+  /** Added service time per Gmail call (0 = none); makes the concurrency limit observable. */
+  latencyMs: number;
 }
 
 export interface MicrosoftLimits {
@@ -88,6 +90,7 @@ export function defaultLimits(): Limits {
       accessTokenLifetimeSeconds: 3599,
       timeoutHangMs: 30_000,
       batchLimit: 100,
+      latencyMs: 0,
     },
     microsoft: { requestsPerWindow: 10_000, windowSeconds: 600, concurrency: 4 },
   };

@@ -131,6 +131,7 @@ export async function dispatch(ctx: GoogleCtx, req: GRequest): Promise<GResponse
         const charged = state.quota.charge('google', address, units, limits.perUserUnitsPerMinute, 60, state.clock.now());
         if (!charged.ok) throw userRateLimitExceeded(charged.retryAfterSeconds);
         state.usage.request('google', address, route.name, units);
+        if (limits.latencyMs > 0) await new Promise((r) => setTimeout(r, limits.latencyMs));
         return await route.handler(ctx, { req, token, address, params: params.slice(1) });
       } finally {
         state.quota.leave('google', address);

@@ -50,13 +50,10 @@ function isLeapYear(year: number): boolean {
 }
 
 /**
- * R-35 window start: this authorization time minus one year. For a seat whose first authorization was before
- * `legacy.firstAuthorizedBefore`, the window never starts before `legacy.windowStart`.
- *
- * For the first authorization of such a seat this is exactly SPEC's legacy date (one year back is then always
- * earlier). On a later authorization that starts a new historical sync (R-23) we keep the one-year limit as
- * well, rather than reach back to the legacy date year after year: the legacy date narrows a window, it never
- * widens one beyond a year (data minimisation).
+ * R-35 window start: this authorization time minus one year; for a seat whose *first* authorization was before
+ * `legacy.firstAuthorizedBefore`, the legacy start `legacy.windowStart` — at every authorization of that seat,
+ * as SPEC words it ("for a seat whose first authorization was before 2025-02-05, the window start is
+ * 2024-02-06"; the FAQ: "or after February 6 2024 if originally authorized before Feb 5 2025").
  */
 export function windowStart(input: { authorizedAt: Date; firstAuthorizedAt: Date; legacy?: LegacyWindow }): Date {
   const { authorizedAt, firstAuthorizedAt } = input;
@@ -65,11 +62,8 @@ export function windowStart(input: { authorizedAt: Date; firstAuthorizedAt: Date
   assertValid(firstAuthorizedAt, 'firstAuthorizedAt');
   assertValid(legacy.firstAuthorizedBefore, 'legacy.firstAuthorizedBefore');
   assertValid(legacy.windowStart, 'legacy.windowStart');
-  const oneYearBack = addCalendarMonths(authorizedAt, -WINDOW_MONTHS);
-  if (firstAuthorizedAt.getTime() < legacy.firstAuthorizedBefore.getTime() && legacy.windowStart.getTime() > oneYearBack.getTime()) {
-    return new Date(legacy.windowStart);
-  }
-  return oneYearBack;
+  if (firstAuthorizedAt.getTime() < legacy.firstAuthorizedBefore.getTime()) return new Date(legacy.windowStart);
+  return addCalendarMonths(authorizedAt, -WINDOW_MONTHS);
 }
 
 /** The earliest instant that still counts as "within the six months before" `now`. */

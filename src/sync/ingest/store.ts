@@ -107,7 +107,8 @@ export type StoreOutcome =
   | 'duplicate_message_id';
 
 export interface StoreMessageInput {
-  readonly mailbox: Pick<SeatMailbox, 'seatId' | 'contractId' | 'holderUserId' | 'provider' | 'owner'>;
+  /** The owner is the seat's holder when the row is written (read in the insert), not a field of this. */
+  readonly mailbox: Pick<SeatMailbox, 'seatId' | 'contractId' | 'provider' | 'owner'>;
   readonly facts: MessageFacts;
   /** The raw RFC 5322 message (Gmail `format=raw`, Graph `$value`); or `parsed` when already parsed. */
   readonly raw?: Uint8Array | string;

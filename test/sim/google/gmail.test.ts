@@ -4,7 +4,8 @@ import { READ, startGoogleSim, T0, type GoogleSim } from './harness.ts';
 let sim: GoogleSim;
 let token: string;
 const ME = 'rec@acme.com';
-const ids: Record<string, { id: string; threadId: string; messageId: string }> = {};
+type Ids = { id: string; threadId: string; messageId: string };
+const ids = {} as { cand: Ids; reply: Ids; spam: Ids };
 
 beforeAll(async () => {
   sim = await startGoogleSim();

@@ -125,13 +125,23 @@ describe.each(backends)('decisions API on $name', (backend) => {
     expect(body[0]!.detail).not.toHaveProperty('facts');
     // The previous holder, now without the seat, is refused.
     expect((await get(url(a.seat.id), { token: a.contractToken, actAs: a.recruiter.id })).status).toBe(403);
-    // What sync decides during Nina's tenure, she sees in full.
-    const mailbox = { ...a.mailbox, holderUserId: nina.id };
+    // What sync decides during Nina's tenure, she sees in full; and it is hers, although the sync run loaded
+    // the mailbox before the transfer.
+    const mailbox = a.mailbox;
     const later = new Date(Math.max(api.clock.now().getTime(), at(400).getTime()) + 60_000);
     const m = await mail({ id: 'after-transfer', from: 'carla@mail.example', to: 'rita@alpha.test', date: later });
     const decision = (await decideBatch(api.ctx.db, a.seat.id, [m.facts], await decideContext(api, mailbox, later)))[0]!;
     await ingestBatch(api.ctx.db, mailbox, [{ facts: m.facts, decision, raw: m.raw }], later);
     const fresh = await get(url(a.seat.id, '?providerMessageId=after-transfer'), { token: a.contractToken, actAs: nina.id });
     expect(fresh.body[0]!.detail).toHaveProperty('facts');
+    const stored = await api.ctx.db.selectFrom('mail_messages').select('owner_user_id').where('provider_message_id', '=', 'after-transfer').executeTakeFirstOrThrow();
+    expect(stored.owner_user_id).toBe(nina.id);
+  });
+
+  it('is documented in the OpenAPI document', async () => {
+    const doc = (await api.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const op = doc.paths['/api/v1/seats/{id}/sync/decisions'].get;
+    expect(op.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['id', 'address', 'providerMessageId']));
+    expect(op.responses['200'].content['application/json'].schema.items.properties).toHaveProperty('detail');
   });
 });

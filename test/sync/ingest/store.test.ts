@@ -153,6 +153,7 @@ describe.each(backends)('ingest step on $name', (backend) => {
     const copy = await ingest([{ ...specs[0]!, id: 'idem-1-copy', messageId: '<idem-1@msg.example>' }]);
     expect(copy.result.outcomes.duplicate_message_id).toBe(1);
     expect(await messageRow('idem-1-copy')).toBeUndefined();
+    expect((await decisionRow('idem-1-copy'))!.detail).toMatchObject({ storedAs: expect.stringMatching(/already stored/) });
   });
 
   it("matches the product's own send by Message-ID instead of storing it twice (R-26)", async () => {
