@@ -2,6 +2,7 @@ import type { Jobs } from './jobs/index.ts';
 import type { Logger } from './logging.ts';
 import { accessTokenFor, processTokenRevocations, REFRESH_AHEAD_MS } from './services/access-tokens.ts';
 import type { MailboxDeps } from './services/mailbox-authorization.ts';
+import { purgeInactiveThreads } from './sync/ingest/index.ts';
 
 /**
  * What the worker role does: one handler per queue and the recurring schedules. Registered in every role
@@ -33,6 +34,13 @@ export async function registerWorkers(jobs: Jobs, deps: MailboxDeps, logger: Log
     }
   });
 
+  jobs.work('retention.purge', async () => {
+    // threads without activity for six calendar months leave the product (whether or not authorized).
+    const result = await purgeInactiveThreads(deps.db, deps.clock.now());
+    if (result.threads > 0) logger.info(result, 'inactive threads purged');
+  });
+
+  await jobs.schedule('retention.purge', { cron: '17 3 * * *' }, 'retention.purge', {});
   await jobs.schedule('tokens.revoke', { seconds: 300 }, 'tokens.revoke', {});
   await jobs.schedule('tokens.refresh', { seconds: 300 }, 'tokens.refresh', {});
 }

@@ -18,6 +18,7 @@ import type { ProviderRegistry } from '../providers/registry.ts';
 import { mailboxRoutes } from './routes/mailbox.ts';
 import { webRoutes } from './routes/web.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { decisionRoutes } from './routes/decisions.ts';
 
 export interface AppDependencies {
   ctx: ServiceContext;
@@ -56,6 +57,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   tenancyRoutes(app, deps.ctx);
   settingsRoutes(app, deps.ctx);
   messageRoutes(app, deps.ctx);
+  decisionRoutes(app, deps.ctx);
   mailboxRoutes(app, { ...deps.ctx, providers: deps.providers, cipher: deps.cipher, publicUrl: deps.publicUrl });
   if (deps.testMode) testModeRoutes(app, deps.testMode.clock, deps.testMode.jobs);
   if (deps.serveWeb) await webRoutes(app);

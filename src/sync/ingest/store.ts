@@ -115,6 +115,12 @@ export interface StoreMessageInput {
   readonly parsed?: ParsedMessage;
   readonly decision: MessageDecision;
   readonly storedAt: Date;
+  /**
+   * What a batch already established with one query for all its messages, so the per-message lookups can be
+   * skipped: the provider id is not stored yet; no message of the seat carries this Message-ID yet. Both are
+   * only hints — the unique key still guards the insert.
+   */
+  readonly known?: { readonly notStored?: boolean; readonly noMessageIdTwin?: boolean };
 }
 
 export interface StoreMessageResult {
@@ -225,12 +231,10 @@ export async function storeMessage(trx: Db, input: StoreMessageInput): Promise<S
   const { mailbox, facts } = input;
   if (!input.decision.ingested) throw new Error('storeMessage: the message was not ingested; record the decision only (R-41)');
 
-  const existing = await trx
-    .selectFrom('mail_messages')
-    .select(['id', 'thread_id'])
-    .where('owner_seat_id', '=', mailbox.seatId)
-    .where('provider_message_id', '=', facts.providerMessageId)
-    .executeTakeFirst();
+  const existing =
+    input.known?.notStored === true
+      ? undefined
+      : await trx.selectFrom('mail_messages').select(['id', 'thread_id']).where('owner_seat_id', '=', mailbox.seatId).where('provider_message_id', '=', facts.providerMessageId).executeTakeFirst();
   if (existing) return { outcome: 'already_stored', messageId: existing.id, threadId: existing.thread_id, problems: [] };
 
   const parsed = input.parsed ?? (input.raw !== undefined ? await parseMime(input.raw) : null);
@@ -238,7 +242,7 @@ export async function storeMessage(trx: Db, input: StoreMessageInput): Promise<S
   const fields = messageFields(input, parsed);
 
   // R-26: the same message under another provider id (the product's own send, or a second provider copy).
-  if (fields.rfcMessageId !== null) {
+  if (fields.rfcMessageId !== null && input.known?.noMessageIdTwin !== true) {
     const twin = await trx
       .selectFrom('mail_messages as m')
       .innerJoin('mail_threads as t', 't.id', 'm.thread_id')
@@ -385,16 +389,35 @@ export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'],
     if (item.raw === undefined) throw new Error(`ingestBatch: message ${item.facts.providerMessageId} is ingested but its raw MIME was not given`);
     parsed.push(known.has(item.facts.providerMessageId) ? 'known' : await parseMime(item.raw));
   }
+  // Message-IDs already stored for the seat, and those named twice in this batch: only the others skip the twin lookup.
+  const rfcIds = parsed.map((p) => (p !== null && p !== 'known' ? p.rfcMessageId : null));
+  const seen = new Map<string, number>();
+  for (const id of rfcIds) if (id !== null) seen.set(id, (seen.get(id) ?? 0) + 1);
+  const storedRfc = new Set<string>();
+  const distinctRfc = [...seen.keys()];
+  for (let i = 0; i < distinctRfc.length; i += 250) {
+    const forms = distinctRfc.slice(i, i + 250).flatMap((id) => messageIdForms(id));
+    const rows = await db.selectFrom('mail_messages').select('rfc_message_id').where('owner_seat_id', '=', mailbox.seatId).where('rfc_message_id', 'in', forms).execute();
+    for (const r of rows) {
+      const id = canonicalMessageId(r.rfc_message_id);
+      if (id !== null) storedRfc.add(id);
+    }
+  }
   return db.transaction().execute(async (trx) => {
     const outcomes: Record<StoreOutcome, number> = { inserted: 0, already_stored: 0, matched_sent: 0, duplicate_message_id: 0 };
     const stored: Array<{ providerMessageId: string } & StoreMessageResult> = [];
     const records: DecisionRecord[] = [];
+    const batchIds = new Set<string>();
     for (const [i, item] of items.entries()) {
       const parse = parsed[i] ?? null;
       let notes: Record<string, unknown> | undefined;
       if (parse !== null) {
         const source = parse === 'known' ? (item.raw === undefined ? {} : { raw: item.raw }) : { parsed: parse };
-        const result = await storeMessage(trx, { mailbox, facts: item.facts, ...source, decision: item.decision, storedAt: now });
+        const rfc = rfcIds[i] ?? null;
+        const first = !batchIds.has(item.facts.providerMessageId);
+        batchIds.add(item.facts.providerMessageId);
+        const known = parse === 'known' || !first ? {} : { notStored: true, noMessageIdTwin: rfc !== null && seen.get(rfc) === 1 && !storedRfc.has(rfc) };
+        const result = await storeMessage(trx, { mailbox, facts: item.facts, ...source, decision: item.decision, storedAt: now, known });
         outcomes[result.outcome]++;
         stored.push({ providerMessageId: item.facts.providerMessageId, ...result });
         if (result.problems.length > 0) notes = { parseProblems: result.problems };

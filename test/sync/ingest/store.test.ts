@@ -149,6 +149,11 @@ describe.each(backends)('ingest step on $name', (backend) => {
     expect((await db().selectFrom('mail_attachments').select('id').where('message_id', '=', message.id).execute()).length).toBe(1);
     expect((await db().selectFrom('mail_threads').select('id').where('provider_thread_id', '=', 'TI').execute()).length).toBe(1);
 
+    // The same message twice within one batch (a page boundary seen twice) is stored once too.
+    const twice = await ingest([{ ...specs[0]!, id: 'idem-2', thread: 'TI2' }, { ...specs[0]!, id: 'idem-2', thread: 'TI2' }]);
+    expect(twice.result.outcomes).toMatchObject({ inserted: 1, already_stored: 1, duplicate_message_id: 0 });
+    expect(await count('mail_messages', 'provider_message_id', ['idem-2'])).toBe(1);
+
     // A second provider copy under the same Message-ID (e.g. a Graph copy in another folder) is not stored twice.
     const copy = await ingest([{ ...specs[0]!, id: 'idem-1-copy', messageId: '<idem-1@msg.example>' }]);
     expect(copy.result.outcomes.duplicate_message_id).toBe(1);
