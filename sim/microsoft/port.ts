@@ -1,3 +1,4 @@
+import type { SentRecord } from '../core/mail.ts';
 import type { GraphFolder } from './ids.ts';
 
 /**
@@ -58,20 +59,8 @@ export interface MsFault {
   retryAfterSeconds?: number | undefined;
 }
 
-export interface MsSentRecord {
-  id: string;
-  threadId: string;
-  messageId: string;
-  inReplyTo: string | null;
-  references: string[];
-  from: string;
-  to: string[];
-  cc: string[];
-  subject: string;
-  text: string | null;
-  html: string | null;
-  sentAt: Date;
-}
+/** What was sent through the mailbox's API: the core's record, shared by both providers. */
+export type MsSentRecord = SentRecord;
 
 export interface MsLimits {
   requestsPerWindow: number;

@@ -4,7 +4,8 @@ import { decideBatch } from '../../../src/sync/ingest/decide.ts';
 import { ingestBatch, recordDecisions } from '../../../src/sync/ingest/store.ts';
 import type { TestApi } from '../../helpers/app.ts';
 import { backends } from '../../helpers/databases.ts';
-import { decideContext, ingestCompany, mail, startIngestApi, type IngestCompany, type MailSpec } from './setup.ts';
+import { startTestApi } from '../../helpers/app.ts';
+import { decideContext, ingestCompany, mail, type IngestCompany, type MailSpec } from './setup.ts';
 
 // Set once the company exists: decisions are made after the seat holder's tenure began, as in production.
 let NOW: Date;
@@ -35,7 +36,7 @@ describe.each(backends)('decisions API on $name', (backend) => {
 
   beforeAll(async () => {
     database = await backend.open();
-    api = await startIngestApi(database);
+    api = await startTestApi(database);
     a = await ingestCompany(api, 'Alpha', 'alpha.test');
     b = await ingestCompany(api, 'Bravo', 'bravo.test');
     NOW = new Date(api.clock.now().getTime() + 60_000);

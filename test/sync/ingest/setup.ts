@@ -1,66 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../../src/api/app.ts';
-import { decisionRoutes } from '../../../src/api/routes/decisions.ts';
-import { AdjustableClock } from '../../../src/clock.ts';
-import { TokenCipher } from '../../../src/crypto/token-cipher.ts';
-import { createProviderRegistry } from '../../../src/providers/registry.ts';
-import type { ServiceContext } from '../../../src/services/context.ts';
-import { createApiToken } from '../../../src/services/credentials.ts';
-import type { Database } from '../../../src/store/database.ts';
 import type { DecideContext, MessageFacts, SeatMailbox } from '../../../src/sync/ingest/types.ts';
 import { loadCandidateLookup, loadSeatMailbox } from '../../../src/sync/ingest/candidates.ts';
-import { SIM_CLIENT, type TestApi } from '../../helpers/app.ts';
+import type { TestApi } from '../../helpers/app.ts';
 import { createCompany, insertGrant } from '../../helpers/fixtures.ts';
 import { compose } from './mail.ts';
 
-/**
- * The test API with the decisions route, whether or not `app.ts` registers it yet (the same setup as
- * `startTestApi`, which readies the app before a route could be added).
- */
-export async function startIngestApi(database: Database): Promise<TestApi> {
-  const clock = new AdjustableClock();
-  const ctx: ServiceContext = { db: database.db, clock };
-  const cipher = new TokenCipher(randomBytes(32));
-  const providers = createProviderRegistry(
-    { google: { ...SIM_CLIENT, baseUrl: 'http://127.0.0.1:9/google' }, microsoft: { ...SIM_CLIENT, baseUrl: 'http://127.0.0.1:9/microsoft' } },
-    () => clock.now(),
-  );
-  const publicUrl = 'http://127.0.0.1:3000';
-  const app: FastifyInstance = await buildApp({ ctx, providers, cipher, publicUrl, version: 'test', logLevel: 'silent', serveWeb: false, testMode: { clock, jobs: { drain: async () => 0 } } });
-  if (!app.hasRoute({ method: 'GET', url: '/api/v1/seats/:id/sync/decisions' })) decisionRoutes(app, ctx);
-  await app.ready();
-  const { token: systemToken } = await createApiToken(ctx, { kind: 'system' });
-  return {
-    app,
-    ctx,
-    cipher,
-    providers,
-    publicUrl,
-    clock,
-    systemToken,
-    call: (method, url, opts = {}) =>
-      app.inject({
-        method: method as 'GET',
-        url,
-        headers: {
-          ...(opts.token === null ? {} : { authorization: `Bearer ${opts.token ?? systemToken}` }),
-          ...(opts.actAs ? { 'x-act-as-user': opts.actAs } : {}),
-          ...(opts.headers ?? {}),
-        },
-        ...(opts.body !== undefined ? { payload: opts.body as object } : {}),
-      }),
-    close: async () => {
-      await app.close();
-    },
-  };
-}
-
-/**
- * Acme with Rita's seat authorized at rita@acme.test (alias rita.recruiter@acme.test), and candidates for
- * every participant rule: Carla (pipeline, anyone), Olga (talent pool only), Fred (pipeline, first_degree,
- * Rita at 2nd degree), Dana (pipeline, first_degree, Rita at 1st degree), Max (pipeline, two emails).
- */
 export async function ingestCompany(api: TestApi, name = 'Acme', domain = 'acme.test') {
   const company = await createCompany(api, name, domain);
   const { contract, json, recruiter, project, seat } = company;

@@ -5,7 +5,8 @@ import { decideBatch, decideMessage, loadThreadFacts } from '../../../src/sync/i
 import { deleteMessageAtSource, ingestBatch, purgeInactiveThreads, recordDecision, storeMessage, type IngestItem } from '../../../src/sync/ingest/store.ts';
 import type { TestApi } from '../../helpers/app.ts';
 import { backends } from '../../helpers/databases.ts';
-import { decideContext, ingestCompany, mail, startIngestApi, type IngestCompany, type MailSpec } from './setup.ts';
+import { startTestApi } from '../../helpers/app.ts';
+import { decideContext, ingestCompany, mail, type IngestCompany, type MailSpec } from './setup.ts';
 
 const NOW = new Date('2025-06-15T12:00:00.000Z');
 const days = (n: number) => new Date(NOW.getTime() + n * 86_400_000);
@@ -17,7 +18,7 @@ describe.each(backends)('ingest step on $name', (backend) => {
 
   beforeAll(async () => {
     database = await backend.open();
-    api = await startIngestApi(database);
+    api = await startTestApi(database);
     co = await ingestCompany(api);
   });
   afterAll(async () => {
