@@ -34,6 +34,8 @@ export async function accessTokenFor(deps: MailboxDeps, authorizationId: string)
       .where('id', '=', authorizationId)
       .where('state', '=', 'authorized')
       .where((eb) => eb.or([eb('refresh_lease_until', 'is', null), eb('refresh_lease_until', '<', now)]))
+      // Still due: another process may have refreshed between our read and this claim.
+      .where((eb) => eb.or([eb('access_token_expires_at', 'is', null), eb('access_token_expires_at', '<=', new Date(now.getTime() + REFRESH_AHEAD_MS))]))
       .returning('id')
       .executeTakeFirst();
     if (!claimed) {

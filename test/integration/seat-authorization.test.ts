@@ -85,6 +85,15 @@ describe.each(['google', 'microsoft'] as const)('seat authorization with %s', (p
     expect((await fetch(probe, { headers: { authorization: `Bearer ${second}` } })).status).toBe(200);
   });
 
+  it('R-11: many concurrent requests for an expiring token cause one refresh', async () => {
+    const c = await company('view');
+    await connect(c);
+    const row = await grantRow(c);
+    api.clock.set(new Date(api.clock.now().getTime() + 58 * 60_000));
+    const tokens = await Promise.all(Array.from({ length: 6 }, () => accessTokenFor(deps, row.id)));
+    expect(new Set(tokens).size).toBe(1);
+  });
+
   it('R-12: a refused refresh marks the seat needs_reauthorization with the reason, keeping its history', async () => {
     const c = await company('view');
     await connect(c);
