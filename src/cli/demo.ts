@@ -78,7 +78,7 @@ export async function runDemo(config: Config): Promise<number> {
       `Sign in with any of these (password "${DEMO_PASSWORD}"):`,
       ...logins.map((u) => `  ${u.role.padEnd(9)} ${u.email.padEnd(28)} ${u.name}`),
       '',
-      'A recruiter connects a mailbox under "Email & calendar": the simulated consent page signs in the',
+      'A recruiter connects a mailbox under "My email & calendar": the simulated consent page signs in the',
       "recruiter's own address (no password). Press Ctrl+C to stop.",
     ].join('\n'),
   );
