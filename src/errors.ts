@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'contract_suspended'
   | 'consent_required'
   | 'rate_limited'
+  | 'provider_unavailable'
   | 'internal';
 
 export class AppError extends Error {

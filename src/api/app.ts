@@ -19,6 +19,7 @@ import { mailboxRoutes } from './routes/mailbox.ts';
 import { webRoutes } from './routes/web.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { decisionRoutes } from './routes/decisions.ts';
+import { sendingRoutes } from './routes/sending.ts';
 
 export interface AppDependencies {
   ctx: ServiceContext;
@@ -58,7 +59,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   settingsRoutes(app, deps.ctx);
   messageRoutes(app, deps.ctx);
   decisionRoutes(app, deps.ctx);
-  mailboxRoutes(app, { ...deps.ctx, providers: deps.providers, cipher: deps.cipher, publicUrl: deps.publicUrl });
+  const mailboxDeps = { ...deps.ctx, providers: deps.providers, cipher: deps.cipher, publicUrl: deps.publicUrl };
+  mailboxRoutes(app, mailboxDeps);
+  sendingRoutes(app, mailboxDeps);
   if (deps.testMode) testModeRoutes(app, deps.testMode.clock, deps.testMode.jobs);
   if (deps.serveWeb) await webRoutes(app);
 

@@ -19,6 +19,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   contract_suspended: 409,
   consent_required: 409,
   rate_limited: 429,
+  provider_unavailable: 503,
   internal: 500,
 };
 

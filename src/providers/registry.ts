@@ -2,7 +2,9 @@ import type { Provider } from '../domain/types.ts';
 import { googleEndpoints, microsoftEndpoints } from './endpoints.ts';
 import { GoogleOAuthClient } from './google/oauth.ts';
 import { MicrosoftOAuthClient } from './microsoft/oauth.ts';
-import type { OAuthClient } from './types.ts';
+import { GmailSender } from './google/send.ts';
+import { GraphSender } from './microsoft/send.ts';
+import type { MailSender, OAuthClient } from './types.ts';
 
 export interface ProviderSettings {
   google: { clientId?: string | undefined; clientSecret?: string | undefined; baseUrl?: string | undefined };
@@ -12,6 +14,7 @@ export interface ProviderSettings {
 /** The provider implementations the product talks to, built from configuration. */
 export interface ProviderRegistry {
   oauth(provider: Provider): OAuthClient;
+  sender(provider: Provider): MailSender;
   isConfigured(provider: Provider): boolean;
 }
 
@@ -21,7 +24,12 @@ export function createProviderRegistry(settings: ProviderSettings, now: () => Da
   if (g.clientId && g.clientSecret) clients.google = new GoogleOAuthClient(googleEndpoints(g.baseUrl), { id: g.clientId, secret: g.clientSecret }, now);
   const m = settings.microsoft;
   if (m.clientId && m.clientSecret) clients.microsoft = new MicrosoftOAuthClient(microsoftEndpoints(m.baseUrl), { id: m.clientId, secret: m.clientSecret }, now);
+  const senders: Record<Provider, MailSender> = {
+    google: new GmailSender(googleEndpoints(g.baseUrl), now),
+    microsoft: new GraphSender(microsoftEndpoints(m.baseUrl), now),
+  };
   return {
+    sender: (provider) => senders[provider],
     isConfigured: (provider) => clients[provider] !== undefined,
     oauth: (provider) => {
       const client = clients[provider];

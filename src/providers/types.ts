@@ -38,3 +38,20 @@ export interface OAuthClient {
   revoke(token: string): Promise<'revoked' | 'unsupported'>;
   identity(accessToken: string): Promise<MailboxIdentity>;
 }
+
+/** A message the product sends through a seat's own mailbox, composed as RFC 5322 by the caller. */
+export interface OutgoingMessage {
+  raw: Uint8Array;
+  /** The provider thread a reply belongs to (Gmail needs it to join the thread). */
+  providerThreadId?: string | undefined;
+}
+
+export interface SentMessage {
+  /** Null where the provider does not say (Graph's sendMail answers 202 with no body). */
+  providerMessageId: string | null;
+  providerThreadId: string | null;
+}
+
+export interface MailSender {
+  send(accessToken: string, message: OutgoingMessage): Promise<SentMessage>;
+}

@@ -38,6 +38,7 @@ function requestFor(route: { method: string; url: string }, a: Company): { url: 
     'PATCH /api/v1/projects/{id}': { status: 'closed' },
     'POST /api/v1/seats/{id}/authorizations': { kind: 'email' },
     'PATCH /api/v1/messages/{id}': { visibility: 'contract' },
+    'POST /api/v1/candidates/{id}/emails': { subject: 'Hello', bodyText: 'Hi' },
     'PATCH /api/v1/threads/{id}': { visibility: 'contract' },
     'POST /api/v1/projects/{id}/candidates': { candidateId: a.candidate.id },
   };

@@ -59,6 +59,9 @@ export async function insertMessage(
     ownerUserId: string | null;
     candidateId: string;
     providerThreadId?: string;
+    providerMessageId?: string;
+    rfcMessageId?: string;
+    provider?: 'google' | 'microsoft';
     visibility?: 'private' | 'contract';
     subject?: string;
     sentAt?: Date;
@@ -72,7 +75,7 @@ export async function insertMessage(
     thread = { id: crypto.randomUUID() };
     await api.ctx.db
       .insertInto('mail_threads')
-      .values({ id: thread.id, contract_id: m.contractId, owner_seat_id: m.seatId, provider: 'google', provider_thread_id: providerThreadId, candidate_id: m.candidateId, counterpart: 'carla@mail.example', subject: m.subject ?? 'Hello', last_activity_at: m.sentAt ?? now, initiated_through_product: false, created_at: now })
+      .values({ id: thread.id, contract_id: m.contractId, owner_seat_id: m.seatId, provider: m.provider ?? 'google', provider_thread_id: providerThreadId, candidate_id: m.candidateId, counterpart: 'carla@mail.example', subject: m.subject ?? 'Hello', last_activity_at: m.sentAt ?? now, initiated_through_product: false, created_at: now })
       .execute();
   }
   const messageId = crypto.randomUUID();
@@ -85,8 +88,8 @@ export async function insertMessage(
       owner_user_id: m.ownerUserId,
       thread_id: thread.id,
       candidate_id: m.candidateId,
-      provider_message_id: `p-${messageId}`,
-      rfc_message_id: `<${messageId}@mail.example>`,
+      provider_message_id: m.providerMessageId ?? `p-${messageId}`,
+      rfc_message_id: m.rfcMessageId ?? `<${messageId}@mail.example>`,
       in_reply_to: null,
       references_ids: [],
       direction: 'inbound',

@@ -7,7 +7,7 @@ import { defineRoute } from '../route.ts';
 import { Id, IdParams, Timestamp } from '../schemas.ts';
 
 const Visibility = z.enum(['private', 'contract']);
-const Message = z.object({
+export const MessageSchema = z.object({
   id: Id,
   threadId: Id,
   candidateId: Id.nullable(),
@@ -35,21 +35,21 @@ export function messageRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     {
       method: 'GET', url: '/api/v1/candidates/{id}/messages', tags, auth: 'caller', params: IdParams,
       summary: "The candidate's threads and messages visible to the caller (R-60 … R-63), newest thread first",
-      response: z.array(z.object({ threadId: Id, subject: z.string(), lastActivityAt: Timestamp, visibility: Visibility, messages: z.array(Message) })),
+      response: z.array(z.object({ threadId: Id, subject: z.string(), lastActivityAt: Timestamp, visibility: Visibility, messages: z.array(MessageSchema) })),
       errors: ['email_disabled'],
     },
     ({ actor, params }) => listCandidateMessages(ctx, actor, params.id),
   );
   defineRoute(
     app,
-    { method: 'GET', url: '/api/v1/messages/{id}', tags, auth: 'caller', params: IdParams, summary: 'One message visible to the caller', response: Message, errors: ['email_disabled'] },
+    { method: 'GET', url: '/api/v1/messages/{id}', tags, auth: 'caller', params: IdParams, summary: 'One message visible to the caller', response: MessageSchema, errors: ['email_disabled'] },
     ({ actor, params }) => getMessage(ctx, actor, params.id),
   );
   defineRoute(
     app,
     {
       method: 'PATCH', url: '/api/v1/messages/{id}', tags, auth: 'caller', params: IdParams, body: z.strictObject({ visibility: Visibility }),
-      summary: "Share a message with the contract or make it private again (owner only, R-61)", response: Message,
+      summary: "Share a message with the contract or make it private again (owner only, R-61)", response: MessageSchema,
     },
     ({ actor, params, body }) => setMessageVisibility(ctx, actor, params.id, body.visibility),
   );

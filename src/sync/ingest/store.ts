@@ -115,6 +115,8 @@ export interface StoreMessageInput {
   readonly parsed?: ParsedMessage;
   readonly decision: MessageDecision;
   readonly storedAt: Date;
+  /** `sent_from_product` for a message the product just sent (R-50): its new thread counts as initiated here. */
+  readonly origin?: 'synced' | 'sent_from_product';
   /**
    * What a batch already established with one query for all its messages, so the per-message lookups can be
    * skipped: the provider id is not stored yet; no message of the seat carries this Message-ID yet. Both are
@@ -290,7 +292,7 @@ export async function storeMessage(trx: Db, input: StoreMessageInput): Promise<S
       counterpart: fields.counterpart,
       subject: fields.subject,
       last_activity_at: fields.activityAt,
-      initiated_through_product: false,
+      initiated_through_product: input.origin === 'sent_from_product',
       created_at: input.storedAt,
     })
     .onConflict((oc) =>
@@ -330,7 +332,7 @@ export async function storeMessage(trx: Db, input: StoreMessageInput): Promise<S
       body_html: parsed.bodyHtml,
       body_text: parsed.bodyText,
       visibility: 'private',
-      origin: 'synced',
+      origin: input.origin ?? 'synced',
       stored_at: input.storedAt,
     })
     .onConflict((oc) => oc.columns(['owner_seat_id', 'provider_message_id']).doNothing())
