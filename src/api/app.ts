@@ -55,11 +55,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   const secureCookies = deps.publicUrl.startsWith('https://');
   sessionRoutes(app, deps.ctx, secureCookies);
-  tenancyRoutes(app, deps.ctx);
   settingsRoutes(app, deps.ctx);
   messageRoutes(app, deps.ctx);
   decisionRoutes(app, deps.ctx);
   const mailboxDeps = { ...deps.ctx, providers: deps.providers, cipher: deps.cipher, publicUrl: deps.publicUrl };
+  tenancyRoutes(app, mailboxDeps);
   mailboxRoutes(app, mailboxDeps);
   sendingRoutes(app, mailboxDeps);
   if (deps.testMode) testModeRoutes(app, deps.testMode.clock, deps.testMode.jobs);

@@ -20,6 +20,7 @@ export const DeletionReceipt = z.object({
   contractId: Id,
   deletedAt: Timestamp,
   counts: z.record(z.string(), z.number().int()),
+  revocations: z.object({ revoked: z.number().int(), unsupported: z.number().int(), failed: z.number().int() }),
 });
 
 export const User = z.object({

@@ -6,7 +6,8 @@ import type { Selectable } from 'kysely';
 import { assertContractAdmin, assertContractVisible, assertIntegration, assertSystem, requireFound, type Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
 import type { ServiceContext, Tx } from './context.ts';
-import { runSuspension, type DeletionReceipt } from './suspension.ts';
+import type { MailboxDeps } from './mailbox-authorization.ts';
+import { revokeContractGrants, runSuspension, type DeletionReceipt } from './suspension.ts';
 
 export interface ContractView {
   id: string;
@@ -80,7 +81,7 @@ export async function listContracts(ctx: ServiceContext, actor: Actor): Promise<
 }
 
 export async function updateContract(
-  ctx: ServiceContext,
+  ctx: MailboxDeps,
   actor: Actor,
   contractId: string,
   input: { name?: string | undefined; companyDomains?: string[] | undefined; status?: 'active' | 'suspended' | undefined },
@@ -88,6 +89,9 @@ export async function updateContract(
   assertContractAdmin(actor, contractId);
   // The contract's commercial status belongs to the host recruiting system, not to the company's admins.
   if (input.status !== undefined) assertIntegration(actor, contractId);
+  // tokens are revoked at the provider before they are deleted (network calls: outside the transaction).
+  const suspending = input.status === 'suspended' && (await loadContract(ctx.db, contractId)).status === 'active';
+  const revocations = suspending ? await revokeContractGrants(ctx, contractId) : { revoked: 0, unsupported: 0, failed: 0 };
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     const before = await loadContract(trx, contractId, true);
@@ -98,7 +102,7 @@ export async function updateContract(
     if (input.status === 'suspended' && before.status === 'active') {
       changes.status = 'suspended';
       changes.suspended_at = now;
-      receipt = await runSuspension(trx, contractId, actor, now);
+      receipt = await runSuspension(trx, contractId, actor, now, revocations);
     } else if (input.status === 'active' && before.status === 'suspended') {
       changes.status = 'active';
       changes.suspended_at = null;

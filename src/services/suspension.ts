@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
 import type { Tx } from './context.ts';
+import type { MailboxDeps } from './mailbox-authorization.ts';
 
 /**
  * R-70: suspending a contract deletes all of its third-party data in one transaction and returns a deletion
@@ -30,15 +31,56 @@ export const FIRST_PARTY_TABLES: readonly string[] = [
   'project_candidates', 'api_tokens', 'audit_log',
 ];
 
-export type DeletionReceipt = { contractId: string; deletedAt: string; counts: Record<string, number> };
+export type DeletionReceipt = {
+  contractId: string;
+  deletedAt: string;
+  counts: Record<string, number>;
+  /** Grants revoked at the provider before their tokens were deleted; where that failed, the tokens are deleted all the same. */
+  revocations: { revoked: number; unsupported: number; failed: number };
+};
 
-export async function runSuspension(trx: Tx, contractId: string, actor: Actor | 'system', now: Date): Promise<DeletionReceipt> {
+export interface ProviderRevocation {
+  revoked: number;
+  unsupported: number;
+  failed: number;
+}
+
+/**
+ * R-70, first step, outside any transaction (it calls the providers): revoke every grant of the contract whose
+ * token we still hold, and every token still queued for revocation. A failure is counted, never blocking: the
+ * deletion that follows removes the tokens whatever the provider answered.
+ */
+export async function revokeContractGrants(deps: MailboxDeps, contractId: string): Promise<ProviderRevocation> {
+  const result: ProviderRevocation = { revoked: 0, unsupported: 0, failed: 0 };
+  const grants = await deps.db
+    .selectFrom('mailbox_authorizations')
+    .select(['id', 'provider', 'refresh_token_ciphertext'])
+    .where('contract_id', '=', contractId)
+    .where('refresh_token_ciphertext', 'is not', null)
+    .execute();
+  const queued = await deps.db.selectFrom('token_revocations').select(['provider', 'token_ciphertext', 'token_bound_to']).where('contract_id', '=', contractId).execute();
+  const tokens = [
+    ...grants.map((g) => ({ provider: g.provider, ciphertext: g.refresh_token_ciphertext!, boundTo: `${g.id}:refresh` })),
+    ...queued.map((q) => ({ provider: q.provider, ciphertext: q.token_ciphertext, boundTo: q.token_bound_to })),
+  ];
+  for (const token of tokens) {
+    try {
+      const outcome = await deps.providers.oauth(token.provider).revoke(deps.cipher.open(token.ciphertext, token.boundTo));
+      result[outcome === 'revoked' ? 'revoked' : 'unsupported']++;
+    } catch {
+      result.failed++;
+    }
+  }
+  return result;
+}
+
+export async function runSuspension(trx: Tx, contractId: string, actor: Actor | 'system', now: Date, revocations: ProviderRevocation): Promise<DeletionReceipt> {
   const counts: Record<string, number> = {};
   for (const { table, kind } of THIRD_PARTY_DATA_TABLES) {
     const result = await sql`DELETE FROM ${sql.table(table)} WHERE contract_id = ${contractId}`.execute(trx);
     counts[kind] = (counts[kind] ?? 0) + Number(result.numAffectedRows ?? 0n);
   }
-  const receipt: DeletionReceipt = { contractId, deletedAt: now.toISOString(), counts };
+  const receipt: DeletionReceipt = { contractId, deletedAt: now.toISOString(), counts, revocations };
   await recordAudit(trx, { contractId, actor, action: 'contract.suspended', at: now, details: { deletionReceipt: receipt } });
   return receipt;
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import * as candidates from '../../services/candidates.ts';
 import * as contracts from '../../services/contracts.ts';
-import type { ServiceContext } from '../../services/context.ts';
+import type { MailboxDeps } from '../../services/mailbox-authorization.ts';
 import { createApiToken } from '../../services/credentials.ts';
 import { assertContractAdmin } from '../../services/actors.ts';
 import * as projects from '../../services/projects.ts';
@@ -12,7 +12,7 @@ import { defineRoute } from '../route.ts';
 import { Candidate, Contract, DeletionReceipt, Email, EmailDiscovery, Id, IdParams, Name, Paging, Project, Seat, User } from '../schemas.ts';
 
 /** API.md "Tenancy and people": contracts, tokens, users, seats, candidates, connections, projects. */
-export function tenancyRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps): void {
   const tags = ['Tenancy and people'];
 
   defineRoute(
