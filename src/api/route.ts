@@ -122,3 +122,12 @@ export function toJson(value: unknown): unknown {
   }
   return value;
 }
+
+/**
+ * Documents a route that is registered directly on Fastify because it does not speak JSON (redirects, HTML,
+ * Prometheus text), so `/openapi.json` still lists every route the server answers.
+ */
+export function documentRawRoute(spec: { method: RegisteredRoute['method']; url: string; summary: string; tags: string[]; successStatus: number; params?: ZodType; query?: ZodType; auth?: AuthMode }): void {
+  if (routeRegistry.some((r) => r.method === spec.method && r.url === spec.url)) return;
+  routeRegistry.push({ auth: 'none', errors: [], ...spec });
+}

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { grantView, loadGrants, completeAuthorization, deauthorize, startAuthorization, type MailboxDeps } from '../../services/mailbox-authorization.ts';
-import { defineRoute } from '../route.ts';
+import { defineRoute, documentRawRoute } from '../route.ts';
 import { IdParams, Timestamp } from '../schemas.ts';
 
 const Warning = z.object({ code: z.string(), rule: z.string(), message: z.string() });
@@ -71,6 +71,12 @@ export function mailboxRoutes(app: FastifyInstance, deps: MailboxDeps): void {
   );
 
   // The OAuth redirect target (no prefix, no session: the single-use state authenticates it).
+  documentRawRoute({
+    method: 'GET', url: '/oauth/{provider}/callback', tags, successStatus: 303,
+    summary: "The provider's OAuth redirect: finishes the grant and redirects (303) to the UI path given at the start with ?authorization=connected|failed&code=&message=; an invalid or reused state gets a 400 page in plain words",
+    params: z.object({ provider: z.enum(['google', 'microsoft']) }),
+    query: z.object({ code: z.string().optional(), state: z.string().optional(), error: z.string().optional(), error_description: z.string().optional() }),
+  });
   app.get<{ Params: { provider: string }; Querystring: Record<string, string> }>('/oauth/:provider/callback', async (request, reply) => {
     const provider = request.params.provider;
     if (provider !== 'google' && provider !== 'microsoft') return reply.status(404).send({ error: { code: 'not_found', message: 'Unknown provider' } });
