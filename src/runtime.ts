@@ -49,7 +49,12 @@ export async function startRuntime(options: { config: Config; role: Role; databa
   );
 
   await jobs.start({ role });
-  await registerWorkers(jobs, { ...ctx, providers, cipher, publicUrl: publicUrl(config, options.port ?? config.PORT) }, logger);
+  // R-35: the legacy cut-off dates are configuration.
+  const legacy = {
+    firstAuthorizedBefore: new Date(`${config.RECRUITER_SYNC_LEGACY_FIRST_AUTH_BEFORE}T00:00:00Z`),
+    windowStart: new Date(`${config.RECRUITER_SYNC_LEGACY_WINDOW_START}T00:00:00Z`),
+  };
+  await registerWorkers(jobs, { ...ctx, providers, cipher, publicUrl: publicUrl(config, options.port ?? config.PORT) }, logger, { legacy });
 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
@@ -63,6 +68,7 @@ export async function startRuntime(options: { config: Config; role: Role; databa
       providers,
       cipher,
       serveWeb: true,
+      jobs,
       testMode: clock instanceof AdjustableClock ? { clock, jobs } : undefined,
     });
     const address = await app.listen({ port, host: config.HOST });

@@ -3,12 +3,16 @@ import type { Logger } from './logging.ts';
 import { accessTokenFor, processTokenRevocations, REFRESH_AHEAD_MS } from './services/access-tokens.ts';
 import type { MailboxDeps } from './services/mailbox-authorization.ts';
 import { purgeInactiveThreads } from './sync/ingest/index.ts';
+import type { LegacyWindow } from './domain/ingestion/index.ts';
+import { registerSyncWorkers } from './sync/workers.ts';
 
 /**
  * What the worker role does: one handler per queue and the recurring schedules. Registered in every role
  * (the web role only runs them through test mode's drain), so `drain()` always has the full set.
  */
-export async function registerWorkers(jobs: Jobs, deps: MailboxDeps, logger: Logger): Promise<void> {
+export async function registerWorkers(jobs: Jobs, deps: MailboxDeps, logger: Logger, options: { legacy?: LegacyWindow | undefined } = {}): Promise<void> {
+  await registerSyncWorkers(jobs, { ...deps, mail: deps.providers.mail, legacy: options.legacy }, logger);
+
   jobs.work('tokens.revoke', async () => {
     const result = await processTokenRevocations(deps);
     if (result.revoked || result.failed) logger.info(result, 'token revocations processed');

@@ -15,6 +15,7 @@ import { testModeRoutes, type JobDrainer } from './routes/test-mode.ts';
 import { loggerOptions } from '../logging.ts';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
+import type { Jobs } from '../jobs/index.ts';
 import { mailboxRoutes } from './routes/mailbox.ts';
 import { webRoutes } from './routes/web.ts';
 import { messageRoutes } from './routes/messages.ts';
@@ -28,6 +29,8 @@ export interface AppDependencies {
   logLevel?: string;
   providers: ProviderRegistry;
   cipher: TokenCipher;
+  /** The job queue: the OAuth callback starts a seat's sync through it (R-20). */
+  jobs?: Pick<Jobs, 'send'> | undefined;
   /** Serve the built web UI (off in API-only tests). */
   serveWeb?: boolean;
   /** Test mode: the adjustable clock and the job drainer behind `/_test/*`. */
@@ -60,7 +63,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   decisionRoutes(app, deps.ctx);
   const mailboxDeps = { ...deps.ctx, providers: deps.providers, cipher: deps.cipher, publicUrl: deps.publicUrl };
   tenancyRoutes(app, mailboxDeps);
-  mailboxRoutes(app, mailboxDeps);
+  mailboxRoutes(app, mailboxDeps, deps.jobs);
   sendingRoutes(app, mailboxDeps);
   if (deps.testMode) testModeRoutes(app, deps.testMode.clock, deps.testMode.jobs);
   if (deps.serveWeb) await webRoutes(app);

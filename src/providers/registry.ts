@@ -5,6 +5,7 @@ import { MicrosoftOAuthClient } from './microsoft/oauth.ts';
 import { GmailSender } from './google/send.ts';
 import { GraphSender } from './microsoft/send.ts';
 import type { MailSender, OAuthClient } from './types.ts';
+import { createMailProviders, type MailProviders } from './mail.ts';
 
 export interface ProviderSettings {
   google: { clientId?: string | undefined; clientSecret?: string | undefined; baseUrl?: string | undefined };
@@ -15,6 +16,8 @@ export interface ProviderSettings {
 export interface ProviderRegistry {
   oauth(provider: Provider): OAuthClient;
   sender(provider: Provider): MailSender;
+  /** Reading mail for sync: header listing, changes, raw MIME of ingested messages. */
+  mail: MailProviders;
   isConfigured(provider: Provider): boolean;
 }
 
@@ -29,6 +32,7 @@ export function createProviderRegistry(settings: ProviderSettings, now: () => Da
     microsoft: new GraphSender(microsoftEndpoints(m.baseUrl), now),
   };
   return {
+    mail: createMailProviders({ google: { baseUrl: g.baseUrl }, microsoft: { baseUrl: m.baseUrl }, now }),
     sender: (provider) => senders[provider],
     isConfigured: (provider) => clients[provider] !== undefined,
     oauth: (provider) => {

@@ -1,11 +1,11 @@
 import { assertContractAdmin, type Actor } from './actors.ts';
 import type { ServiceContext } from './context.ts';
+import { IDLE_SYNC_STATE, syncStateView } from '../sync/state.ts';
 
 type GrantState = 'not_authorized' | 'authorized' | 'needs_reauthorization' | 'deauthorized';
 
 /**
- * The admin's view of every seat's mailbox connection. Sync progress fields come from the sync engine's
- * state once a seat syncs; a seat that never synced reports `idle` with zero counts.
+ * The admin's view of every seat's mailbox connection and sync (R-20): a seat that never synced reports `idle`.
  */
 export async function syncHealth(ctx: ServiceContext, actor: Actor, contractId: string) {
   assertContractAdmin(actor, contractId);
@@ -19,19 +19,25 @@ export async function syncHealth(ctx: ServiceContext, actor: Actor, contractId: 
     .execute();
   const grants = await ctx.db
     .selectFrom('mailbox_authorizations')
-    .select(['seat_id', 'kind', 'state', 'address', 'state_reason'])
+    .select(['id', 'seat_id', 'kind', 'state', 'address', 'state_reason'])
     .where('contract_id', '=', contractId)
     .execute();
   const grantOf = (seatId: string, kind: 'email' | 'calendar') => {
     const g = grants.find((x) => x.seat_id === seatId && x.kind === kind);
     return { state: (g?.state ?? 'not_authorized') as GrantState, address: g?.address ?? null, reason: g?.state_reason ?? null };
   };
-  return seats.map((s) => ({
-    seatId: s.id,
-    userId: s.user_id,
-    userName: s.name,
-    email: grantOf(s.id, 'email'),
-    calendar: grantOf(s.id, 'calendar'),
-    sync: { phase: 'idle' as const, messagesIngested: 0, messagesExamined: 0, progress: null, lastSyncedAt: null, lastError: null },
-  }));
+  const now = ctx.clock.now();
+  return Promise.all(
+    seats.map(async (s) => {
+      const emailGrant = grants.find((g) => g.seat_id === s.id && g.kind === 'email');
+      return {
+        seatId: s.id,
+        userId: s.user_id,
+        userName: s.name,
+        email: grantOf(s.id, 'email'),
+        calendar: grantOf(s.id, 'calendar'),
+        sync: emailGrant ? await syncStateView(ctx.db, emailGrant.id, now) : IDLE_SYNC_STATE,
+      };
+    }),
+  );
 }

@@ -3,6 +3,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { AdjustableClock } from '../../src/clock.ts';
 import type { Database } from '../../src/store/database.ts';
 import type { ServiceContext } from '../../src/services/context.ts';
+import type { Jobs } from '../../src/jobs/index.ts';
 import { createApiToken } from '../../src/services/credentials.ts';
 import { randomBytes } from 'node:crypto';
 import { TokenCipher } from '../../src/crypto/token-cipher.ts';
@@ -25,7 +26,7 @@ export const SIM_CLIENT = { clientId: 'recruiter-sync-local', clientSecret: 'loc
 
 export async function startTestApi(
   database: Database,
-  options: { drain?: () => Promise<number>; simulatorUrl?: string; publicUrl?: string; cipher?: TokenCipher; serveWeb?: boolean } = {},
+  options: { drain?: () => Promise<number>; jobs?: Pick<Jobs, 'send'>; simulatorUrl?: string; publicUrl?: string; cipher?: TokenCipher; serveWeb?: boolean } = {},
 ): Promise<TestApi> {
   const clock = new AdjustableClock();
   const ctx: ServiceContext = { db: database.db, clock };
@@ -44,6 +45,7 @@ export async function startTestApi(
     providers,
     cipher,
     publicUrl,
+    jobs: options.jobs,
     version: 'test',
     logLevel: 'silent',
     serveWeb: options.serveWeb ?? false,

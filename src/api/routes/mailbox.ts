@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { grantView, loadGrants, completeAuthorization, deauthorize, startAuthorization, type MailboxDeps } from '../../services/mailbox-authorization.ts';
 import { defineRoute, documentRawRoute } from '../route.ts';
+import type { Jobs } from '../../jobs/index.ts';
+import { startEmailSync } from '../../sync/workers.ts';
+import { IDLE_SYNC_STATE, syncStateView } from '../../sync/state.ts';
 import { IdParams, Timestamp } from '../schemas.ts';
 
 const Warning = z.object({ code: z.string(), rule: z.string(), message: z.string() });
@@ -30,9 +33,8 @@ const Grant = z.object({
 const Kind = z.enum(['email', 'calendar']);
 
 /** API.md "Seat mailbox": connect, disconnect and inspect a seat's email and calendar grants (SPEC §3). */
-export function mailboxRoutes(app: FastifyInstance, deps: MailboxDeps): void {
+export function mailboxRoutes(app: FastifyInstance, deps: MailboxDeps, jobs?: Pick<Jobs, 'send'>): void {
   const tags = ['Seat mailbox'];
-  const idleSync = { phase: 'idle' as const, messagesIngested: 0, messagesExamined: 0, progress: null, estimatedCompletionAt: null, lastSyncedAt: null, lastError: null };
 
   defineRoute(
     app,
@@ -66,7 +68,8 @@ export function mailboxRoutes(app: FastifyInstance, deps: MailboxDeps): void {
     },
     async ({ actor, params }) => {
       const { contract, email, calendar } = await loadGrants(deps, actor, params.id);
-      return { email: { ...grantView(email, contract.company_domains), sync: idleSync }, calendar: grantView(calendar, contract.company_domains) };
+      const sync = email ? await syncStateView(deps.db, email.id, deps.clock.now()) : IDLE_SYNC_STATE;
+      return { email: { ...grantView(email, contract.company_domains), sync }, calendar: grantView(calendar, contract.company_domains) };
     },
   );
 
@@ -82,6 +85,8 @@ export function mailboxRoutes(app: FastifyInstance, deps: MailboxDeps): void {
     if (provider !== 'google' && provider !== 'microsoft') return reply.status(404).send({ error: { code: 'not_found', message: 'Unknown provider' } });
     const q = request.query;
     const outcome = await completeAuthorization(deps, provider, { code: q.code, state: q.state, error: q.error, error_description: q.error_description });
+    // the historical sync starts at authorization (or resumes from the cursor, R-23).
+    if (outcome.ok && outcome.kind === 'email' && jobs) await startEmailSync(deps, jobs, outcome.seatId);
     if (outcome.redirectTo) return reply.redirect(outcome.redirectTo, 303);
     const message = outcome.ok ? 'Connected.' : outcome.message;
     return reply

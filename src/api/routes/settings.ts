@@ -70,7 +70,7 @@ export function settingsRoutes(app: FastifyInstance, ctx: ServiceContext): void 
           calendar: z.object({ state: z.enum(['not_authorized', 'authorized', 'needs_reauthorization', 'deauthorized']), address: z.string().nullable(), reason: z.string().nullable() }),
           sync: z.object({
             phase: z.enum(['idle', 'historical', 'incremental', 'paused']), messagesIngested: z.number().int(), messagesExamined: z.number().int(),
-            progress: z.number().nullable(), lastSyncedAt: Timestamp.nullable(), lastError: z.string().nullable(),
+            progress: z.number().nullable(), estimatedCompletionAt: Timestamp.nullable(), lastSyncedAt: Timestamp.nullable(), lastError: z.string().nullable(),
           }),
         }),
       ),

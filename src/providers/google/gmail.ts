@@ -1,0 +1,316 @@
+import { randomBytes } from 'node:crypto';
+import type { MessageFacts } from '../../sync/ingest/types.ts';
+import type { GoogleEndpoints } from '../endpoints.ts';
+import { ProviderError, retryAfterSeconds } from '../errors.ts';
+import { genericError, providerFetch } from '../http.ts';
+import type { ChangesPage, HistoricalScanInput, HistoricalScanPage, MailClient, Opaque } from '../mail.ts';
+
+/**
+ * Gmail API v1 for the sync engine, over plain fetch. Fewest quota units (R-27): `messages.list` asks only for
+ * mail of the addresses that can qualify and dated in the window (`q`), headers come from `format=metadata`
+ * in batches, and `format=raw` is asked only for messages that will be ingested (R-41).
+ */
+
+const METADATA_HEADERS = ['From', 'To', 'Cc', 'Bcc', 'Subject', 'Date', 'Message-ID', 'In-Reply-To', 'References'];
+/** Gmail caps a batch at 100 calls; smaller batches keep per-user concurrency and response sizes modest. */
+const METADATA_BATCH = 50;
+const RAW_BATCH = 10;
+const LIST_PAGE = 500;
+/** Keeps each `q` well under the length Gmail accepts. */
+const QUERY_BUDGET = 1400;
+
+interface GmailHeader {
+  name: string;
+  value: string;
+}
+interface GmailMessage {
+  id: string;
+  threadId: string;
+  labelIds?: string[];
+  internalDate?: string;
+  payload?: { headers?: GmailHeader[] };
+  raw?: string;
+}
+interface GmailRef {
+  id: string;
+  threadId: string;
+  labelIds?: string[];
+}
+interface HistoryRecord {
+  id: string;
+  messagesAdded?: Array<{ message: GmailRef }>;
+  messagesDeleted?: Array<{ message: GmailRef }>;
+  labelsAdded?: Array<{ message: GmailRef; labelIds: string[] }>;
+  labelsRemoved?: Array<{ message: GmailRef; labelIds: string[] }>;
+}
+
+interface ScanCheckpoint {
+  historyId: string;
+  chunk: number;
+  pageToken: string | null;
+  /** resultSizeEstimate of each chunk begun so far. */
+  estimates: number[];
+}
+
+const errorReason = (body: unknown): string | undefined => {
+  const error = (body as { error?: { errors?: Array<{ reason?: string }>; status?: string } } | undefined)?.error;
+  return error?.errors?.[0]?.reason ?? error?.status;
+};
+
+/** Gmail error bodies → ProviderError kinds. `notFound` says what a 404 means for the call at hand. */
+function classifier(now: () => Date, notFound: 'cursor_expired' | 'permanent' = 'permanent') {
+  return (status: number, body: unknown, headers: Headers): ProviderError | undefined => {
+    const reason = errorReason(body);
+    const retryAfter = retryAfterSeconds(headers.get('retry-after'), now());
+    const wait = retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {};
+    if (status === 429 || (status === 403 && (reason === 'userRateLimitExceeded' || reason === 'rateLimitExceeded' || reason === 'quotaExceeded'))) {
+      return new ProviderError('throttled', `Gmail rate limit (${reason ?? status})`, { status, ...(reason ? { providerCode: reason } : {}), ...wait });
+    }
+    if (status === 401) return new ProviderError('auth', 'Gmail refused the access token', { status, ...(reason ? { providerCode: reason } : {}) });
+    if (status === 403 && (reason === 'insufficientPermissions' || reason === 'forbidden' || reason === 'PERMISSION_DENIED')) {
+      return new ProviderError('consent', 'The grant does not allow reading this mailbox', { status, providerCode: reason });
+    }
+    if (status === 404 && notFound === 'cursor_expired') return new ProviderError('cursor_expired', 'Gmail no longer has history from this point', { status });
+    return undefined;
+  };
+}
+
+function header(message: GmailMessage, name: string): string | null {
+  const found = message.payload?.headers?.find((h) => h.name.toLowerCase() === name.toLowerCase());
+  return found ? found.value : null;
+}
+
+export function gmailFacts(message: GmailMessage): MessageFacts {
+  const labels = new Set(message.labelIds ?? []);
+  const internal = Number(message.internalDate);
+  const dateHeader = header(message, 'Date');
+  const date = Number.isFinite(internal) && message.internalDate !== undefined ? new Date(internal) : new Date(dateHeader ?? NaN);
+  return {
+    providerMessageId: message.id,
+    providerThreadId: message.threadId,
+    from: header(message, 'From') ?? '',
+    to: header(message, 'To') ?? '',
+    cc: header(message, 'Cc') ?? '',
+    bcc: header(message, 'Bcc') ?? '',
+    date,
+    isSpam: labels.has('SPAM'),
+    isDraft: labels.has('DRAFT'),
+    isSent: labels.has('SENT'),
+    isTrashed: labels.has('TRASH'),
+    rfcMessageId: header(message, 'Message-ID'),
+    inReplyTo: header(message, 'In-Reply-To'),
+    references: header(message, 'References'),
+    subject: header(message, 'Subject'),
+  };
+}
+
+/**
+ * Gmail search terms for one address in any of the four address fields. Mail may carry a `+tag` the profile
+ * lacks (or another one): `local+` catches those, and the rules compare the addresses normalized afterwards.
+ */
+function addressTerms(address: string): string {
+  const at = address.lastIndexOf('@');
+  const local = address.slice(0, at);
+  const plus = local.indexOf('+');
+  const needles = [address, `${plus > 0 ? local.slice(0, plus) : local}+`];
+  return needles.flatMap((n) => ['from', 'to', 'cc', 'bcc'].map((f) => `${f}:${n}`)).join(' ');
+}
+
+/** OR-groups of addresses, each `q` within the budget, every one limited to the window (`after:` epoch seconds). */
+export function gmailQueries(addresses: readonly string[], since: Date): string[] {
+  const after = `after:${Math.floor(since.getTime() / 1000)}`;
+  const unique = [...new Set(addresses.map((a) => a.trim().toLowerCase()).filter((a) => /^[^\s{}()"]+@[^\s{}()"]+$/.test(a)))].sort();
+  const queries: string[] = [];
+  let group: string[] = [];
+  let length = 0;
+  for (const address of unique) {
+    const terms = addressTerms(address);
+    if (group.length > 0 && length + terms.length + 1 > QUERY_BUDGET) {
+      queries.push(`{${group.join(' ')}} ${after}`);
+      group = [];
+      length = 0;
+    }
+    group.push(terms);
+    length += terms.length + 1;
+  }
+  if (group.length > 0) queries.push(`{${group.join(' ')}} ${after}`);
+  return queries;
+}
+
+interface BatchResult {
+  status: number;
+  body: unknown;
+  retryAfter: number | undefined;
+}
+
+export class GmailClient implements MailClient {
+  readonly provider = 'google' as const;
+
+  constructor(
+    private readonly endpoints: GoogleEndpoints,
+    private readonly now: () => Date,
+  ) {}
+
+  private async get<T>(accessToken: string, path: string, params: URLSearchParams | null, notFound: 'cursor_expired' | 'permanent' = 'permanent'): Promise<T> {
+    const url = `${this.endpoints.gmail}/users/me${path}${params && params.size > 0 ? `?${params}` : ''}`;
+    const res = await providerFetch<T>(url, { headers: { authorization: `Bearer ${accessToken}` } }, classifier(this.now, notFound), { now: this.now });
+    return res.body;
+  }
+
+  async historicalPage(accessToken: string, input: HistoricalScanInput): Promise<HistoricalScanPage> {
+    const queries = gmailQueries(input.addresses, input.since);
+    let checkpoint = input.checkpoint as ScanCheckpoint | null;
+    if (!checkpoint) {
+      // The history point is taken before listing: whatever arrives during the scan is in the history after it.
+      const profile = await this.get<{ historyId: string }>(accessToken, '/profile', null);
+      checkpoint = { historyId: String(profile.historyId), chunk: 0, pageToken: null, estimates: [] };
+    }
+    if (checkpoint.chunk >= queries.length) {
+      return { messages: [], checkpoint: null, cursor: { historyId: checkpoint.historyId }, estimate: checkpoint.estimates.reduce((a, b) => a + b, 0) };
+    }
+    const params = new URLSearchParams({ q: queries[checkpoint.chunk]!, maxResults: String(LIST_PAGE) });
+    if (checkpoint.pageToken) params.set('pageToken', checkpoint.pageToken);
+    const list = await this.get<{ messages?: GmailRef[]; nextPageToken?: string; resultSizeEstimate?: number }>(accessToken, '/messages', params);
+    const estimates = [...checkpoint.estimates];
+    if (checkpoint.pageToken === null) estimates[checkpoint.chunk] = list.resultSizeEstimate ?? list.messages?.length ?? 0;
+    const facts = await this.headers(accessToken, (list.messages ?? []).map((m) => m.id));
+    const messages = (list.messages ?? []).map((m) => facts.get(m.id)).filter((m): m is MessageFacts => m !== undefined);
+    const next: ScanCheckpoint = list.nextPageToken
+      ? { ...checkpoint, pageToken: list.nextPageToken, estimates }
+      : { ...checkpoint, chunk: checkpoint.chunk + 1, pageToken: null, estimates };
+    const known = estimates.reduce((a, b) => a + b, 0);
+    const begun = estimates.length;
+    // Chunks not yet begun are assumed to hold as much as the average begun one.
+    const estimate = begun === 0 ? null : Math.round(known + (known / begun) * Math.max(0, queries.length - begun));
+    if (next.chunk >= queries.length) return { messages, checkpoint: null, cursor: { historyId: checkpoint.historyId }, estimate };
+    return { messages, checkpoint: next as unknown as Opaque, cursor: null, estimate };
+  }
+
+  async changesPage(accessToken: string, cursor: Opaque): Promise<ChangesPage> {
+    const start = String(cursor.historyId ?? '');
+    if (!/^\d+$/.test(start)) throw new ProviderError('cursor_expired', 'no Gmail history id stored');
+    const params = new URLSearchParams({ startHistoryId: start, maxResults: '500' });
+    for (const t of ['messageAdded', 'messageDeleted', 'labelAdded', 'labelRemoved']) params.append('historyTypes', t);
+    if (typeof cursor.pageToken === 'string') params.set('pageToken', cursor.pageToken);
+    const page = await this.get<{ history?: HistoryRecord[]; nextPageToken?: string; historyId: string }>(accessToken, '/history', params, 'cursor_expired');
+    // The last word on each message wins: added then trashed in one page is a removal, and the reverse an addition.
+    const state = new Map<string, 'added' | 'removed'>();
+    for (const record of page.history ?? []) {
+      for (const a of record.messagesAdded ?? []) state.set(a.message.id, a.message.labelIds?.includes('TRASH') ? 'removed' : 'added');
+      for (const d of record.messagesDeleted ?? []) state.set(d.message.id, 'removed');
+      for (const l of record.labelsAdded ?? []) {
+        if (l.labelIds.includes('TRASH')) state.set(l.message.id, 'removed');
+        // Moved to spam: a stored message would only be there if it was ingested before; spam is never kept (R-38).
+        else if (l.labelIds.includes('SPAM')) state.set(l.message.id, 'removed');
+      }
+      for (const l of record.labelsRemoved ?? []) {
+        // Restored from Trash, or marked "not spam": it is mail again and is decided like new mail.
+        if ((l.labelIds.includes('TRASH') || l.labelIds.includes('SPAM')) && !(l.message.labelIds ?? []).includes('TRASH')) state.set(l.message.id, 'added');
+      }
+    }
+    const addedIds = [...state].filter(([, s]) => s === 'added').map(([id]) => id);
+    const removed = [...state].filter(([, s]) => s === 'removed').map(([id]) => id);
+    const facts = await this.headers(accessToken, addedIds);
+    const added = addedIds.map((id) => facts.get(id)).filter((m): m is MessageFacts => m !== undefined);
+    // A message added and deleted before we looked is simply gone.
+    for (const id of addedIds) if (!facts.has(id)) removed.push(id);
+    const more = page.nextPageToken !== undefined;
+    const next: Opaque = more ? { historyId: start, pageToken: page.nextPageToken } : { historyId: String(page.historyId) };
+    return { added, removed, cursor: next, more };
+  }
+
+  async headers(accessToken: string, ids: readonly string[]): Promise<Map<string, MessageFacts>> {
+    const params = new URLSearchParams({ format: 'metadata' });
+    for (const h of METADATA_HEADERS) params.append('metadataHeaders', h);
+    const out = new Map<string, MessageFacts>();
+    for (const [id, message] of await this.getMany(accessToken, ids, params, METADATA_BATCH)) out.set(id, gmailFacts(message));
+    return out;
+  }
+
+  async raw(accessToken: string, ids: readonly string[]): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    for (const [id, message] of await this.getMany(accessToken, ids, new URLSearchParams({ format: 'raw' }), RAW_BATCH)) {
+      if (typeof message.raw === 'string') out.set(id, Buffer.from(message.raw, 'base64url'));
+    }
+    return out;
+  }
+
+  /** `messages.get` for several ids: one call for one id, batches otherwise. A 404 leaves the id out. */
+  private async getMany(accessToken: string, ids: readonly string[], params: URLSearchParams, batchSize: number): Promise<Map<string, GmailMessage>> {
+    const out = new Map<string, GmailMessage>();
+    const unique = [...new Set(ids)];
+    if (unique.length === 1) {
+      try {
+        const message = await this.get<GmailMessage>(accessToken, `/messages/${encodeURIComponent(unique[0]!)}`, params);
+        out.set(message.id, message);
+      } catch (error) {
+        if (!(error instanceof ProviderError && error.details.status === 404)) throw error;
+      }
+      return out;
+    }
+    for (let i = 0; i < unique.length; i += batchSize) {
+      const chunk = unique.slice(i, i + batchSize);
+      const results = await this.batch(accessToken, chunk.map((id) => `/gmail/v1/users/me/messages/${encodeURIComponent(id)}?${params}`));
+      const classify = classifier(this.now);
+      for (const result of results) {
+        if (result.status === 200) {
+          const message = result.body as GmailMessage;
+          out.set(message.id, message);
+          continue;
+        }
+        if (result.status === 404) continue;
+        // A failed part fails the call, classified like a direct request (throttled parts carry Retry-After).
+        const headers = new Headers(result.retryAfter !== undefined ? { 'retry-after': String(result.retryAfter) } : {});
+        throw classify(result.status, result.body, headers) ?? genericError(result.status, headers, this.now());
+      }
+    }
+    return out;
+  }
+
+  /** POST /batch/gmail/v1: multipart/mixed of `application/http` GET parts, answered in order. */
+  private async batch(accessToken: string, paths: string[]): Promise<BatchResult[]> {
+    const boundary = `batch_${randomBytes(12).toString('hex')}`;
+    const body =
+      paths.map((p, i) => `--${boundary}\r\nContent-Type: application/http\r\nContent-ID: <item${i}>\r\n\r\nGET ${p}\r\n\r\n`).join('') + `--${boundary}--\r\n`;
+    const res = await providerFetch<string>(
+      this.endpoints.batchGmail,
+      { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': `multipart/mixed; boundary=${boundary}` }, body, parse: 'text' },
+      classifier(this.now),
+      { now: this.now },
+    );
+    const type = res.headers.get('content-type') ?? '';
+    const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(type);
+    if (!m) throw new ProviderError('transient', 'Gmail batch answer without a multipart boundary');
+    const parts = parseBatchResponse(res.body, m[1] ?? m[2]!);
+    const byId = new Map(parts.map((p) => [p.contentId, p]));
+    return paths.map((_, i) => {
+      const part = byId.get(`response-item${i}`) ?? parts[i];
+      if (!part) throw new ProviderError('transient', 'Gmail batch answer is missing a part');
+      return part;
+    });
+  }
+}
+
+function parseBatchResponse(text: string, boundary: string): Array<BatchResult & { contentId: string | null }> {
+  const out: Array<BatchResult & { contentId: string | null }> = [];
+  for (const chunk of text.split(`--${boundary}`).slice(1)) {
+    if (chunk.startsWith('--')) break;
+    const [outerHead, ...restParts] = chunk.replace(/^\r?\n/, '').split(/\r?\n\r?\n/);
+    const rest = restParts.join('\r\n\r\n');
+    const contentId = /content-id:\s*<([^>]+)>/i.exec(outerHead ?? '')?.[1] ?? null;
+    const split = rest.search(/\r?\n\r?\n/);
+    const innerHead = split < 0 ? rest : rest.slice(0, split);
+    const innerBody = split < 0 ? '' : rest.slice(split).replace(/^\r?\n\r?\n/, '').trim();
+    const status = Number(/^HTTP\/[\d.]+\s+(\d{3})/.exec(innerHead.trim())?.[1] ?? 0);
+    const retry = /retry-after:\s*(\S+)/i.exec(innerHead)?.[1];
+    let body: unknown = innerBody;
+    try {
+      body = innerBody ? JSON.parse(innerBody) : undefined;
+    } catch {
+      // a non-JSON part body stays text
+    }
+    const retryAfter = retry !== undefined && Number.isFinite(Number(retry)) ? Number(retry) : undefined;
+    out.push({ contentId, status, body, retryAfter });
+  }
+  return out;
+}

@@ -1,0 +1,231 @@
+import type { MessageFacts } from '../../sync/ingest/types.ts';
+import type { MicrosoftEndpoints } from '../endpoints.ts';
+import { ProviderError, retryAfterSeconds } from '../errors.ts';
+import { providerFetch } from '../http.ts';
+import type { ChangesPage, HistoricalScanInput, HistoricalScanPage, MailClient, Opaque } from '../mail.ts';
+
+/**
+ * Microsoft Graph v1.0 mail for the sync engine. Per-folder `messages/delta` (Inbox and Sent Items) with the
+ * header fields only (`$select`), the window as `$filter=receivedDateTime ge …` on the initial round, immutable
+ * ids, and the delta link of each folder as the cursor. Graph cannot be asked by address, so the window's
+ * headers are listed and the rules decide from them; `$value` (the MIME) is fetched only for messages that
+ * will be ingested (R-41).
+ */
+
+const FOLDERS = ['inbox', 'sentitems'] as const;
+type Folder = (typeof FOLDERS)[number];
+const SELECT = ['id', 'conversationId', 'internetMessageId', 'subject', 'from', 'sender', 'toRecipients', 'ccRecipients', 'bccRecipients', 'receivedDateTime', 'sentDateTime', 'isDraft', 'parentFolderId'].join(',');
+const PAGE_SIZE = 200;
+
+interface Recipient {
+  emailAddress?: { name?: string | null; address?: string | null };
+}
+interface GraphMessage {
+  id: string;
+  conversationId?: string;
+  internetMessageId?: string | null;
+  subject?: string | null;
+  from?: Recipient | null;
+  sender?: Recipient | null;
+  toRecipients?: Recipient[];
+  ccRecipients?: Recipient[];
+  bccRecipients?: Recipient[];
+  receivedDateTime?: string | null;
+  sentDateTime?: string | null;
+  isDraft?: boolean;
+  parentFolderId?: string;
+  '@removed'?: { reason?: string };
+}
+interface DeltaResponse {
+  value?: GraphMessage[];
+  '@odata.nextLink'?: string;
+  '@odata.deltaLink'?: string;
+}
+
+interface FolderIds {
+  inbox: string;
+  sentitems: string;
+  deleteditems: string;
+  junkemail: string;
+  drafts: string;
+}
+
+interface ScanCheckpoint {
+  folder: number;
+  next: string | null;
+  deltaLinks: Partial<Record<Folder, string>>;
+  estimate: number | null;
+}
+
+interface ChangesCursor {
+  deltaLinks: Record<Folder, string>;
+  /** A round in progress: the folder it is at and the next page of that folder. */
+  round?: { folder: number; next: string };
+}
+
+const graphCode = (body: unknown): string | undefined => (body as { error?: { code?: string } } | undefined)?.error?.code;
+
+function classifier(now: () => Date, gone: 'cursor_expired' | 'permanent' = 'permanent') {
+  return (status: number, body: unknown, headers: Headers): ProviderError | undefined => {
+    const code = graphCode(body);
+    const retryAfter = retryAfterSeconds(headers.get('retry-after'), now());
+    const wait = retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {};
+    const providerCode = code ? { providerCode: code } : {};
+    if (status === 429) return new ProviderError('throttled', `Microsoft Graph throttled the request (${code ?? status})`, { status, ...providerCode, ...wait });
+    if (status === 401) return new ProviderError('auth', 'Microsoft Graph refused the access token', { status, ...providerCode });
+    if (status === 403) return new ProviderError('consent', 'The grant does not allow reading this mailbox', { status, ...providerCode });
+    if (status === 410 || (gone === 'cursor_expired' && code === 'SyncStateNotFound')) {
+      return new ProviderError('cursor_expired', 'Microsoft Graph no longer has this delta state', { status, ...providerCode });
+    }
+    if (status >= 500 || status === 408) return new ProviderError('transient', `Microsoft Graph error ${status}`, { status, ...providerCode, ...wait });
+    return undefined;
+  };
+}
+
+const recipients = (list: Recipient[] | undefined | null): Array<{ name?: string | null; address: string }> =>
+  (list ?? []).filter((r) => r.emailAddress?.address).map((r) => ({ name: r.emailAddress?.name ?? null, address: r.emailAddress!.address! }));
+
+export function graphFacts(message: GraphMessage, folders: Pick<FolderIds, 'sentitems' | 'deleteditems' | 'junkemail' | 'drafts'>): MessageFacts {
+  const folder = message.parentFolderId;
+  const received = message.receivedDateTime ?? message.sentDateTime ?? null;
+  return {
+    providerMessageId: message.id,
+    providerThreadId: message.conversationId ?? message.id,
+    from: recipients(message.from ? [message.from] : message.sender ? [message.sender] : []),
+    to: recipients(message.toRecipients),
+    cc: recipients(message.ccRecipients),
+    bcc: recipients(message.bccRecipients),
+    date: new Date(received ?? NaN),
+    isSpam: folder !== undefined && folder === folders.junkemail,
+    isDraft: message.isDraft === true || (folder !== undefined && folder === folders.drafts),
+    isSent: folder !== undefined && folder === folders.sentitems,
+    isTrashed: folder !== undefined && folder === folders.deleteditems,
+    rfcMessageId: message.internetMessageId ?? null,
+    subject: message.subject ?? null,
+  };
+}
+
+export class GraphMailClient implements MailClient {
+  readonly provider = 'microsoft' as const;
+  /** Well-known folder ids per access token (they never change for a mailbox; tokens last an hour). */
+  private readonly folderCache = new Map<string, Promise<FolderIds>>();
+
+  private readonly prefer: string;
+
+  constructor(
+    private readonly endpoints: MicrosoftEndpoints,
+    private readonly now: () => Date,
+    pageSize = PAGE_SIZE,
+  ) {
+    this.prefer = `IdType="ImmutableId", odata.maxpagesize=${pageSize}`;
+  }
+
+  private async request<T>(accessToken: string, url: string, gone: 'cursor_expired' | 'permanent' = 'permanent', parse: 'json' | 'text' = 'json'): Promise<T> {
+    const absolute = url.startsWith('http') ? url : `${this.endpoints.graph}${url}`;
+    const res = await providerFetch<T>(absolute, { headers: { authorization: `Bearer ${accessToken}`, prefer: this.prefer }, parse }, classifier(this.now, gone), { now: this.now });
+    return res.body;
+  }
+
+  private folders(accessToken: string): Promise<FolderIds> {
+    let ids = this.folderCache.get(accessToken);
+    if (!ids) {
+      if (this.folderCache.size > 200) this.folderCache.clear();
+      ids = (async () => {
+        const names = ['inbox', 'sentitems', 'deleteditems', 'junkemail', 'drafts'] as const;
+        const found = await Promise.all(names.map((n) => this.request<{ id: string }>(accessToken, `/me/mailFolders/${n}?$select=id`)));
+        return Object.fromEntries(names.map((n, i) => [n, found[i]!.id])) as unknown as FolderIds;
+      })();
+      this.folderCache.set(accessToken, ids);
+      ids.catch(() => this.folderCache.delete(accessToken));
+    }
+    return ids;
+  }
+
+  async historicalPage(accessToken: string, input: HistoricalScanInput): Promise<HistoricalScanPage> {
+    const folders = await this.folders(accessToken);
+    let checkpoint = input.checkpoint as ScanCheckpoint | null;
+    if (!checkpoint) {
+      // Graph gives no count for a filtered delta: the folders' totals bound the scan from above.
+      const counts = await Promise.all(FOLDERS.map((f) => this.request<{ totalItemCount?: number }>(accessToken, `/me/mailFolders/${f}?$select=totalItemCount`)));
+      checkpoint = { folder: 0, next: null, deltaLinks: {}, estimate: counts.reduce((sum, c) => sum + (c.totalItemCount ?? 0), 0) };
+    }
+    const folder = FOLDERS[checkpoint.folder]!;
+    const url =
+      checkpoint.next ??
+      `/me/mailFolders/${folder}/messages/delta?${new URLSearchParams({ $select: SELECT, $filter: `receivedDateTime ge ${input.since.toISOString().replace(/\.\d{3}Z$/, 'Z')}` })}`;
+    const page = await this.request<DeltaResponse>(accessToken, url);
+    const messages = (page.value ?? []).filter((m) => !m['@removed']).map((m) => graphFacts(m, folders));
+    let next: ScanCheckpoint;
+    if (page['@odata.nextLink']) next = { ...checkpoint, next: page['@odata.nextLink'] };
+    else if (page['@odata.deltaLink']) next = { ...checkpoint, folder: checkpoint.folder + 1, next: null, deltaLinks: { ...checkpoint.deltaLinks, [folder]: page['@odata.deltaLink'] } };
+    else throw new ProviderError('transient', 'Microsoft Graph delta page without a next or delta link');
+    if (next.folder >= FOLDERS.length) {
+      return { messages, checkpoint: null, cursor: { deltaLinks: next.deltaLinks }, estimate: checkpoint.estimate };
+    }
+    return { messages, checkpoint: next as unknown as Opaque, cursor: null, estimate: checkpoint.estimate };
+  }
+
+  async changesPage(accessToken: string, cursor: Opaque): Promise<ChangesPage> {
+    const c = cursor as unknown as ChangesCursor;
+    if (!c.deltaLinks || FOLDERS.some((f) => typeof c.deltaLinks[f] !== 'string')) throw new ProviderError('cursor_expired', 'no Microsoft Graph delta links stored');
+    const round = c.round ?? { folder: 0, next: c.deltaLinks[FOLDERS[0]] };
+    const page = await this.request<DeltaResponse>(accessToken, round.next, 'cursor_expired');
+    const folders = await this.folders(accessToken);
+    const added: MessageFacts[] = [];
+    const removed: string[] = [];
+    const movedOut: string[] = [];
+    for (const m of page.value ?? []) {
+      if (m['@removed']) {
+        if (m['@removed'].reason === 'deleted') removed.push(m.id);
+        else movedOut.push(m.id);
+      } else {
+        added.push(graphFacts(m, folders));
+      }
+    }
+    // Moved out of the folder: deleted when it went to Deleted Items (R-37) or no longer exists; a move to
+    // another folder (an archive) is no deletion.
+    if (movedOut.length > 0) {
+      const now = await this.headers(accessToken, movedOut);
+      for (const id of movedOut) {
+        const facts = now.get(id);
+        if (!facts || facts.isTrashed === true || facts.isSpam) removed.push(id);
+      }
+    }
+    let next: ChangesCursor;
+    if (page['@odata.nextLink']) next = { deltaLinks: c.deltaLinks, round: { folder: round.folder, next: page['@odata.nextLink'] } };
+    else if (page['@odata.deltaLink']) {
+      const deltaLinks = { ...c.deltaLinks, [FOLDERS[round.folder]!]: page['@odata.deltaLink'] };
+      const following = round.folder + 1;
+      next = following < FOLDERS.length ? { deltaLinks, round: { folder: following, next: deltaLinks[FOLDERS[following]!] } } : { deltaLinks };
+    } else throw new ProviderError('transient', 'Microsoft Graph delta page without a next or delta link');
+    return { added, removed, cursor: next as unknown as Opaque, more: next.round !== undefined };
+  }
+
+  async headers(accessToken: string, ids: readonly string[]): Promise<Map<string, MessageFacts>> {
+    const out = new Map<string, MessageFacts>();
+    if (ids.length === 0) return out;
+    const folders = await this.folders(accessToken);
+    for (const id of new Set(ids)) {
+      try {
+        const m = await this.request<GraphMessage>(accessToken, `/me/messages/${encodeURIComponent(id)}?$select=${SELECT}`);
+        out.set(id, graphFacts(m, folders));
+      } catch (error) {
+        if (!(error instanceof ProviderError && error.details.status === 404)) throw error;
+      }
+    }
+    return out;
+  }
+
+  async raw(accessToken: string, ids: readonly string[]): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    for (const id of new Set(ids)) {
+      try {
+        const mime = await this.request<string>(accessToken, `/me/messages/${encodeURIComponent(id)}/$value`, 'permanent', 'text');
+        out.set(id, Buffer.from(mime, 'utf8'));
+      } catch (error) {
+        if (!(error instanceof ProviderError && error.details.status === 404)) throw error;
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,374 @@
+/**
+ * The sync engine: historical sync (R-20, R-35, R-36, R-41), incremental sync (R-21), deletions (R-37, R-22)
+ * and cursor recovery with reconciliation (R-26). Provider differences stay behind `MailClient`; the rules
+ * stay in the domain (through sync/ingest); this file only orders the work and keeps the checkpoints.
+ */
+import type { Kysely } from 'kysely';
+import { discoveryAdmits, activityCutoff, r37DeletedAtSource, windowStart, type LegacyWindow, type SyncContext } from '../domain/ingestion/index.ts';
+import { normalizeAddress } from '../domain/addresses.ts';
+import { AppError } from '../errors.ts';
+import { RetryLaterError } from '../jobs/index.ts';
+import { ProviderError } from '../providers/errors.ts';
+import type { MailClient, MailProviders, Opaque } from '../providers/mail.ts';
+import { accessTokenFor } from '../services/access-tokens.ts';
+import type { MailboxDeps } from '../services/mailbox-authorization.ts';
+import type { DB } from '../store/schema.ts';
+import { CandidateCache, decideBatch, deleteMessageAtSource, ingestBatch, loadSeatMailbox, type IngestItem, type MessageFacts, type SeatMailbox } from './ingest/index.ts';
+
+export interface SyncDeps extends MailboxDeps {
+  mail: MailProviders;
+  /** R-35 legacy cut-off (configuration); the domain's defaults when absent. */
+  legacy?: LegacyWindow | undefined;
+}
+
+/** Waits longer than this are not slept through: the job is put back for later by the product clock. */
+const MAX_INLINE_WAIT_MS = 2_000;
+const ATTEMPTS = 4;
+/** Pages per incremental run; a run that has more hands over to the next one. */
+const INCREMENTAL_PAGES = 50;
+const CHUNK = 100;
+
+type Db = Kysely<DB>;
+
+interface Run {
+  deps: SyncDeps;
+  authorizationId: string;
+  mailbox: SeatMailbox;
+  client: MailClient;
+  candidates: CandidateCache;
+}
+
+export type SyncOutcome = 'completed' | 'skipped' | 'resynced' | 'stopped';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One provider call with the handling of its error class (R-26, R-27): throttled → wait Retry-After (short
+ * waits here, long ones by re-queueing the job); transient → a few quick retries with back-off; other kinds
+ * go to the caller. A fresh token is asked for each attempt, so a refresh in between is picked up.
+ */
+async function withRetry<T>(run: Run, call: (accessToken: string) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const token = await accessTokenFor(run.deps, run.authorizationId);
+    try {
+      return await call(token);
+    } catch (error) {
+      if (!(error instanceof ProviderError) || (error.kind !== 'throttled' && error.kind !== 'transient')) throw error;
+      const waitMs = error.details.retryAfterSeconds !== undefined ? error.details.retryAfterSeconds * 1000 : 100 * 2 ** attempt;
+      if (error.kind === 'throttled' && (waitMs > MAX_INLINE_WAIT_MS || attempt >= ATTEMPTS)) {
+        throw new RetryLaterError(new Date(run.deps.clock.now().getTime() + Math.max(waitMs, 1000)), `provider throttled: ${error.message}`);
+      }
+      if (attempt >= ATTEMPTS) throw error;
+      await sleep(Math.min(waitMs, MAX_INLINE_WAIT_MS));
+    }
+  }
+}
+
+async function openRun(deps: SyncDeps, authorizationId: string): Promise<Run | null> {
+  const grant = await deps.db.selectFrom('mailbox_authorizations').select(['seat_id', 'state', 'kind', 'provider']).where('id', '=', authorizationId).executeTakeFirst();
+  if (!grant || grant.kind !== 'email' || grant.state !== 'authorized') return null;
+  const mailbox = await loadSeatMailbox(deps.db, grant.seat_id);
+  return { deps, authorizationId, mailbox, client: deps.mail.client(grant.provider), candidates: new CandidateCache(deps.db) };
+}
+
+async function ensureState(db: Db, mailbox: SeatMailbox, now: Date) {
+  await db
+    .insertInto('sync_states')
+    .values({ authorization_id: mailbox.authorizationId, contract_id: mailbox.contractId, seat_id: mailbox.seatId, phase: 'idle', updated_at: now })
+    .onConflict((oc) => oc.column('authorization_id').doNothing())
+    .execute();
+  return db.selectFrom('sync_states').selectAll().where('authorization_id', '=', mailbox.authorizationId).executeTakeFirstOrThrow();
+}
+
+/**
+ * Addresses whose mail can qualify: emails of pipeline candidates whose discovery setting admits the seat holder
+ * (R-32, R-34), and counterparts of threads started from the product (exempt from both). Asking the provider
+ * for these only is what keeps a historical sync from reading the whole mailbox (R-27).
+ */
+export async function qualifyingAddresses(run: Run): Promise<string[]> {
+  const { db } = run.deps;
+  const lookup = await run.candidates.lookupFor(run.mailbox.contractId, run.mailbox.holderUserId);
+  const normalized = new Set<string>();
+  for (const [address, matches] of lookup) {
+    if (matches.some((m) => m.inPipeline && discoveryAdmits(m.emailDiscovery, m.ownerDegree))) normalized.add(address);
+  }
+  const out = new Set(normalized);
+  const list = [...normalized];
+  for (let i = 0; i < list.length; i += 500) {
+    // The address as written too (a `+tag` the provider matches literally).
+    const rows = await db.selectFrom('candidate_emails').select('address').where('contract_id', '=', run.mailbox.contractId).where('normalized', 'in', list.slice(i, i + 500)).execute();
+    for (const r of rows) out.add(r.address.trim().toLowerCase());
+  }
+  const initiated = await db.selectFrom('mail_threads').select('counterpart').where('owner_seat_id', '=', run.mailbox.seatId).where('initiated_through_product', '=', true).execute();
+  for (const t of initiated) if (t.counterpart) out.add(normalizeAddress(t.counterpart));
+  return [...out].sort();
+}
+
+/**
+ * Decides a page of header facts, fetches the MIME of the messages the rules let in and that are not stored yet
+ * (R-41), and stores them with every decision of the page in one transaction (R-26, R-40).
+ */
+async function processMessages(run: Run, facts: readonly MessageFacts[], sync: SyncContext): Promise<void> {
+  if (facts.length === 0) return;
+  const { db } = run.deps;
+  const candidates = await run.candidates.lookupFor(run.mailbox.contractId, run.mailbox.holderUserId);
+  const decisions = await decideBatch(db, run.mailbox.seatId, facts, { owner: run.mailbox.owner, candidates, sync });
+  const ingestedIds = [...new Set(facts.filter((_, i) => decisions[i]!.ingested).map((f) => f.providerMessageId))];
+  const stored = new Set<string>();
+  for (let i = 0; i < ingestedIds.length; i += 500) {
+    const rows = await db.selectFrom('mail_messages').select('provider_message_id').where('owner_seat_id', '=', run.mailbox.seatId).where('provider_message_id', 'in', ingestedIds.slice(i, i + 500)).execute();
+    for (const r of rows) stored.add(r.provider_message_id);
+  }
+  const needed = ingestedIds.filter((id) => !stored.has(id));
+  const raw = new Map<string, Uint8Array>();
+  for (let i = 0; i < needed.length; i += CHUNK) {
+    const part = await withRetry(run, (token) => run.client.raw(token, needed.slice(i, i + CHUNK)));
+    for (const [id, bytes] of part) raw.set(id, bytes);
+  }
+  const items: IngestItem[] = [];
+  for (const [i, f] of facts.entries()) {
+    const decision = decisions[i]!;
+    if (!decision.ingested) {
+      items.push({ facts: f, decision });
+      continue;
+    }
+    // Already stored (a resumed page, a repeated change): nothing to fetch, nothing to write again.
+    if (stored.has(f.providerMessageId)) continue;
+    const bytes = raw.get(f.providerMessageId);
+    // Gone between the listing and the fetch: the deletion shows up in the next changes.
+    if (bytes === undefined) continue;
+    items.push({ facts: f, decision, raw: bytes });
+  }
+  if (items.length > 0) await ingestBatch(db, run.mailbox, items, run.deps.clock.now());
+}
+
+async function refreshCounts(db: Db, mailbox: SeatMailbox, set: Record<string, unknown>): Promise<void> {
+  const [examined, ingested] = await Promise.all([
+    db.selectFrom('ingestion_decisions').select((eb) => eb.fn.countAll<string>().as('n')).where('seat_id', '=', mailbox.seatId).executeTakeFirstOrThrow(),
+    db.selectFrom('mail_messages').select((eb) => eb.fn.countAll<string>().as('n')).where('owner_seat_id', '=', mailbox.seatId).where('origin', '=', 'synced').executeTakeFirstOrThrow(),
+  ]);
+  await db
+    .updateTable('sync_states')
+    .set({ ...set, messages_examined: Number(examined.n), messages_ingested: Number(ingested.n) })
+    .where('authorization_id', '=', mailbox.authorizationId)
+    .execute();
+}
+
+async function recordError(deps: SyncDeps, authorizationId: string, error: unknown): Promise<void> {
+  const kind = error instanceof ProviderError ? error.kind : error instanceof AppError ? error.code : 'internal';
+  const message = (error as Error).message?.slice(0, 500) ?? String(error);
+  await deps.db.updateTable('sync_states').set({ last_error: message, last_error_kind: kind, updated_at: deps.clock.now() }).where('authorization_id', '=', authorizationId).execute();
+}
+
+/** Grant refused (R-12) or disconnected (R-22): syncing stops; nothing is retried until the seat reconnects. */
+const stopsSync = (error: unknown): boolean =>
+  (error instanceof AppError && (error.code === 'needs_reauthorization' || error.code === 'not_authorized')) || (error instanceof ProviderError && (error.kind === 'auth' || error.kind === 'consent'));
+
+interface HistoricalCheckpoint {
+  scan: Opaque | null;
+  /** Threads seen active so far in this scan, with their latest activity (R-36). */
+  threads: Record<string, string>;
+  /** A resync after an expired cursor: stored messages the provider no longer has are removed first. */
+  resync?: { reconciled: boolean };
+}
+
+/**
+ * Historical sync of one email grant (R-20): the R-35 window, active threads only (R-36), header facts first and
+ * bodies only for ingested mail (R-41). Each page ends with the checkpoint in sync_states, so a killed worker
+ * resumes where it stopped; storage is idempotent, so a repeated page adds nothing (R-26). At the end the cursor
+ * is stored and the phase becomes incremental.
+ */
+export async function runHistoricalSync(deps: SyncDeps, authorizationId: string): Promise<SyncOutcome> {
+  const run = await openRun(deps, authorizationId);
+  if (!run) return 'skipped';
+  const { db, clock } = deps;
+  let state = await ensureState(db, run.mailbox, clock.now());
+  if (state.phase === 'incremental' && state.checkpoint === null) return 'skipped';
+  try {
+    if (state.phase !== 'historical') {
+      const now = clock.now();
+      const start = windowStart({ authorizedAt: run.mailbox.lastAuthorizedAt, firstAuthorizedAt: run.mailbox.firstAuthorizedAt, ...(deps.legacy ? { legacy: deps.legacy } : {}) });
+      await db
+        .updateTable('sync_states')
+        .set({ phase: 'historical', window_start: start, historical_started_at: now, historical_completed_at: null, checkpoint: JSON.stringify({ scan: null, threads: {} }), cursor: null, updated_at: now, last_error: null, last_error_kind: null })
+        .where('authorization_id', '=', authorizationId)
+        .execute();
+      state = await db.selectFrom('sync_states').selectAll().where('authorization_id', '=', authorizationId).executeTakeFirstOrThrow();
+    }
+    const since = state.window_start!;
+    const syncNow = state.historical_started_at ?? clock.now();
+    const sync: SyncContext = { kind: 'historical', now: syncNow, windowStart: since };
+    const cutoff = activityCutoff(syncNow).getTime();
+    const checkpoint: HistoricalCheckpoint = (state.checkpoint as unknown as HistoricalCheckpoint | null) ?? { scan: null, threads: {} };
+    checkpoint.threads ??= {};
+
+    if (checkpoint.resync && !checkpoint.resync.reconciled) {
+      await reconcile(run);
+      checkpoint.resync = { reconciled: true };
+      await db.updateTable('sync_states').set({ checkpoint: JSON.stringify(checkpoint), updated_at: clock.now() }).where('authorization_id', '=', authorizationId).execute();
+    }
+
+    const addresses = await qualifyingAddresses(run);
+    for (;;) {
+      if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
+      const page = await withRetry(run, (token) => run.client.historicalPage(token, { addresses, since, checkpoint: checkpoint.scan }));
+      // R-36: the thread's latest activity as far as the scan has seen it (drafts are no activity).
+      const becameActive = new Set<string>();
+      for (const m of page.messages) {
+        const t = m.date.getTime();
+        if (m.isDraft || Number.isNaN(t) || t < cutoff) continue;
+        const known = checkpoint.threads[m.providerThreadId];
+        if (known === undefined) becameActive.add(m.providerThreadId);
+        if (known === undefined || Date.parse(known) < t) checkpoint.threads[m.providerThreadId] = m.date.toISOString();
+      }
+      const withActivity = (m: MessageFacts): MessageFacts => {
+        const known = checkpoint.threads[m.providerThreadId];
+        return known === undefined ? m : { ...m, threadLastActivityAt: new Date(known) };
+      };
+      await processMessages(run, page.messages.map(withActivity), sync);
+      await revisitInactive(run, [...becameActive], page.messages, withActivity, sync);
+      checkpoint.scan = page.checkpoint;
+      const now = clock.now();
+      if (page.checkpoint === null) {
+        await refreshCounts(db, run.mailbox, {
+          phase: 'incremental',
+          cursor: JSON.stringify(page.cursor ?? {}),
+          checkpoint: null,
+          messages_estimated: page.estimate,
+          historical_completed_at: now,
+          last_synced_at: now,
+          last_error: null,
+          last_error_kind: null,
+          updated_at: now,
+        });
+        return checkpoint.resync ? 'resynced' : 'completed';
+      }
+      await refreshCounts(db, run.mailbox, { checkpoint: JSON.stringify(checkpoint), messages_estimated: page.estimate, updated_at: now });
+    }
+  } catch (error) {
+    if (error instanceof RetryLaterError) throw error;
+    await recordError(deps, authorizationId, error);
+    if (stopsSync(error)) return 'stopped';
+    throw error;
+  }
+}
+
+/**
+ * A thread whose recent message is listed after its older ones (another folder, another address group) had those
+ * older ones decided as inactive (R-36). Now that it is known to be active they are decided again, from fresh
+ * header facts, without their bodies unless they are ingested.
+ */
+async function revisitInactive(run: Run, threads: string[], page: readonly MessageFacts[], withActivity: (m: MessageFacts) => MessageFacts, sync: SyncContext): Promise<void> {
+  if (threads.length === 0) return;
+  const onPage = new Set(page.map((m) => m.providerMessageId));
+  const ids: string[] = [];
+  for (let i = 0; i < threads.length; i += 500) {
+    const rows = await run.deps.db
+      .selectFrom('ingestion_decisions')
+      .select('provider_message_id')
+      .where('seat_id', '=', run.mailbox.seatId)
+      .where('rule', '=', 'R-36')
+      .where('provider_thread_id', 'in', threads.slice(i, i + 500))
+      .execute();
+    for (const r of rows) if (!onPage.has(r.provider_message_id)) ids.push(r.provider_message_id);
+  }
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const facts = await withRetry(run, (token) => run.client.headers(token, ids.slice(i, i + CHUNK)));
+    await processMessages(run, [...facts.values()].map(withActivity), sync);
+  }
+}
+
+async function stillAuthorized(db: Db, authorizationId: string): Promise<boolean> {
+  const row = await db.selectFrom('mailbox_authorizations').select('state').where('id', '=', authorizationId).executeTakeFirst();
+  return row?.state === 'authorized';
+}
+
+/** R-37 with R-22: mirror deletions only while the grant is authorized. */
+async function mirrorDeletions(run: Run, ids: readonly string[], madeWhileDeauthorized = false): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { db, clock } = run.deps;
+  const grant = await db.selectFrom('mailbox_authorizations').select(['state', 'last_authorized_at']).where('id', '=', run.authorizationId).executeTakeFirstOrThrow();
+  const verdict = r37DeletedAtSource({ authorizationState: grant.state, authorizedAt: grant.last_authorized_at, deletedAt: null, madeWhileDeauthorized });
+  if (!verdict.mirror) return 0;
+  // Only messages the product knows of: stored, or with a decision to annotate.
+  const known = new Set<string>();
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += 500) {
+    const chunk = unique.slice(i, i + 500);
+    const [messages, decisions] = await Promise.all([
+      db.selectFrom('mail_messages').select('provider_message_id').where('owner_seat_id', '=', run.mailbox.seatId).where('provider_message_id', 'in', chunk).execute(),
+      db.selectFrom('ingestion_decisions').select('provider_message_id').where('seat_id', '=', run.mailbox.seatId).where('provider_message_id', 'in', chunk).execute(),
+    ]);
+    for (const r of [...messages, ...decisions]) known.add(r.provider_message_id);
+  }
+  let deleted = 0;
+  for (const id of known) {
+    const result = await db.transaction().execute((trx) => deleteMessageAtSource(trx, run.mailbox.seatId, id, clock.now()));
+    if (result.messageDeleted) deleted++;
+  }
+  return deleted;
+}
+
+/** After an expired cursor: stored messages the provider no longer has (or has in Trash) are removed (R-26, R-37). */
+async function reconcile(run: Run): Promise<void> {
+  const rows = await run.deps.db.selectFrom('mail_messages').select('provider_message_id').where('owner_seat_id', '=', run.mailbox.seatId).where('origin', '=', 'synced').execute();
+  const ids = rows.map((r) => r.provider_message_id);
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const chunk = ids.slice(i, i + CHUNK);
+    const present = await withRetry(run, (token) => run.client.headers(token, chunk));
+    const gone = chunk.filter((id) => {
+      const facts = present.get(id);
+      return facts === undefined || facts.isTrashed === true;
+    });
+    await mirrorDeletions(run, gone);
+  }
+}
+
+/**
+ * Incremental sync (R-21) from the stored cursor: new mail decided and ingested, deletions mirrored (R-37), the
+ * cursor saved after every page. An expired cursor turns into a full resync with reconciliation.
+ */
+export async function runIncrementalSync(deps: SyncDeps, authorizationId: string): Promise<SyncOutcome> {
+  const run = await openRun(deps, authorizationId);
+  if (!run) return 'skipped';
+  const { db, clock } = deps;
+  const state = await db.selectFrom('sync_states').selectAll().where('authorization_id', '=', authorizationId).executeTakeFirst();
+  if (!state || state.phase !== 'incremental' || !state.cursor) return 'skipped';
+  let cursor = state.cursor as Opaque;
+  // The first run after a re-authorization (R-23) reads changes made while deauthorized: no deletion mirrored (R-22).
+  const catchUp = (state.checkpoint as { catchUp?: unknown } | null)?.catchUp !== undefined;
+  try {
+    for (let pages = 0; pages < INCREMENTAL_PAGES; pages++) {
+      if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
+      const page = await withRetry(run, (token) => run.client.changesPage(token, cursor));
+      await processMessages(run, page.added, { kind: 'incremental', now: clock.now() });
+      await mirrorDeletions(run, page.removed, catchUp);
+      cursor = page.cursor;
+      const now = clock.now();
+      await refreshCounts(db, run.mailbox, {
+        cursor: JSON.stringify(cursor),
+        updated_at: now,
+        ...(page.more ? {} : { last_synced_at: now, last_error: null, last_error_kind: null, ...(catchUp ? { checkpoint: null } : {}) }),
+      });
+      if (!page.more) return 'completed';
+    }
+    return 'completed';
+  } catch (error) {
+    if (error instanceof ProviderError && error.kind === 'cursor_expired') {
+      // Back to a full scan of the window; reconciliation first removes what the provider no longer has — except
+      // in a catch-up after re-authorization, whose missing messages may have been deleted while deauthorized (R-22).
+      const now = clock.now();
+      await db
+        .updateTable('sync_states')
+        .set({ phase: 'historical', cursor: null, checkpoint: JSON.stringify({ scan: null, threads: {}, resync: { reconciled: catchUp } }), historical_started_at: now, historical_completed_at: null, last_error: error.message, last_error_kind: error.kind, updated_at: now })
+        .where('authorization_id', '=', authorizationId)
+        .execute();
+      const outcome = await runHistoricalSync(deps, authorizationId);
+      return outcome === 'completed' || outcome === 'resynced' ? 'resynced' : outcome;
+    }
+    if (error instanceof RetryLaterError) throw error;
+    await recordError(deps, authorizationId, error);
+    if (stopsSync(error)) return 'stopped';
+    throw error;
+  }
+}

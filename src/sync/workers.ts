@@ -1,0 +1,80 @@
+import { reauthorizationResumes } from '../domain/ingestion/index.ts';
+import type { Jobs } from '../jobs/index.ts';
+import type { Logger } from '../logging.ts';
+import type { ServiceContext } from '../services/context.ts';
+import { runHistoricalSync, runIncrementalSync, type SyncDeps } from './engine.ts';
+
+/** Polling is the fallback when push is missing or late (R-21); it follows the product clock. */
+export const POLL_SECONDS = 60;
+export const pollScheduleName = (authorizationId: string): string => `sync.poll:${authorizationId}`;
+
+/**
+ * Called when an email grant has been stored (authorization or re-authorization): a grant whose historical sync
+ * finished resumes from its cursor (R-23); any other begins or resumes its historical sync (R-20).
+ */
+export async function startSyncForGrant(ctx: ServiceContext, jobs: Pick<Jobs, 'send'>, authorizationId: string): Promise<void> {
+  const grant = await ctx.db.selectFrom('mailbox_authorizations').select(['kind', 'state', 'deauthorized_at', 'last_authorized_at']).where('id', '=', authorizationId).executeTakeFirst();
+  if (!grant || grant.kind !== 'email' || grant.state !== 'authorized') return;
+  const state = await ctx.db.selectFrom('sync_states').select(['phase', 'cursor']).where('authorization_id', '=', authorizationId).executeTakeFirst();
+  const now = ctx.clock.now();
+  if (state?.phase === 'incremental' && state.cursor) {
+    const deauthorizedAt = grant.deauthorized_at;
+    if (deauthorizedAt && deauthorizedAt.getTime() <= grant.last_authorized_at.getTime() && !reauthorizationResumes({ deauthorizedAt, reauthorizedAt: grant.last_authorized_at })) {
+      // R-23: away for more than six months — a new historical sync, its window relative to this authorization.
+      await ctx.db
+        .updateTable('sync_states')
+        .set({ phase: 'idle', cursor: null, checkpoint: null, historical_started_at: null, historical_completed_at: null, updated_at: now })
+        .where('authorization_id', '=', authorizationId)
+        .execute();
+      await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
+      return;
+    }
+    // R-23: resume from the cursor. The changes waiting there were made while the grant was not authorized:
+    // their deletions are not mirrored (R-22); their new mail is.
+    await ctx.db
+      .updateTable('sync_states')
+      .set({ checkpoint: JSON.stringify({ catchUp: { reauthorizedAt: grant.last_authorized_at.toISOString() } }), updated_at: now })
+      .where('authorization_id', '=', authorizationId)
+      .execute();
+    await jobs.send('sync.mailbox', { authorizationId, trigger: 'reauthorized' }, { singletonKey: `sync.mailbox:${authorizationId}` });
+  } else {
+    await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
+  }
+}
+
+/** `startSyncForGrant` for the seat's email grant: what the OAuth callback calls once an email grant is stored. */
+export async function startEmailSync(ctx: ServiceContext, jobs: Pick<Jobs, 'send'>, seatId: string): Promise<void> {
+  const grant = await ctx.db.selectFrom('mailbox_authorizations').select('id').where('seat_id', '=', seatId).where('kind', '=', 'email').executeTakeFirst();
+  if (grant) await startSyncForGrant(ctx, jobs, grant.id);
+}
+
+export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Logger): Promise<void> {
+  const log = logger.child({ component: 'sync' });
+
+  jobs.work('sync.historical', async ({ authorizationId }) => {
+    const outcome = await runHistoricalSync(deps, authorizationId);
+    log.info({ authorizationId, outcome }, 'historical sync run');
+    if (outcome === 'completed' || outcome === 'resynced') {
+      await jobs.schedule(pollScheduleName(authorizationId), { seconds: POLL_SECONDS }, 'sync.mailbox', { authorizationId, trigger: 'poll' });
+    }
+  });
+
+  jobs.work('sync.mailbox', async ({ authorizationId, trigger }) => {
+    const grant = await deps.db.selectFrom('mailbox_authorizations').select(['state', 'kind']).where('id', '=', authorizationId).executeTakeFirst();
+    if (!grant || grant.state !== 'authorized') {
+      // Deauthorized or refused (R-12, R-22): syncing stops, the poll with it.
+      await jobs.unschedule(pollScheduleName(authorizationId));
+      return;
+    }
+    if (grant.kind !== 'email') return;
+    const state = await deps.db.selectFrom('sync_states').select(['phase']).where('authorization_id', '=', authorizationId).executeTakeFirst();
+    if (!state || state.phase === 'idle' || state.phase === 'historical') {
+      // No historical sync yet (a grant from before the engine ran), or one (or a resync after an expired cursor)
+      // still to finish: that job carries on from its checkpoint.
+      await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
+      return;
+    }
+    const outcome = await runIncrementalSync(deps, authorizationId);
+    if (outcome !== 'skipped') log.debug({ authorizationId, trigger, outcome }, 'incremental sync run');
+  });
+}

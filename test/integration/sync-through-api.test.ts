@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { createJobs, type Jobs } from '../../src/jobs/index.ts';
+import type { Database } from '../../src/store/database.ts';
+import { registerWorkers } from '../../src/workers.ts';
+import { startTestApi, type TestApi } from '../helpers/app.ts';
+import { connectMailbox } from '../helpers/connect.ts';
+import { backends } from '../helpers/databases.ts';
+import { createCompany } from '../helpers/fixtures.ts';
+import { startTestSimulators, type TestSimulators } from '../helpers/simulators.ts';
+
+describe.each(['google', 'microsoft'] as const)('connecting a mailbox starts its sync (R-20) with %s', (provider) => {
+  let database: Database;
+  let api: TestApi;
+  let sim: TestSimulators;
+  let jobs: Jobs;
+  beforeAll(async () => {
+    sim = await startTestSimulators();
+    database = await backends[0]!.open();
+    let drain = async () => 0;
+    const ref: { jobs?: Jobs } = {};
+    api = await startTestApi(database, { simulatorUrl: sim.url, drain: () => drain(), jobs: { send: (...args) => ref.jobs!.send(...args) } });
+    jobs = createJobs({ database, clock: api.clock });
+    ref.jobs = jobs;
+    await jobs.start({ role: 'web' });
+    await registerWorkers(jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
+    drain = () => jobs.drain();
+  });
+  afterAll(async () => {
+    await api.close();
+    await jobs.stop();
+    await database.close();
+    await sim.close();
+  });
+
+  it('the callback enqueues the historical sync; the drain ingests only the candidate mail; progress and health show it', async () => {
+    const domain = `flow-${provider}.test`;
+    const c = await createCompany(api, 'Flow Co', domain);
+    const address = `rita@${domain}`;
+    await sim.control('POST', '/_sim/tenants', { provider, domain });
+    await sim.control('POST', '/_sim/mailboxes', { provider, address });
+    const recent = new Date(api.clock.now().getTime() - 3 * 86_400_000).toISOString();
+    await sim.control('POST', `/_sim/mailboxes/${encodeURIComponent(address)}/messages`, { from: 'Carla <carla@mail.example>', to: address, subject: 'Interested in the role', text: 'Hello Rita', date: recent });
+    await sim.control('POST', `/_sim/mailboxes/${encodeURIComponent(address)}/messages`, { from: `Sam <sam@${domain}>`, to: address, subject: 'Lunch?', text: 'Internal', date: recent });
+    await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: provider, emailAccess: 'view' });
+    await connectMailbox(api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address });
+    const drained = await api.app.inject({ method: 'POST', url: '/_test/jobs/drain' });
+    expect(drained.json().ran).toBeGreaterThanOrEqual(1);
+
+    const threads = (await api.call('GET', `/api/v1/candidates/${c.candidate.id}/messages`, { token: c.contractToken, actAs: c.recruiter.id })).json();
+    expect(threads.flatMap((t: { messages: Array<{ subject: string }> }) => t.messages.map((m) => m.subject))).toEqual(['Interested in the role']);
+    const mailbox = (await api.call('GET', `/api/v1/seats/${c.seat.id}/mailbox`, { token: c.contractToken, actAs: c.recruiter.id })).json();
+    expect(mailbox.email.sync).toMatchObject({ phase: 'incremental', messagesIngested: 1, progress: 1, lastError: null });
+    expect(mailbox.email.sync.lastSyncedAt).not.toBeNull();
+    const health = await c.json('GET', `/api/v1/contracts/${c.contract.id}/sync-health`);
+    expect(health.find((h: { seatId: string }) => h.seatId === c.seat.id).sync).toMatchObject({ phase: 'incremental', messagesIngested: 1 });
+    const decisions = await api.call('GET', `/api/v1/seats/${c.seat.id}/sync/decisions?address=carla@mail.example`, { token: c.contractToken, actAs: c.recruiter.id });
+    expect(decisions.json()).toEqual([expect.objectContaining({ ingested: true, rule: null })]);
+  });
+});
