@@ -21,6 +21,8 @@ import { webRoutes } from './routes/web.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { decisionRoutes } from './routes/decisions.ts';
 import { sendingRoutes } from './routes/sending.ts';
+import { interviewRoutes } from './routes/interviews.ts';
+import { exportRoutes } from './routes/export.ts';
 
 export interface AppDependencies {
   ctx: ServiceContext;
@@ -65,6 +67,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   tenancyRoutes(app, mailboxDeps);
   mailboxRoutes(app, mailboxDeps, deps.jobs);
   sendingRoutes(app, mailboxDeps);
+  interviewRoutes(app, { ...mailboxDeps, calendars: (provider) => deps.providers.calendar(provider) });
+  exportRoutes(app, deps.ctx);
   if (deps.testMode) testModeRoutes(app, deps.testMode.clock, deps.testMode.jobs);
   if (deps.serveWeb) await webRoutes(app);
 

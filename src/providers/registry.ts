@@ -6,6 +6,7 @@ import { GmailSender } from './google/send.ts';
 import { GraphSender } from './microsoft/send.ts';
 import type { MailSender, OAuthClient } from './types.ts';
 import { createMailProviders, type MailProviders } from './mail.ts';
+import { createCalendarClients, type CalendarClient } from './calendar.ts';
 
 export interface ProviderSettings {
   google: { clientId?: string | undefined; clientSecret?: string | undefined; baseUrl?: string | undefined };
@@ -16,6 +17,7 @@ export interface ProviderSettings {
 export interface ProviderRegistry {
   oauth(provider: Provider): OAuthClient;
   sender(provider: Provider): MailSender;
+  calendar(provider: Provider): CalendarClient;
   /** Reading mail for sync: header listing, changes, raw MIME of ingested messages. */
   mail: MailProviders;
   isConfigured(provider: Provider): boolean;
@@ -31,7 +33,9 @@ export function createProviderRegistry(settings: ProviderSettings, now: () => Da
     google: new GmailSender(googleEndpoints(g.baseUrl), now),
     microsoft: new GraphSender(microsoftEndpoints(m.baseUrl), now),
   };
+  const calendars = createCalendarClients({ google: g.baseUrl, microsoft: m.baseUrl }, now);
   return {
+    calendar: (provider) => calendars(provider),
     mail: createMailProviders({ google: { baseUrl: g.baseUrl }, microsoft: { baseUrl: m.baseUrl }, now }),
     sender: (provider) => senders[provider],
     isConfigured: (provider) => clients[provider] !== undefined,

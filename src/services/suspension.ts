@@ -10,6 +10,7 @@ import type { MailboxDeps } from './mailbox-authorization.ts';
  * (children first); a test scans the schema so a table that is forgotten here fails the suite.
  */
 export const THIRD_PARTY_DATA_TABLES: ReadonlyArray<{ table: string; kind: string }> = [
+  { table: 'calendar_events', kind: 'calendarEvents' },
   { table: 'mail_attachments', kind: 'attachments' },
   { table: 'mail_messages', kind: 'messages' },
   { table: 'mail_threads', kind: 'threads' },

@@ -276,7 +276,11 @@ export interface PurgedThreadsTable {
   purged_at: Timestamp;
 }
 
+import type { CalendarEventsTable } from './migrations/0005_calendar_events.ts';
+export type { CalendarEventsTable };
+
 export interface DB {
+  calendar_events: CalendarEventsTable;
   mail_threads: MailThreadsTable;
   mail_messages: MailMessagesTable;
   mail_attachments: MailAttachmentsTable;

@@ -39,6 +39,7 @@ function requestFor(route: { method: string; url: string }, a: Company): { url: 
     'POST /api/v1/seats/{id}/authorizations': { kind: 'email' },
     'PATCH /api/v1/messages/{id}': { visibility: 'contract' },
     'POST /api/v1/candidates/{id}/emails': { subject: 'Hello', bodyText: 'Hi' },
+    'POST /api/v1/candidates/{id}/interviews': { title: 'Planted', start: '2026-12-07T10:00:00+01:00', end: '2026-12-07T10:30:00+01:00', conferencing: 'none' },
     'PATCH /api/v1/threads/{id}': { visibility: 'contract' },
     'POST /api/v1/projects/{id}/candidates': { candidateId: a.candidate.id },
   };

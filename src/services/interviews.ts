@@ -1,0 +1,135 @@
+import type { Kysely } from 'kysely';
+import { AppError, forbidden, validationFailed } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { CONFERENCING_OF, type CalendarClients, type Conferencing } from '../providers/calendar.ts';
+import { ProviderError } from '../providers/errors.ts';
+import type { CalendarEventsTable } from '../store/migrations/0005_calendar_events.ts';
+import type { DB } from '../store/schema.ts';
+import { type Actor } from './actors.ts';
+import { accessTokenFor } from './access-tokens.ts';
+import { recordAudit } from './audit.ts';
+import { loadCandidate } from './candidates.ts';
+import { loadContract } from './contracts.ts';
+import type { MailboxDeps } from './mailbox-authorization.ts';
+
+/**
+ * R-52 screening interviews: a user schedules an event in their seat's own calendar inviting the candidate,
+ * with a Google Meet link (Google) or a Teams link (Microsoft) when asked (R-15). The calendar switch (R-05)
+ * gates the feature without touching any authorization, so turning it back on needs no re-authorization.
+ */
+export interface InterviewDeps extends MailboxDeps {
+  calendars: CalendarClients;
+}
+
+export interface ScheduleInterviewInput {
+  title: string;
+  description?: string | undefined;
+  start: string;
+  end: string;
+  conferencing: Conferencing;
+}
+
+export interface ScheduledInterview {
+  /** The provider's event id (the event in the seat's calendar). */
+  eventId: string;
+  joinUrl?: string;
+}
+
+const CONFERENCING_NAME: Record<Exclude<Conferencing, 'none'>, string> = { google_meet: 'Google Meet', teams: 'Microsoft Teams' };
+const PROVIDER_NAME = { google: 'Google Workspace', microsoft: 'Microsoft 365' } as const;
+
+/** The store with `calendar_events`, whichever way the schema type names it. */
+const withEvents = (db: Kysely<DB>) => db as unknown as Kysely<DB & { calendar_events: CalendarEventsTable }>;
+
+export async function scheduleInterview(deps: InterviewDeps, actor: Actor, candidateId: string, input: ScheduleInterviewInput): Promise<ScheduledInterview> {
+  const candidate = await loadCandidate(deps.db, actor, candidateId);
+  if (actor.kind !== 'user') throw forbidden('Interviews go into a seat’s own calendar: act as the user who schedules it (X-Act-As-User).');
+  const seat = await deps.db.selectFrom('seats').select(['id']).where('user_id', '=', actor.userId).where('contract_id', '=', candidate.contract_id).executeTakeFirst();
+  if (!seat) throw forbidden('You hold no seat, so there is no calendar to schedule in.');
+
+  const start = Date.parse(input.start);
+  const end = Date.parse(input.end);
+  if (Number.isNaN(start) || Number.isNaN(end)) throw validationFailed('start and end must be ISO-8601 date-times with an offset.', { field: 'start' });
+  if (start >= end) throw validationFailed('end must be after start.', { field: 'end' });
+
+  const contract = await loadContract(deps.db, candidate.contract_id);
+  if (contract.status === 'suspended') throw new AppError('contract_suspended', 'This company is suspended: interviews cannot be scheduled.');
+  if (!contract.email_provider) throw new AppError('provider_not_selected', 'Your admin has not chosen a provider yet (Google Workspace or Microsoft 365).');
+  // R-05: only the switch is checked; the calendar grant stays as it is while the calendar is off.
+  if (!contract.calendar_enabled) throw new AppError('calendar_disabled', 'The calendar is turned off for your company. Your admin can turn it on in the company email settings.');
+  const provider = contract.email_provider;
+  if (input.conferencing !== 'none' && CONFERENCING_OF[provider] !== input.conferencing) {
+    throw validationFailed(
+      `conferencing: ${CONFERENCING_NAME[input.conferencing]} needs a ${input.conferencing === 'google_meet' ? 'Google Workspace' : 'Microsoft 365'} company; yours uses ${PROVIDER_NAME[provider]}, so choose "${CONFERENCING_OF[provider]}" or "none" (R-15).`,
+      { field: 'conferencing', rule: 'R-15' },
+    );
+  }
+
+  const grant = await deps.db.selectFrom('mailbox_authorizations').selectAll().where('seat_id', '=', seat.id).where('kind', '=', 'calendar').executeTakeFirst();
+  if (!grant || grant.state === 'deauthorized' || grant.provider !== provider) {
+    throw new AppError('not_authorized', 'Connect your calendar first (My email & calendar): interviews are scheduled in your own calendar.');
+  }
+  if (grant.state === 'needs_reauthorization') throw new AppError('needs_reauthorization', `Reconnect your calendar: ${grant.state_reason ?? 'the provider no longer accepts the connection.'}`);
+
+  const email = await deps.db.selectFrom('candidate_emails').select('address').where('candidate_id', '=', candidate.id).orderBy('position').executeTakeFirst();
+  if (!email) throw validationFailed('This candidate has no email address, so there is nobody to invite. Add one to the profile first.', { field: 'candidateId' });
+
+  const id = newId();
+  let created;
+  try {
+    const token = await accessTokenFor(deps, grant.id);
+    created = await deps.calendars(provider).createEvent(token, {
+      title: input.title,
+      description: input.description,
+      start: input.start,
+      end: input.end,
+      attendees: [{ address: email.address, name: candidate.name }],
+      onlineMeeting: input.conferencing !== 'none',
+      requestId: id,
+    });
+  } catch (error) {
+    throw calendarError(error);
+  }
+
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (trx) => {
+    await withEvents(trx)
+      .insertInto('calendar_events')
+      .values({
+        id,
+        contract_id: candidate.contract_id,
+        seat_id: seat.id,
+        user_id: actor.userId,
+        candidate_id: candidate.id,
+        provider,
+        provider_event_id: created.providerEventId,
+        title: input.title,
+        starts_at: new Date(start),
+        ends_at: new Date(end),
+        conferencing: input.conferencing,
+        join_url: created.joinUrl,
+        created_at: now,
+      })
+      .execute();
+    // R-07 without third-party content: no title, no attendee address.
+    await recordAudit(trx, { contractId: candidate.contract_id, actor, action: 'interview.scheduled', targetType: 'candidate', targetId: candidate.id, at: now, details: { seatId: seat.id, provider, conferencing: input.conferencing } });
+  });
+  return { eventId: created.providerEventId, ...(created.joinUrl ? { joinUrl: created.joinUrl } : {}) };
+}
+
+/** Provider failures in the codes of API.md. */
+function calendarError(error: unknown): unknown {
+  if (!(error instanceof ProviderError)) return error;
+  switch (error.kind) {
+    case 'throttled':
+      return new AppError('rate_limited', 'Your calendar provider is limiting requests right now. Try again later.', { retryAfterSeconds: error.details.retryAfterSeconds ?? 60 });
+    case 'auth':
+      return new AppError('needs_reauthorization', 'Your calendar provider no longer accepts the connection. Reconnect your calendar.');
+    case 'consent':
+      return new AppError('consent_required', `Your calendar provider refused: ${error.message}. Reconnect your calendar; if it still fails, your IT admin must grant the calendar permission.`);
+    case 'transient':
+      return new AppError('provider_unavailable', 'Your calendar provider did not answer. Check your calendar before trying again.', { retryAfterSeconds: 60 });
+    default:
+      return new AppError('validation_failed', `Your calendar provider refused the event: ${error.message}`);
+  }
+}

@@ -1,0 +1,102 @@
+import PostalMime from 'postal-mime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/store/database.ts';
+import type { TestApi } from '../helpers/app.ts';
+import { backends } from '../helpers/databases.ts';
+import { createCompany, insertMessage } from '../helpers/fixtures.ts';
+import { startTestApi } from '../helpers/app.ts';
+
+describe('R-71 seat export', () => {
+  let database: Database;
+  let api: TestApi;
+  let n = 0;
+
+  beforeAll(async () => {
+    database = await backends[0]!.open();
+    api = await startTestApi(database);
+  });
+  afterAll(async () => {
+    await api.close();
+    await database.close();
+  });
+
+  /** Rita (seat A) and Tom (seat B) in one company, with mail of both seats. */
+  async function company() {
+    const domain = `ex${++n}.test`;
+    const c = await createCompany(api, `Ex ${n}`, domain);
+    await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: 'google', emailAccess: 'view' });
+    const tom = await c.json('POST', `/api/v1/contracts/${c.contract.id}/users`, { email: `tom@${domain}`, name: 'Tom', role: 'recruiter' });
+    const tomSeat = await c.json('POST', `/api/v1/contracts/${c.contract.id}/seats`, { userId: tom.id });
+    const base = { contractId: c.contract.id, candidateId: c.candidate.id };
+    const ritaPrivate = await insertMessage(api, { ...base, seatId: c.seat.id, ownerUserId: c.recruiter.id, subject: 'Rita private' });
+    const ritaShared = await insertMessage(api, { ...base, seatId: c.seat.id, ownerUserId: c.recruiter.id, visibility: 'contract', subject: 'Rita shared' });
+    const tomPrivate = await insertMessage(api, { ...base, seatId: tomSeat.id, ownerUserId: tom.id, subject: 'Tom private' });
+    const tomShared = await insertMessage(api, { ...base, seatId: tomSeat.id, ownerUserId: tom.id, visibility: 'contract', subject: 'Tom shared' });
+    return { ...c, domain, tom, tomSeat, ritaPrivate, ritaShared, tomPrivate, tomShared };
+  }
+  const exportOf = (c: { contractToken: string }, seatId: string, actAs: string) => api.call('GET', `/api/v1/seats/${seatId}/export`, { token: c.contractToken, actAs });
+
+  it('the holder gets their seat’s private and shared messages — not other seats’ — with a parseable .eml each', async () => {
+    const c = await company();
+    const res = await exportOf(c, c.seat.id, c.recruiter.id);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['content-disposition']).toBe(`attachment; filename="recruiter-sync-export-${c.seat.id}.json"`);
+    const archive = res.json();
+    expect(archive).toMatchObject({ format: 'recruiter-sync-export/1', seat: { id: c.seat.id, contractId: c.contract.id, userId: c.recruiter.id } });
+    expect(archive.messages.map((m: { id: string }) => m.id).sort()).toEqual([c.ritaPrivate.messageId, c.ritaShared.messageId].sort());
+    expect(JSON.stringify(archive)).not.toContain('Tom ');
+
+    const message = archive.messages.find((m: { id: string }) => m.id === c.ritaPrivate.messageId);
+    expect(message).toMatchObject({ subject: 'Rita private', from: 'carla@mail.example', to: ['rita@acme.test'], visibility: 'private', origin: 'synced', direction: 'inbound' });
+    const eml = await PostalMime.parse(Buffer.from(message.eml, 'base64'));
+    expect(eml.subject).toBe('Rita private');
+    expect(eml.from).toMatchObject({ address: 'carla@mail.example', name: 'Carla' });
+    expect(eml.to).toEqual([expect.objectContaining({ address: 'rita@acme.test' })]);
+    expect(eml.messageId).toBe(message.messageId);
+    expect(eml.text?.trim()).toBe('Hi Rita, thanks for reaching out');
+    expect(eml.html).toContain('<p>Hi Rita, thanks for reaching out</p>');
+    expect(new Date(eml.date!).toISOString()).toBe(new Date(message.sentAt).toISOString().replace(/\.\d{3}Z$/, '.000Z'));
+
+    const audit = await c.json('GET', `/api/v1/contracts/${c.contract.id}/audit?limit=1`);
+    expect(audit.entries[0]).toMatchObject({ action: 'seat.exported', targetId: c.seat.id, details: { messages: 2 } });
+  });
+
+  it('nobody else exports a seat: another recruiter and an admin are forbidden (R-63), another contract gets not_found', async () => {
+    const c = await company();
+    const other = await company();
+    const byTom = await exportOf(c, c.seat.id, c.tom.id);
+    expect([byTom.statusCode, byTom.json().error.code]).toEqual([403, 'forbidden']);
+    const byAdmin = await exportOf(c, c.seat.id, c.admin.id);
+    expect([byAdmin.statusCode, byAdmin.json().error.code]).toEqual([403, 'forbidden']);
+    const integration = await api.call('GET', `/api/v1/seats/${c.seat.id}/export`, { token: c.contractToken });
+    expect(integration.statusCode).toBe(403);
+    const cross = await exportOf(other, c.seat.id, other.recruiter.id);
+    expect([cross.statusCode, cross.json().error.code]).toEqual([404, 'not_found']);
+  });
+
+  it('R-62: after a transfer the new holder’s export has the seat’s shared mail and their own, never the previous holder’s private mail', async () => {
+    const c = await company();
+    const una = await c.json('POST', `/api/v1/contracts/${c.contract.id}/users`, { email: `una@${c.domain}`, name: 'Una', role: 'recruiter' });
+    api.clock.set(new Date(api.clock.now().getTime() + 60_000));
+    await c.json('POST', `/api/v1/seats/${c.seat.id}/transfer`, { toUserId: una.id });
+    api.clock.set(new Date(api.clock.now().getTime() + 60_000));
+    const unaMail = await insertMessage(api, { contractId: c.contract.id, candidateId: c.candidate.id, seatId: c.seat.id, ownerUserId: una.id, subject: 'Una private' });
+
+    const res = await exportOf(c, c.seat.id, una.id);
+    expect(res.statusCode, res.body).toBe(200);
+    const ids = res.json().messages.map((m: { id: string }) => m.id).sort();
+    expect(ids).toEqual([c.ritaShared.messageId, unaMail.messageId].sort());
+    expect(res.body).not.toContain('Rita private');
+
+    const byRita = await exportOf(c, c.seat.id, c.recruiter.id);
+    expect(byRita.statusCode).toBe(403);
+  });
+
+  it('R-02: nothing is exported while email is off', async () => {
+    const c = await company();
+    await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailAccess: 'off' });
+    const res = await exportOf(c, c.seat.id, c.recruiter.id);
+    expect([res.statusCode, res.json().error.code]).toEqual([409, 'email_disabled']);
+  });
+});
