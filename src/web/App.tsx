@@ -1,11 +1,14 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api, errorMessage, onUnauthenticated, type Contract, type Session } from './api.ts';
 import { AdminEmail } from './screens/AdminEmail.tsx';
+import { CandidateProfile } from './screens/CandidateProfile.tsx';
 import { EmailSettings } from './screens/EmailSettings.tsx';
+import { Pipeline } from './screens/Pipeline.tsx';
 import { SignIn } from './screens/SignIn.tsx';
 import { Alert, Link, Loading, navigate, useLocation, useTitle } from './ui.tsx';
 
-export const ROUTES = { adminEmail: '/admin/email', emailSettings: '/settings/email' } as const;
+export const ROUTES = { adminEmail: '/admin/email', emailSettings: '/settings/email', pipeline: '/pipeline' } as const;
+const CANDIDATE_ROUTE = /^\/candidates\/([0-9a-f-]{36})$/i;
 
 type SessionState = { kind: 'loading' } | { kind: 'signed_out'; notice: string | null } | { kind: 'signed_in'; session: Session } | { kind: 'error'; message: string };
 
@@ -53,6 +56,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
   let screen;
   if (pathname === ROUTES.adminEmail && isAdmin) screen = <AdminEmail user={user} contract={contract} />;
   else if (pathname === ROUTES.emailSettings) screen = <EmailSettings user={user} />;
+  else if (pathname === ROUTES.pipeline) screen = <Pipeline user={user} />;
+  else if (CANDIDATE_ROUTE.test(pathname)) screen = <CandidateProfile key={pathname} user={user} candidateId={CANDIDATE_ROUTE.exec(pathname)![1]!} contract={contract} />;
   else if (pathname === '/' || pathname === ROUTES.adminEmail) screen = null;
   else screen = <NotFound home={home} />;
 
@@ -79,6 +84,16 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
               <li>
                 <Link to={ROUTES.emailSettings} current={pathname === ROUTES.emailSettings}>
                   My email &amp; calendar
+                </Link>
+              </li>
+            </ul>
+          </nav>
+          {/* The day-to-day work, apart from the settings navigation. */}
+          <nav aria-label="Candidates">
+            <ul className="nav-list">
+              <li>
+                <Link to={ROUTES.pipeline} current={pathname === ROUTES.pipeline || CANDIDATE_ROUTE.test(pathname)}>
+                  Pipeline
                 </Link>
               </li>
             </ul>

@@ -117,6 +117,87 @@ export interface Mailbox {
   calendar: Grant;
 }
 
+export interface Project {
+  id: string;
+  contractId: string;
+  name: string;
+  status: 'active' | 'closed';
+  candidateIds: string[];
+}
+
+export interface Candidate {
+  id: string;
+  contractId: string;
+  name: string;
+  emails: string[];
+  emailDiscovery: 'anyone' | 'second_degree' | 'first_degree' | 'nobody';
+  inPipeline: boolean;
+  projectIds: string[];
+}
+
+export interface MessagePreview {
+  count: number;
+  latest: { subject: string; snippet: string; sentAt: string } | null;
+}
+
+export type Visibility = 'private' | 'contract';
+
+export interface Message {
+  id: string;
+  threadId: string;
+  candidateId: string | null;
+  direction: 'inbound' | 'outbound';
+  from: string;
+  fromName: string | null;
+  to: string[];
+  cc: string[];
+  subject: string;
+  sentAt: string;
+  snippet: string;
+  /** Sanitised by the server; still rendered only inside a sandboxed frame. */
+  bodyHtml: string | null;
+  bodyText: string | null;
+  visibility: Visibility;
+  origin: 'synced' | 'sent_from_product';
+  ownerSeatId: string;
+  isOwner: boolean;
+}
+
+export interface Thread {
+  threadId: string;
+  subject: string;
+  lastActivityAt: string;
+  visibility: Visibility;
+  messages: Message[];
+}
+
+export interface Decision {
+  providerMessageId: string;
+  threadId: string | null;
+  providerThreadId: string | null;
+  decidedAt: string;
+  ingested: boolean;
+  rule: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface NewEmail {
+  subject: string;
+  bodyText: string;
+  to?: string;
+  replyToMessageId?: string;
+}
+
+export type Conferencing = 'google_meet' | 'teams' | 'none';
+
+export interface NewInterview {
+  title: string;
+  description?: string;
+  start: string;
+  end: string;
+  conferencing: Conferencing;
+}
+
 /** A refused request, with the server's code and its message meant for people. */
 export class ApiError extends Error {
   readonly code: string;
@@ -214,6 +295,26 @@ export const api = {
   startAuthorization: (seatId: string, kind: AuthorizationKind, redirectAfter: string) =>
     request<{ authorizationUrl: string }>('POST', `/seats/${seatId}/authorizations`, { kind, redirectAfter }),
   disconnect: (seatId: string, kind: AuthorizationKind) => request<Grant>('DELETE', `/seats/${seatId}/authorizations/${kind}`),
+  projects: (contractId: string) => request<Project[]>('GET', `/contracts/${contractId}/projects`),
+  candidates: (contractId: string, search: { q?: string | undefined; projectId?: string | undefined; limit?: number } = {}) =>
+    request<Candidate[]>('GET', `/contracts/${contractId}/candidates${q({ q: search.q, projectId: search.projectId, limit: search.limit })}`),
+  candidate: (candidateId: string) => request<Candidate>('GET', `/candidates/${candidateId}`),
+  messagePreviews: (candidateIds: string[]) =>
+    request<Record<string, MessagePreview>>('GET', `/pipeline/message-previews${q({ candidateIds: candidateIds.join(',') })}`),
+  candidateMessages: (candidateId: string) => request<Thread[]>('GET', `/candidates/${candidateId}/messages`),
+  setMessageVisibility: (messageId: string, visibility: Visibility) => request<Message>('PATCH', `/messages/${messageId}`, { visibility }),
+  setThreadVisibility: (threadId: string, visibility: Visibility) =>
+    request<{ threadId: string; visibility: Visibility; messagesChanged: number }>('PATCH', `/threads/${threadId}`, { visibility }),
+  sendEmail: (candidateId: string, email: NewEmail) => request<Message>('POST', `/candidates/${candidateId}/emails`, email),
+  decisions: (seatId: string, address: string) => request<Decision[]>('GET', `/seats/${seatId}/sync/decisions${q({ address })}`),
+  scheduleInterview: (candidateId: string, interview: NewInterview) =>
+    request<{ eventId: string; joinUrl?: string }>('POST', `/candidates/${candidateId}/interviews`, interview),
+  /** The R-71 export as a file to save, with the name the server gives it; its message count for the UI. */
+  async exportMessages(seatId: string): Promise<{ blob: Blob; filename: string; messages: number }> {
+    const archive = await request<{ messages: unknown[] }>('GET', `/seats/${seatId}/export`);
+    const blob = new Blob([JSON.stringify(archive, null, 2)], { type: 'application/json' });
+    return { blob, filename: `recruiter-sync-export-${seatId}.json`, messages: archive.messages.length };
+  },
 };
 
 /** What to show for any failure: the server's message, or a plain fallback. */

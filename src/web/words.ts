@@ -141,3 +141,38 @@ export function auditText(entry: AuditEntry): string {
     }
   }
 }
+
+export const VISIBILITY_LABELS = { private: 'Private', contract: 'Shared with the company' } as const;
+
+/** What to do about each refusal of a send (R-50, R-51), beside the server's own message. */
+export const SEND_FIXES: Record<string, { fix: string; settingsLink?: boolean }> = {
+  send_not_allowed: { fix: 'Ask your admin to set the company email access to "Send & view".' },
+  send_scope_missing: { fix: 'Reconnect your mailbox and grant the permission to send.', settingsLink: true },
+  not_authorized: { fix: 'Connect your mailbox first: email is sent from your own mailbox.', settingsLink: true },
+  needs_reauthorization: { fix: 'Reconnect your mailbox: the provider no longer accepts the connection.', settingsLink: true },
+  contract_suspended: { fix: 'Your company is suspended. An admin must reactivate it before email can be sent.' },
+  rate_limited: { fix: 'Wait a few minutes, then send again. Your draft is kept.' },
+  provider_unavailable: { fix: 'Your mailbox provider did not answer. Try again in a moment. Your draft is kept.' },
+  email_disabled: { fix: 'Ask your admin to turn email on for the company.' },
+  calendar_disabled: { fix: 'Ask your admin to turn the calendar on for the company.' },
+  provider_not_selected: { fix: 'Ask your admin to choose Google Workspace or Microsoft 365.' },
+  consent_required: { fix: 'Reconnect your calendar; if it still fails, your IT admin must grant the calendar permission.', settingsLink: true },
+};
+
+export const CONFERENCING_NAMES = { google_meet: 'Google Meet', teams: 'Microsoft Teams', none: 'No video call' } as const;
+
+/** A sync decision in plain words: the server's summary, or a sentence made from the rule when it has none. */
+export function decisionText(decision: { ingested: boolean; rule: string | null; detail: Record<string, unknown> }): string {
+  const summary = typeof decision.detail.summary === 'string' ? decision.detail.summary : null;
+  if (summary) return summary;
+  if (decision.ingested) return 'Synced.';
+  const title = typeof decision.detail.ruleTitle === 'string' ? decision.detail.ruleTitle : null;
+  return decision.rule ? `Not synced (${decision.rule}${title ? `, ${title}` : ''}).` : 'Not synced.';
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+/** Short time for lists: the hour today, the date otherwise. */
+export function shortDate(iso: string, now: Date = new Date()): string {
+  const date = new Date(iso);
+  return date.toDateString() === now.toDateString() ? timeFormat.format(date) : formatDate(iso);
+}

@@ -2,6 +2,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { api, errorMessage, type AuthorizationKind, type Grant, type Mailbox, type Settings, type SyncState, type User } from '../api.ts';
 import { ActionButton, Alert, ConfirmDialog, Loading, RuleTag, StateBadge, navigate, useLoad, useTitle } from '../ui.tsx';
 import { outcomeFromQuery, type Outcome } from '../rules.ts';
+import { ExportMessages } from './ExportMessages.tsx';
 import { PHASE_LABELS, PROVIDER_NAMES, count, formatDate, reasonText, scopeWords } from '../words.ts';
 
 const HERE = '/settings/email';
@@ -105,6 +106,7 @@ function SeatMailbox({ seatId, contractId }: { seatId: string; contractId: strin
         onConnect={() => void connect('calendar')}
         onDisconnect={() => setDisconnecting('calendar')}
       />
+      <ExportMessages seatId={seatId} settings={settings.data} />
       <ConfirmDialog
         open={disconnecting !== null}
         title={disconnecting === 'calendar' ? 'Disconnect your calendar?' : 'Disconnect your email?'}
