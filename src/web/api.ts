@@ -172,7 +172,8 @@ export interface Thread {
 }
 
 export interface Decision {
-  providerMessageId: string;
+  /** Null when the rules were applied to the address itself (no examined email carried it). */
+  providerMessageId: string | null;
   threadId: string | null;
   providerThreadId: string | null;
   decidedAt: string;

@@ -56,5 +56,11 @@ describe.each(['google', 'microsoft'] as const)('connecting a mailbox starts its
     expect(health.find((h: { seatId: string }) => h.seatId === c.seat.id).sync).toMatchObject({ phase: 'incremental', messagesIngested: 1 });
     const decisions = await api.call('GET', `/api/v1/seats/${c.seat.id}/sync/decisions?address=carla@mail.example`, { token: c.contractToken, actAs: c.recruiter.id });
     expect(decisions.json()).toEqual([expect.objectContaining({ ingested: true, rule: null })]);
+    // R-40: the colleague's mail is explained as internal, whether the scan examined it (Graph lists the
+    // window) or never asked for it (Gmail is searched by candidate addresses): then the address itself is judged.
+    const internal = await api.call('GET', `/api/v1/seats/${c.seat.id}/sync/decisions?address=sam@${domain}`, { token: c.contractToken, actAs: c.recruiter.id });
+    expect(internal.json().map((d: { rule: string }) => d.rule)).toEqual(['R-31']);
+    const stranger = await api.call('GET', `/api/v1/seats/${c.seat.id}/sync/decisions?address=nobody@elsewhere.example`, { token: c.contractToken, actAs: c.recruiter.id });
+    expect(stranger.json()).toEqual([expect.objectContaining({ providerMessageId: null, ingested: false, rule: 'R-33', detail: expect.objectContaining({ addressOnly: true }) })]);
   });
 });

@@ -6,7 +6,7 @@ import { defineRoute } from '../route.ts';
 import { Id, IdParams, Timestamp } from '../schemas.ts';
 
 const Decision = z.object({
-  providerMessageId: z.string(),
+  providerMessageId: z.string().nullable().describe('Null for an explanation of an address no examined message carried (detail.addressOnly): the rules applied to the address itself'),
   threadId: Id.nullable().describe('The stored thread when the message is stored (as in the messages API), else null'),
   providerThreadId: z.string().nullable().describe("The provider's thread (Gmail) or conversation (Graph) id"),
   decidedAt: Timestamp,

@@ -12,7 +12,8 @@
  */
 import { sql } from 'kysely';
 import { normalizeAddress } from '../../domain/addresses.ts';
-import { RULE_TITLES, type IngestionRuleId } from '../../domain/ingestion/index.ts';
+import { decideIngestion, describeDecision, RULE_TITLES, type IngestionRuleId } from '../../domain/ingestion/index.ts';
+import { CandidateCache, loadSeatMailbox } from './candidates.ts';
 import { forbidden } from '../../errors.ts';
 import type { Actor } from '../../services/actors.ts';
 import type { ServiceContext } from '../../services/context.ts';
@@ -21,7 +22,8 @@ import { loadSeat } from '../../services/seats.ts';
 export const DECISIONS_LIMIT = 200;
 
 export interface DecisionView {
-  providerMessageId: string;
+  /** Null for an address explanation: no message with the address was examined (see `explainAddress`). */
+  providerMessageId: string | null;
   /** The stored thread (as in the messages API) when the message is stored; null otherwise. */
   threadId: string | null;
   providerThreadId: string | null;
@@ -80,7 +82,7 @@ export async function listSeatDecisions(ctx: ServiceContext, actor: Actor, seatI
   }
   const rows = await query.orderBy('d.decided_at', 'desc').orderBy('d.id', 'desc').limit(DECISIONS_LIMIT).execute();
 
-  return rows.map((row) => {
+  const views: DecisionView[] = rows.map((row) => {
     const detail = (row.detail ?? {}) as Record<string, unknown>;
     const full = fullSince !== null && row.decided_at.getTime() >= fullSince.getTime();
     return {
@@ -93,4 +95,44 @@ export async function listSeatDecisions(ctx: ServiceContext, actor: Actor, seatI
       detail: full ? detail : restrictedDetail({ ingested: row.ingested, rule: row.rule, counterpart: row.counterpart, detail }),
     };
   });
+  if (rows.length === 0 && filter.address !== undefined && filter.providerMessageId === undefined) {
+    const explained = await explainAddress(ctx, seat.id, filter.address);
+    return explained ? [explained] : [];
+  }
+  return views;
+}
+
+/**
+ * R-40 for an address the sync never examined. The historical scan asks the provider only for mail that can
+ * qualify (R-27: e.g. Gmail is searched by candidate addresses), so an address that cannot qualify leaves no
+ * decision row. It is explained by the same rules, applied to the address itself now: R-31, R-33, R-32, R-34
+ * (a one-to-one message between it and the seat's mailbox). When the address would qualify, the answer says
+ * that no message with it was found in the window of active threads (R-35, R-36).
+ */
+async function explainAddress(ctx: ServiceContext, seatId: string, rawAddress: string): Promise<DecisionView | null> {
+  let mailbox;
+  try {
+    mailbox = await loadSeatMailbox(ctx.db, seatId);
+  } catch {
+    return null; // never authorized: nothing was synced, nothing to explain
+  }
+  const address = normalizeAddress(rawAddress);
+  const now = ctx.clock.now();
+  const candidates = await new CandidateCache(ctx.db).lookupFor(mailbox.contractId, mailbox.holderUserId);
+  const decision = decideIngestion(
+    { from: address, to: mailbox.owner.address, date: now, isSpam: false, isDraft: false, isSent: false },
+    { owner: mailbox.owner, candidatesByAddress: candidates, threadInitiatedThroughProduct: false, threadLastActivityAt: now, sync: { kind: 'incremental', now } },
+  );
+  const summary = decision.ingested
+    ? `No email with ${address} was found in your mailbox within the sync window, or its conversation had no activity in the last six months (R-35, R-36). Mail with this address would be synced.`
+    : `No email with ${address} is synced: ${describeDecision(decision)}`;
+  return {
+    providerMessageId: null,
+    threadId: null,
+    providerThreadId: null,
+    decidedAt: now,
+    ingested: false,
+    rule: decision.ingested ? null : decision.rule,
+    detail: { summary, addressOnly: true, counterpart: address, ruleTitle: ruleTitle(decision.rule) },
+  };
 }

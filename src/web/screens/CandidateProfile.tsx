@@ -350,7 +350,7 @@ function WhyNotHere({ seatId, candidate }: { seatId: string | null; candidate: C
       {result && result.decisions.length > 0 && (
         <ol className="decision-list" aria-label={`Sync decisions for ${result.address}, newest first`}>
           {result.decisions.map((d) => (
-            <li key={d.providerMessageId} className={`decision decision-${d.ingested ? 'synced' : 'skipped'}`}>
+            <li key={d.providerMessageId ?? `address-${d.decidedAt}`} className={`decision decision-${d.ingested ? 'synced' : 'skipped'}`}>
               <div className="decision-head">
                 <strong>{d.ingested ? 'Synced' : 'Not synced'}</strong>
                 {d.rule && <RuleTag rule={d.rule} />}
