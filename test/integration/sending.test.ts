@@ -97,6 +97,15 @@ describe.each(['google', 'microsoft'] as const)('Email Connect sending (R-50, R-
     expect(await c.sent()).toEqual([]);
   });
 
+  it('R-51/R-12: a grant that needs re-authorization is refused with the reason', async () => {
+    const c = await company();
+    await api.ctx.db.updateTable('mailbox_authorizations').set({ state: 'needs_reauthorization', state_reason: 'Google refused to renew access.' }).where('seat_id', '=', c.seat.id).execute();
+    const res = await c.send({ subject: 'x', bodyText: 'y' });
+    expect([res.statusCode, res.json().error.code]).toEqual([409, 'needs_reauthorization']);
+    expect(res.json().error.message).toMatch(/Reconnect/);
+    expect(await c.sent()).toEqual([]);
+  });
+
   it('R-04: a grant still holding the send scope at view level is refused', async () => {
     const c = await company();
     // Simulate an IT admin who left the scope in place: the level changes without the downgrade path.

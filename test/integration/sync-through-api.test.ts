@@ -64,3 +64,52 @@ describe.each(['google', 'microsoft'] as const)('connecting a mailbox starts its
     expect(stranger.json()).toEqual([expect.objectContaining({ providerMessageId: null, ingested: false, rule: 'R-33', detail: expect.objectContaining({ addressOnly: true }) })]);
   });
 });
+
+describe.each(['google', 'microsoft'] as const)('a message sent from the product, seen again by sync (R-50, R-26) with %s', (provider) => {
+  let database: Database;
+  let api: TestApi;
+  let sim: TestSimulators;
+  let jobs: Jobs;
+  beforeAll(async () => {
+    sim = await startTestSimulators();
+    database = await backends[0]!.open();
+    let drain = async () => 0;
+    const ref: { jobs?: Jobs } = {};
+    api = await startTestApi(database, { simulatorUrl: sim.url, drain: () => drain(), jobs: { send: (...args) => ref.jobs!.send(...args) } });
+    jobs = createJobs({ database, clock: api.clock });
+    ref.jobs = jobs;
+    await jobs.start({ role: 'web' });
+    await registerWorkers(jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
+    drain = () => jobs.drain();
+  });
+  afterAll(async () => {
+    await api.close();
+    await jobs.stop();
+    await database.close();
+    await sim.close();
+  });
+
+  it('is stored once: the incremental sync matches it by Message-ID and fills in the provider ids', async () => {
+    const domain = `dedupe-${provider}.test`;
+    const c = await createCompany(api, 'Dedupe Co', domain);
+    const address = `rita@${domain}`;
+    await sim.control('POST', '/_sim/tenants', { provider, domain });
+    await sim.control('POST', '/_sim/mailboxes', { provider, address });
+    await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: provider, emailAccess: 'send_and_view' });
+    await connectMailbox(api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address });
+    await api.app.inject({ method: 'POST', url: '/_test/jobs/drain' });
+
+    const sent = await api.call('POST', `/api/v1/candidates/${c.candidate.id}/emails`, { token: c.contractToken, actAs: c.recruiter.id, body: { subject: 'Next steps', bodyText: 'Shall we talk on Monday?' } });
+    expect(sent.statusCode, sent.body).toBe(201);
+    // The poll runs once the product clock passes its interval.
+    api.clock.set(new Date(api.clock.now().getTime() + 2 * 60_000));
+    await api.app.inject({ method: 'POST', url: '/_test/jobs/drain' });
+
+    const rows = await api.ctx.db.selectFrom('mail_messages').select(['id', 'provider_message_id', 'origin']).where('contract_id', '=', c.contract.id).execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ id: sent.json().id, origin: 'sent_from_product' });
+    expect(rows[0]!.provider_message_id.startsWith('sent:')).toBe(false);
+    const threads = (await api.call('GET', `/api/v1/candidates/${c.candidate.id}/messages`, { token: c.contractToken, actAs: c.recruiter.id })).json();
+    expect(threads).toHaveLength(1);
+  });
+});
