@@ -1,26 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/store/database.ts';
-import { startTestApi, type TestApi } from '../helpers/app.ts';
+import type { TestApi } from '../helpers/app.ts';
 import { connectMailbox } from '../helpers/connect.ts';
-import { backends } from '../helpers/databases.ts';
 import { createCompany, insertMessage } from '../helpers/fixtures.ts';
-import { startTestSimulators, type TestSimulators } from '../helpers/simulators.ts';
+import { startTestProduct, type TestProduct } from '../helpers/product.ts';
+import type { TestSimulators } from '../helpers/simulators.ts';
 
 describe.each(['google', 'microsoft'] as const)('Email Connect sending (R-50, R-51) with %s', (provider) => {
-  let database: Database;
+  let product: TestProduct;
   let api: TestApi;
   let sim: TestSimulators;
   let n = 0;
   beforeAll(async () => {
-    sim = await startTestSimulators();
-    database = await backends[0]!.open();
-    api = await startTestApi(database, { simulatorUrl: sim.url });
+    product = await startTestProduct();
+    ({ api, sim } = product);
   });
-  afterAll(async () => {
-    await api.close();
-    await database.close();
-    await sim.close();
-  });
+  afterAll(() => product.close());
 
   async function company(level: 'view' | 'send_and_view' = 'send_and_view', connect = true) {
     const domain = `send${++n}-${provider}.test`;

@@ -1,25 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/store/database.ts';
-import { startTestApi, type TestApi } from '../helpers/app.ts';
+import type { TestApi } from '../helpers/app.ts';
 import { connectMailbox } from '../helpers/connect.ts';
-import { backends } from '../helpers/databases.ts';
 import { createCompany } from '../helpers/fixtures.ts';
-import { startTestSimulators, type TestSimulators } from '../helpers/simulators.ts';
+import { startTestProduct, type TestProduct } from '../helpers/product.ts';
+import type { TestSimulators } from '../helpers/simulators.ts';
 
 describe.each(['google', 'microsoft'] as const)('suspension revokes at the provider (R-70) with %s', (provider) => {
-  let database: Database;
+  let product: TestProduct;
   let api: TestApi;
   let sim: TestSimulators;
   beforeAll(async () => {
-    sim = await startTestSimulators();
-    database = await backends[0]!.open();
-    api = await startTestApi(database, { simulatorUrl: sim.url });
+    product = await startTestProduct();
+    ({ api, sim } = product);
   });
-  afterAll(async () => {
-    await api.close();
-    await database.close();
-    await sim.close();
-  });
+  afterAll(() => product.close());
 
   it('revokes every grant it can before deleting the tokens, and says so in the receipt', async () => {
     const domain = `suspend-${provider}.test`;

@@ -1,37 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pino from 'pino';
-import { createJobs, type Jobs } from '../../src/jobs/index.ts';
-import type { Database } from '../../src/store/database.ts';
-import { registerWorkers } from '../../src/workers.ts';
-import { startTestApi, type TestApi } from '../helpers/app.ts';
+import type { TestApi } from '../helpers/app.ts';
 import { connectMailbox } from '../helpers/connect.ts';
-import { backends } from '../helpers/databases.ts';
 import { createCompany } from '../helpers/fixtures.ts';
-import { startTestSimulators, type TestSimulators } from '../helpers/simulators.ts';
+import { startTestProduct, type TestProduct } from '../helpers/product.ts';
+import type { TestSimulators } from '../helpers/simulators.ts';
 
 describe.each(['google', 'microsoft'] as const)('connecting a mailbox starts its sync (R-20) with %s', (provider) => {
-  let database: Database;
+  let product: TestProduct;
   let api: TestApi;
   let sim: TestSimulators;
-  let jobs: Jobs;
   beforeAll(async () => {
-    sim = await startTestSimulators();
-    database = await backends[0]!.open();
-    let drain = async () => 0;
-    const ref: { jobs?: Jobs } = {};
-    api = await startTestApi(database, { simulatorUrl: sim.url, drain: () => drain(), jobs: { send: (...args) => ref.jobs!.send(...args) } });
-    jobs = createJobs({ database, clock: api.clock });
-    ref.jobs = jobs;
-    await jobs.start({ role: 'web' });
-    await registerWorkers(jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
-    drain = () => jobs.drain();
+    product = await startTestProduct({ jobs: true });
+    ({ api, sim } = product);
   });
-  afterAll(async () => {
-    await api.close();
-    await jobs.stop();
-    await database.close();
-    await sim.close();
-  });
+  afterAll(() => product.close());
 
   it('the callback enqueues the historical sync; the drain ingests only the candidate mail; progress and health show it', async () => {
     const domain = `flow-${provider}.test`;
@@ -66,28 +48,14 @@ describe.each(['google', 'microsoft'] as const)('connecting a mailbox starts its
 });
 
 describe.each(['google', 'microsoft'] as const)('a message sent from the product, seen again by sync (R-50, R-26) with %s', (provider) => {
-  let database: Database;
+  let product: TestProduct;
   let api: TestApi;
   let sim: TestSimulators;
-  let jobs: Jobs;
   beforeAll(async () => {
-    sim = await startTestSimulators();
-    database = await backends[0]!.open();
-    let drain = async () => 0;
-    const ref: { jobs?: Jobs } = {};
-    api = await startTestApi(database, { simulatorUrl: sim.url, drain: () => drain(), jobs: { send: (...args) => ref.jobs!.send(...args) } });
-    jobs = createJobs({ database, clock: api.clock });
-    ref.jobs = jobs;
-    await jobs.start({ role: 'web' });
-    await registerWorkers(jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
-    drain = () => jobs.drain();
+    product = await startTestProduct({ jobs: true });
+    ({ api, sim } = product);
   });
-  afterAll(async () => {
-    await api.close();
-    await jobs.stop();
-    await database.close();
-    await sim.close();
-  });
+  afterAll(() => product.close());
 
   it('is stored once: the incremental sync matches it by Message-ID and fills in the provider ids', async () => {
     const domain = `dedupe-${provider}.test`;
