@@ -136,7 +136,7 @@ describe('admin: company email & calendar', () => {
     await page.reload();
     const notice = page.getByRole('status').filter({ hasText: 'R-04' });
     await expect.poll(() => notice.textContent()).toContain('1 seat(s) still hold the send permission at the provider');
-    expect(await notice.textContent()).toContain('Seats: Pat Partner');
+    await expect.poll(() => notice.textContent()).toContain('Seats: Pat Partner');
 
     // The audit log pages backwards with `before` until its beginning.
     await expect.poll(() => audit.getByRole('listitem').count()).toBe(20);

@@ -28,7 +28,7 @@ export function AdminEmail({ user, contract }: { user: User; contract: Contract 
       {settings.data === undefined && settings.error === undefined && <Loading label="Loading settings…" />}
       {settings.data && (
         <>
-          <Notices settings={settings.data} health={health.data ?? []} />
+          <Notices settings={settings.data} health={health.data} />
           <SettingsForm contractId={contractId} suspended={contract?.status === 'suspended'} settings={settings.data} health={health.data} onSaved={refresh} />
         </>
       )}
@@ -38,9 +38,10 @@ export function AdminEmail({ user, contract }: { user: User; contract: Contract 
   );
 }
 
-function Notices({ settings, health }: { settings: Settings; health: SeatHealth[] }) {
+function Notices({ settings, health }: { settings: Settings; health: SeatHealth[] | undefined }) {
   if (settings.notices.length === 0) return null;
-  const nameOf = (seatId: string) => health.find((s) => s.seatId === seatId)?.userName ?? 'a parked seat';
+  // Names come from the sync-health list; until it has loaded, no name is better than a wrong one.
+  const nameOf = (seatId: string) => health?.find((s) => s.seatId === seatId)?.userName ?? 'a parked seat';
   return (
     <section aria-labelledby="notices-title" className="notices">
       <h2 id="notices-title" className="visually-hidden">
@@ -51,7 +52,7 @@ function Notices({ settings, health }: { settings: Settings; health: SeatHealth[
           <p>
             <RuleTag rule={notice.rule} /> {notice.message}
           </p>
-          {notice.seatIds && notice.seatIds.length > 0 && <p className="muted small">Seats: {notice.seatIds.map(nameOf).join(', ')}</p>}
+          {health !== undefined && notice.seatIds && notice.seatIds.length > 0 && <p className="muted small">Seats: {notice.seatIds.map(nameOf).join(', ')}</p>}
         </Alert>
       ))}
     </section>
