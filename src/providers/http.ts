@@ -19,7 +19,7 @@ export interface ProviderResponse<T> {
  */
 export async function providerFetch<T>(
   url: string,
-  init: RequestInit & { parse?: 'json' | 'text' | 'none' },
+  init: RequestInit & { parse?: 'json' | 'text' | 'bytes' | 'none' },
   classify: (status: number, body: unknown, headers: Headers) => ProviderError | undefined,
   options: ProviderHttpOptions = {},
 ): Promise<ProviderResponse<T>> {
@@ -35,8 +35,10 @@ export async function providerFetch<T>(
   }
   try {
     const parse = init.parse ?? 'json';
-    const text = await response.text();
-    let body: unknown = text;
+    // MIME may carry 8-bit text in any charset: `bytes` keeps it exactly as served; errors are read as text.
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const text = parse === 'bytes' && response.ok ? '' : new TextDecoder().decode(bytes);
+    let body: unknown = parse === 'bytes' && response.ok ? bytes : text;
     if (parse === 'json' || (!response.ok && text.startsWith('{'))) {
       try {
         body = text.length ? JSON.parse(text) : undefined;

@@ -120,7 +120,7 @@ export class GraphMailClient implements MailClient {
     this.prefer = `IdType="ImmutableId", odata.maxpagesize=${pageSize}`;
   }
 
-  private async request<T>(accessToken: string, url: string, gone: 'cursor_expired' | 'permanent' = 'permanent', parse: 'json' | 'text' = 'json'): Promise<T> {
+  private async request<T>(accessToken: string, url: string, gone: 'cursor_expired' | 'permanent' = 'permanent', parse: 'json' | 'text' | 'bytes' = 'json'): Promise<T> {
     const absolute = url.startsWith('http') ? url : `${this.endpoints.graph}${url}`;
     const res = await providerFetch<T>(absolute, { headers: { authorization: `Bearer ${accessToken}`, prefer: this.prefer }, parse }, classifier(this.now, gone), { now: this.now });
     return res.body;
@@ -220,8 +220,7 @@ export class GraphMailClient implements MailClient {
     const out = new Map<string, Uint8Array>();
     for (const id of new Set(ids)) {
       try {
-        const mime = await this.request<string>(accessToken, `/me/messages/${encodeURIComponent(id)}/$value`, 'permanent', 'text');
-        out.set(id, Buffer.from(mime, 'utf8'));
+        out.set(id, await this.request<Uint8Array>(accessToken, `/me/messages/${encodeURIComponent(id)}/$value`, 'permanent', 'bytes'));
       } catch (error) {
         if (!(error instanceof ProviderError && error.details.status === 404)) throw error;
       }
