@@ -24,7 +24,7 @@ export default class BackendSummaryReporter implements Reporter {
     const lines = ['', 'Database backends:'];
     for (const backend of ['pglite', 'postgres']) {
       const entry = perBackend.get(backend);
-      lines.push(`  ${backend.padEnd(9)} ${entry ? `${entry.passed} passed, ${entry.failed} failed` : 'not run (set TEST_DATABASE_URL to include it)'}`);
+      lines.push(`  ${backend.padEnd(9)} ${entry ? `${entry.passed} passed, ${entry.failed} failed` : backend === 'postgres' ? 'not run (set TEST_DATABASE_URL to include it)' : 'not run (no storage test selected)'}`);
     }
     lines.push('', `tests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
     console.log(lines.join('\n'));
