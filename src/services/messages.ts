@@ -1,6 +1,6 @@
-import type { Selectable } from 'kysely';
+import type { ExpressionBuilder, Selectable, SqlBool } from 'kysely';
 import { AppError, forbidden, notFound } from '../errors.ts';
-import type { MailMessagesTable, Visibility } from '../store/schema.ts';
+import type { DB, MailMessagesTable, Visibility } from '../store/schema.ts';
 import { messageVisibleTo, ownedByViewer, type Viewer } from '../store/visibility.ts';
 import { assertContractVisible, type Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
@@ -48,7 +48,10 @@ async function viewerFor(ctx: ServiceContext, actor: Actor, contractId: string):
 
 const addressesOf = (value: unknown): string[] => (Array.isArray(value) ? value.map((v: { address: string }) => v.address) : []);
 
-function messageView(row: Selectable<MailMessagesTable>, viewer: Viewer): MessageView {
+/** R-61: `isOwner` says whether the caller may change the visibility — the owner in the same tenure, not any former holder. */
+const ownerColumn = (viewer: Viewer) => (eb: ExpressionBuilder<DB, 'mail_messages'>) => ownedByViewer(eb, viewer).as('is_owner');
+
+function messageView(row: Selectable<MailMessagesTable> & { is_owner: SqlBool }): MessageView {
   return {
     id: row.id,
     threadId: row.thread_id,
@@ -66,7 +69,7 @@ function messageView(row: Selectable<MailMessagesTable>, viewer: Viewer): Messag
     visibility: row.visibility,
     origin: row.origin,
     ownerSeatId: row.owner_seat_id,
-    isOwner: row.owner_user_id === viewer.userId,
+    isOwner: Boolean(row.is_owner),
   };
 }
 
@@ -76,6 +79,7 @@ export async function listCandidateMessages(ctx: ServiceContext, actor: Actor, c
   const rows = await ctx.db
     .selectFrom('mail_messages')
     .selectAll('mail_messages')
+    .select(ownerColumn(viewer))
     .where('mail_messages.candidate_id', '=', candidateId)
     .where(messageVisibleTo(viewer))
     .orderBy('mail_messages.sent_at')
@@ -83,7 +87,7 @@ export async function listCandidateMessages(ctx: ServiceContext, actor: Actor, c
     .execute();
   const threads = new Map<string, ThreadView>();
   for (const row of rows) {
-    const view = messageView(row, viewer);
+    const view = messageView(row);
     const thread = threads.get(row.thread_id) ?? { threadId: row.thread_id, subject: row.subject, lastActivityAt: row.sent_at, visibility: 'contract' as Visibility, messages: [] };
     thread.messages.push(view);
     thread.lastActivityAt = row.sent_at;
@@ -97,15 +101,15 @@ async function loadVisibleMessage(ctx: ServiceContext, actor: Actor, messageId: 
   const row = await ctx.db.selectFrom('mail_messages').select(['contract_id']).where('id', '=', messageId).executeTakeFirst();
   if (!row) throw notFound('message');
   const viewer = await viewerFor(ctx, actor, row.contract_id);
-  const visible = await ctx.db.selectFrom('mail_messages').selectAll('mail_messages').where('mail_messages.id', '=', messageId).where(messageVisibleTo(viewer)).executeTakeFirst();
+  const visible = await ctx.db.selectFrom('mail_messages').selectAll('mail_messages').select(ownerColumn(viewer)).where('mail_messages.id', '=', messageId).where(messageVisibleTo(viewer)).executeTakeFirst();
   // A message the caller may not see does not exist for them.
   if (!visible) throw notFound('message');
   return { row: visible, viewer };
 }
 
 export async function getMessage(ctx: ServiceContext, actor: Actor, messageId: string): Promise<MessageView> {
-  const { row, viewer } = await loadVisibleMessage(ctx, actor, messageId);
-  return messageView(row, viewer);
+  const { row } = await loadVisibleMessage(ctx, actor, messageId);
+  return messageView(row);
 }
 
 /** R-61: only the owner changes a message's visibility. */
@@ -124,7 +128,7 @@ export async function setMessageVisibility(ctx: ServiceContext, actor: Actor, me
     if (row.visibility !== visibility) {
       await recordAudit(trx, { contractId: row.contract_id, actor, action: 'message.visibility_changed', targetType: 'message', targetId: messageId, at: now, details: { from: row.visibility, to: visibility } });
     }
-    return messageView(updated, viewer);
+    return messageView({ ...updated, is_owner: true });
   });
 }
 
