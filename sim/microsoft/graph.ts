@@ -8,6 +8,7 @@ import type { MsStoredMessage } from './port.ts';
 import { mailRoutes } from './mail.ts';
 import { eventRoutes } from './events.ts';
 import { subscriptionRoutes } from './subscriptions.ts';
+import { searchMessages } from './search.ts';
 import { revokeUserSessions } from './identity.ts';
 
 /**
@@ -229,9 +230,15 @@ function listMessagesOf(folder: GraphFolder | null): Handler {
     const top = Number(req.query.get('$top') ?? 10);
     const skip = Number(req.query.get('$skip') ?? 0);
     if (!Number.isInteger(top) || top < 1 || top > 1000) throw badRequest('$top must be between 1 and 1000.', 'ErrorInvalidUrlQuery');
-    const all = [...ctx.core.messages(caller.address)]
-      .filter((m) => !m.deleted && (f === null || m.folder === f))
-      .sort((a, b) => b.internalDate.getTime() - a.internalDate.getTime());
+    const present = [...ctx.core.messages(caller.address)].filter((m) => !m.deleted && (f === null || m.folder === f));
+    const search = req.query.get('$search');
+    if (search !== null && (req.query.get('$filter') !== null || req.query.get('$orderby') !== null)) {
+      throw badRequest('$search cannot be combined with $filter or $orderby on messages.', 'ErrorInvalidUrlQuery');
+    }
+    const all =
+      search !== null
+        ? await searchMessages(present, search, ctx.ms.config.searchResultCap)
+        : present.sort((a, b) => b.internalDate.getTime() - a.internalDate.getTime());
     const slice = all.slice(skip, skip + top);
     const body: Record<string, unknown> = { '@odata.context': `${req.base}/$metadata#users('${encodeURIComponent(caller.address)}')/messages` };
     body.value = await renderEntries(ctx, req, caller, select, slice);

@@ -26,6 +26,8 @@ export interface MsConfig {
   batchLimit: number;
   /** How long a `timeout` fault holds a request before answering 504. */
   faultHangMs: number;
+  /** Most results one `$search` on messages returns, over all its pages (1,000 at Microsoft). */
+  searchResultCap: number;
 }
 
 export const DEFAULT_CONFIG: MsConfig = {
@@ -42,6 +44,7 @@ export const DEFAULT_CONFIG: MsConfig = {
   notificationTimeoutMs: 3_000,
   batchLimit: 20,
   faultHangMs: 20_000,
+  searchResultCap: 1000,
 };
 
 export interface AuthCode {

@@ -64,7 +64,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   messageRoutes(app, deps.ctx);
   decisionRoutes(app, deps.ctx);
   const mailboxDeps = { ...deps.ctx, providers: deps.providers, cipher: deps.cipher, publicUrl: deps.publicUrl };
-  tenancyRoutes(app, mailboxDeps);
+  tenancyRoutes(app, mailboxDeps, deps.jobs);
   mailboxRoutes(app, mailboxDeps, deps.jobs);
   sendingRoutes(app, mailboxDeps);
   interviewRoutes(app, { ...mailboxDeps, calendars: (provider) => deps.providers.calendar(provider) });

@@ -76,7 +76,8 @@ export const QUEUES = {
   },
   'candidate.backfill': {
     description: "Fetch a newly added candidate's past conversations for every authorized seat (R-39).",
-    payload: z.strictObject({ contractId: id, candidateId: id }),
+    // Without a grant: fans out one job per authorized email grant of the contract.
+    payload: z.strictObject({ contractId: id, candidateId: id, authorizationId: id.optional() }),
     policy: standard,
   },
 } satisfies Record<string, QueueDefinition>;

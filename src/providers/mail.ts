@@ -36,6 +36,13 @@ export interface HistoricalScanPage {
   readonly estimate: number | null;
 }
 
+export interface AddressScanPage {
+  /** Header facts only (R-41). */
+  readonly messages: MessageFacts[];
+  /** Where the next page begins; null when every message of the addresses has been listed. */
+  readonly checkpoint: Opaque | null;
+}
+
 export interface ChangesPage {
   /** New (or restored) messages, header facts only. */
   readonly added: MessageFacts[];
@@ -55,6 +62,12 @@ export interface MailClient {
   headers(accessToken: string, providerMessageIds: readonly string[]): Promise<Map<string, MessageFacts>>;
   /** Raw RFC 5322 bytes, only for messages that will be ingested (R-41); absent when the message is gone. */
   raw(accessToken: string, providerMessageIds: readonly string[]): Promise<Map<string, Uint8Array>>;
+  /**
+   * R-39: the mail of these addresses only, dated on or after `since`, header facts only, from the folders the
+   * historical scan reads (Gmail search `q`; Graph `$search` on participants) — a few requests for one
+   * candidate's mail, never a listing of the mailbox.
+   */
+  addressPage(accessToken: string, input: HistoricalScanInput): Promise<AddressScanPage>;
 }
 
 export interface MailProviders {

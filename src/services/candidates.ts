@@ -2,6 +2,7 @@ import { isValidAddress, normalizeAddress } from '../domain/addresses.ts';
 import type { EmailDiscovery } from '../domain/types.ts';
 import { validationFailed } from '../errors.ts';
 import { newId } from '../ids.ts';
+import type { Jobs } from '../jobs/index.ts';
 import { assertContractAdmin, assertContractVisible, conflict, requireFound, type Actor } from './actors.ts';
 import type { ServiceContext, Tx } from './context.ts';
 
@@ -17,6 +18,30 @@ export interface CandidateView {
 }
 
 type Db = Tx | ServiceContext['db'];
+
+/** The job queue, for the changes that make a candidate's past mail qualify (R-39); absent where nothing syncs. */
+export type PipelineJobs = Pick<Jobs, 'send'> | undefined;
+
+/** In the pipeline: at least one active project holds the candidate (SPEC §1). */
+export async function isInPipeline(db: Db, candidateId: string, exceptProjectId?: string): Promise<boolean> {
+  let query = db
+    .selectFrom('project_candidates')
+    .innerJoin('projects', 'projects.id', 'project_candidates.project_id')
+    .select('projects.id')
+    .where('project_candidates.candidate_id', '=', candidateId)
+    .where('projects.status', '=', 'active');
+  if (exceptProjectId !== undefined) query = query.where('projects.id', '!=', exceptProjectId);
+  return (await query.limit(1).executeTakeFirst()) !== undefined;
+}
+
+/**
+ * R-39: fetch the candidate's past conversations for every authorized seat of the contract. Enqueued in the
+ * transaction of the change, so the job exists only if the change commits (and sees it when it runs).
+ */
+export async function requestCandidateBackfill(jobs: PipelineJobs, trx: Tx, contractId: string, candidateId: string): Promise<void> {
+  if (!jobs) return;
+  await jobs.send('candidate.backfill', { contractId, candidateId }, { singletonKey: `candidate.backfill:${candidateId}`, transaction: trx });
+}
 
 async function candidateViews(db: Db, rows: Array<{ id: string; contract_id: string; name: string; email_discovery: EmailDiscovery }>): Promise<CandidateView[]> {
   if (rows.length === 0) return [];
@@ -125,6 +150,7 @@ export async function updateCandidate(
   actor: Actor,
   candidateId: string,
   input: { name?: string | undefined; emails?: string[] | undefined; emailDiscovery?: EmailDiscovery | undefined },
+  jobs?: PipelineJobs,
 ): Promise<CandidateView> {
   const emails = input.emails === undefined ? undefined : cleanEmails(input.emails);
   const now = ctx.clock.now();
@@ -140,7 +166,15 @@ export async function updateCandidate(
       .where('id', '=', candidateId)
       .returningAll()
       .executeTakeFirstOrThrow();
-    if (emails !== undefined) await writeEmails(trx, before.contract_id, candidateId, emails, now);
+    let newAddress = false;
+    if (emails !== undefined) {
+      const known = new Set((await trx.selectFrom('candidate_emails').select('normalized').where('candidate_id', '=', candidateId).execute()).map((e) => e.normalized));
+      newAddress = emails.some((e) => !known.has(e.normalized));
+      await writeEmails(trx, before.contract_id, candidateId, emails, now);
+    }
+    // A new address, or a discovery setting that may now admit seat holders: their past mail may qualify (R-39).
+    const discoveryChanged = input.emailDiscovery !== undefined && input.emailDiscovery !== before.email_discovery;
+    if ((newAddress || discoveryChanged) && (await isInPipeline(trx, candidateId))) await requestCandidateBackfill(jobs, trx, before.contract_id, candidateId);
     return (await candidateViews(trx, [row]))[0]!;
   });
 }
@@ -190,6 +224,7 @@ export async function setConnection(
   actor: Actor,
   candidateId: string,
   input: { userId: string; degree: 1 | 2 | 3 },
+  jobs?: PipelineJobs,
 ): Promise<{ candidateId: string; userId: string; degree: 1 | 2 | 3 }> {
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
@@ -197,6 +232,9 @@ export async function setConnection(
     assertContractAdmin(actor, candidate.contract_id, 'candidate');
     const user = await trx.selectFrom('users').select(['id', 'contract_id']).where('id', '=', input.userId).executeTakeFirst();
     if (!user || user.contract_id !== candidate.contract_id) requireFound(undefined, 'user');
+    const previous = await trx.selectFrom('candidate_connections').select('degree').where('candidate_id', '=', candidateId).where('user_id', '=', input.userId).executeTakeFirst();
+    // A new degree may let the candidate's discovery setting admit this user's seat (R-34, R-39).
+    if (Number(previous?.degree ?? 0) !== input.degree && (await isInPipeline(trx, candidateId))) await requestCandidateBackfill(jobs, trx, candidate.contract_id, candidateId);
     await trx
       .insertInto('candidate_connections')
       .values({ candidate_id: candidateId, user_id: input.userId, contract_id: candidate.contract_id, degree: input.degree, updated_at: now })

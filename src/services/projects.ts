@@ -1,7 +1,7 @@
 import { newId } from '../ids.ts';
 import { assertContractVisible, requireFound, type Actor } from './actors.ts';
 import type { ServiceContext, Tx } from './context.ts';
-import { loadCandidate } from './candidates.ts';
+import { isInPipeline, loadCandidate, requestCandidateBackfill, type PipelineJobs } from './candidates.ts';
 
 /** Projects hold the candidates a contract is recruiting; active projects make up the pipeline (SPEC §1). */
 export interface ProjectView {
@@ -49,10 +49,23 @@ export async function listProjects(ctx: ServiceContext, actor: Actor, contractId
   return Promise.all(rows.map((r) => projectView(ctx.db, r)));
 }
 
-export async function updateProject(ctx: ServiceContext, actor: Actor, projectId: string, input: { name?: string | undefined; status?: 'active' | 'closed' | undefined }): Promise<ProjectView> {
+export async function updateProject(
+  ctx: ServiceContext,
+  actor: Actor,
+  projectId: string,
+  input: { name?: string | undefined; status?: 'active' | 'closed' | undefined },
+  jobs?: PipelineJobs,
+): Promise<ProjectView> {
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
-    await loadProject(trx, actor, projectId);
+    const before = await loadProject(trx, actor, projectId);
+    if (before.status === 'closed' && input.status === 'active') {
+      // Reopened: its candidates held by no other active project join the pipeline again.
+      const members = await trx.selectFrom('project_candidates').select('candidate_id').where('project_id', '=', projectId).execute();
+      for (const m of members) {
+        if (!(await isInPipeline(trx, m.candidate_id, projectId))) await requestCandidateBackfill(jobs, trx, before.contract_id, m.candidate_id);
+      }
+    }
     const row = await trx
       .updateTable('projects')
       .set({ ...(input.name !== undefined ? { name: input.name.trim() } : {}), ...(input.status !== undefined ? { status: input.status } : {}), updated_at: now })
@@ -63,18 +76,21 @@ export async function updateProject(ctx: ServiceContext, actor: Actor, projectId
   });
 }
 
-export async function addCandidateToProject(ctx: ServiceContext, actor: Actor, projectId: string, candidateId: string): Promise<ProjectView> {
+export async function addCandidateToProject(ctx: ServiceContext, actor: Actor, projectId: string, candidateId: string, jobs?: PipelineJobs): Promise<ProjectView> {
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     const project = await loadProject(trx, actor, projectId);
     const candidate = await loadCandidate(trx, actor, candidateId);
     // A candidate of another contract does not exist from this project's point of view.
     if (candidate.contract_id !== project.contract_id) requireFound(undefined, 'candidate');
+    const wasInPipeline = await isInPipeline(trx, candidateId);
     await trx
       .insertInto('project_candidates')
       .values({ project_id: projectId, candidate_id: candidateId, contract_id: project.contract_id, added_at: now })
       .onConflict((oc) => oc.columns(['project_id', 'candidate_id']).doNothing())
       .execute();
+    // Added to the pipeline later: their past conversations are fetched for every authorized seat.
+    if (project.status === 'active' && !wasInPipeline) await requestCandidateBackfill(jobs, trx, project.contract_id, candidateId);
     return projectView(trx, project);
   });
 }

@@ -255,6 +255,10 @@ export interface SyncStatesTable {
   last_error: string | null;
   last_error_kind: string | null;
   updated_at: Timestamp;
+  /** The run holding the grant (0007): its lease id, until when (database time) and what kind of run. */
+  run_lease_id: string | null;
+  run_lease_until: Timestamp | null;
+  run_lease_kind: 'historical' | 'incremental' | 'backfill' | null;
 }
 
 export interface PushSubscriptionsTable {

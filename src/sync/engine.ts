@@ -10,15 +10,19 @@ import { AppError } from '../errors.ts';
 import { RetryLaterError } from '../jobs/index.ts';
 import { ProviderError } from '../providers/errors.ts';
 import type { MailClient, MailProviders, Opaque } from '../providers/mail.ts';
-import { accessTokenFor } from '../services/access-tokens.ts';
+import { accessTokenFor, reauthorizationMessage } from '../services/access-tokens.ts';
+import { recordAudit } from '../services/audit.ts';
 import type { MailboxDeps } from '../services/mailbox-authorization.ts';
 import type { DB } from '../store/schema.ts';
 import { CandidateCache, decideBatch, deleteMessageAtSource, ingestBatch, loadSeatMailbox, type IngestItem, type MessageFacts, type SeatMailbox } from './ingest/index.ts';
+import { busy, DEFAULT_RUN_LEASE_MS, isLease, tryAcquireRunLease, type RunKind, type RunLease } from './lock.ts';
 
 export interface SyncDeps extends MailboxDeps {
   mail: MailProviders;
   /** R-35 legacy cut-off (configuration); the domain's defaults when absent. */
   legacy?: LegacyWindow | undefined;
+  /** How long a run's lease on its grant lasts without renewal (`lock.ts`); two minutes when absent. */
+  runLeaseMs?: number | undefined;
 }
 
 /** Waits longer than this are not slept through: the job is put back for later by the product clock. */
@@ -30,15 +34,18 @@ const CHUNK = 100;
 
 type Db = Kysely<DB>;
 
-interface Run {
+export interface Run {
   deps: SyncDeps;
   authorizationId: string;
   mailbox: SeatMailbox;
   client: MailClient;
   candidates: CandidateCache;
+  /** The run's hold on its grant; checked at every page boundary. */
+  lease?: RunLease;
 }
 
-export type SyncOutcome = 'completed' | 'skipped' | 'resynced' | 'stopped';
+/** `failed`: a permanent provider error, recorded in the sync state (sync health) and not retried by the job. */
+export type SyncOutcome = 'completed' | 'skipped' | 'resynced' | 'stopped' | 'failed';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -47,12 +54,24 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * waits here, long ones by re-queueing the job); transient → a few quick retries with back-off; other kinds
  * go to the caller. A fresh token is asked for each attempt, so a refresh in between is picked up.
  */
-async function withRetry<T>(run: Run, call: (accessToken: string) => Promise<T>): Promise<T> {
+export async function withRetry<T>(run: Run, call: (accessToken: string) => Promise<T>): Promise<T> {
+  let renewed = false;
   for (let attempt = 1; ; attempt++) {
     const token = await accessTokenFor(run.deps, run.authorizationId);
     try {
       return await call(token);
     } catch (error) {
+      if (error instanceof ProviderError && error.kind === 'auth' && !renewed) {
+        // The access token was refused before its time (revoked, sessions ended): one renewal decides whether
+        // the grant still stands; a refused renewal marks it needs_reauthorization (R-12).
+        renewed = true;
+        await expireAccessToken(run.deps, run.authorizationId);
+        continue;
+      }
+      if (error instanceof ProviderError && (error.kind === 'auth' || error.kind === 'consent')) {
+        await refuseGrant(run.deps, run.authorizationId, error);
+        throw new AppError('needs_reauthorization', reauthorizationMessage(refusalReason(run.mailbox.provider, error)));
+      }
       if (!(error instanceof ProviderError) || (error.kind !== 'throttled' && error.kind !== 'transient')) throw error;
       const waitMs = error.details.retryAfterSeconds !== undefined ? error.details.retryAfterSeconds * 1000 : 100 * 2 ** attempt;
       if (error.kind === 'throttled' && (waitMs > MAX_INLINE_WAIT_MS || attempt >= ATTEMPTS)) {
@@ -62,6 +81,28 @@ async function withRetry<T>(run: Run, call: (accessToken: string) => Promise<T>)
       await sleep(Math.min(waitMs, MAX_INLINE_WAIT_MS));
     }
   }
+}
+
+async function expireAccessToken(deps: SyncDeps, authorizationId: string): Promise<void> {
+  await deps.db.updateTable('mailbox_authorizations').set({ access_token_expires_at: deps.clock.now() }).where('id', '=', authorizationId).where('state', '=', 'authorized').execute();
+}
+
+const refusalReason = (provider: 'google' | 'microsoft', error: ProviderError): string =>
+  `${provider === 'google' ? 'Google' : 'Microsoft'} refused access to the mailbox: ${error.message}`;
+
+/** A grant the provider refuses even with a fresh token (R-12): needs_reauthorization, tokens dropped, syncing stops. */
+async function refuseGrant(deps: SyncDeps, authorizationId: string, error: ProviderError): Promise<void> {
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (trx) => {
+    const grant = await trx.selectFrom('mailbox_authorizations').select(['contract_id', 'seat_id', 'provider']).where('id', '=', authorizationId).where('state', '=', 'authorized').forUpdate().executeTakeFirst();
+    if (!grant) return;
+    await trx
+      .updateTable('mailbox_authorizations')
+      .set({ state: 'needs_reauthorization', state_reason: refusalReason(grant.provider, error), access_token_ciphertext: null, access_token_expires_at: null, updated_at: now })
+      .where('id', '=', authorizationId)
+      .execute();
+    await recordAudit(trx, { contractId: grant.contract_id, actor: 'system', action: 'authorization.needs_reauthorization', targetType: 'seat', targetId: grant.seat_id, at: now, details: { provider: grant.provider, providerCode: error.details.providerCode ?? null } });
+  });
 }
 
 async function openRun(deps: SyncDeps, authorizationId: string): Promise<Run | null> {
@@ -78,6 +119,35 @@ async function ensureState(db: Db, mailbox: SeatMailbox, now: Date) {
     .onConflict((oc) => oc.column('authorization_id').doNothing())
     .execute();
   return db.selectFrom('sync_states').selectAll().where('authorization_id', '=', mailbox.authorizationId).executeTakeFirstOrThrow();
+}
+
+/**
+ * Runs `body` holding the grant's run lease (`lock.ts`): historical, incremental and backfill runs of one grant
+ * never overlap, in this process or another. A grant held by another run throws `RetryLaterError`, so the job
+ * comes back once the holder is likely done instead of being lost.
+ */
+export async function withRunLock<T>(deps: SyncDeps, authorizationId: string, kind: RunKind, body: (run: Run) => Promise<T>): Promise<T | 'skipped'> {
+  const run = await openRun(deps, authorizationId);
+  if (!run) return 'skipped';
+  await ensureState(deps.db, run.mailbox, deps.clock.now());
+  const lease = await tryAcquireRunLease(deps.db, deps.clock, authorizationId, kind, deps.runLeaseMs ?? DEFAULT_RUN_LEASE_MS);
+  if (!isLease(lease)) throw busy(lease, deps.clock.now());
+  try {
+    run.lease = lease;
+    return await body(run);
+  } finally {
+    await lease.release();
+  }
+}
+
+/** Whether a live run holds the grant (its lease has not lapsed). */
+export async function runInProgress(db: Db, authorizationId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('sync_states')
+    .select((eb) => eb(eb.ref('run_lease_until'), '>', eb.fn<Date>('clock_timestamp')).as('live'))
+    .where('authorization_id', '=', authorizationId)
+    .executeTakeFirst();
+  return row?.live === true;
 }
 
 /**
@@ -106,10 +176,11 @@ export async function qualifyingAddresses(run: Run): Promise<string[]> {
 
 /**
  * Decides a page of header facts, fetches the MIME of the messages the rules let in and that are not stored yet
- * (R-41), and stores them with every decision of the page in one transaction (R-26, R-40).
+ * (R-41), and stores them with every decision of the page in one transaction (R-26, R-40). Returns how many the rules
+ * let in.
  */
-async function processMessages(run: Run, facts: readonly MessageFacts[], sync: SyncContext): Promise<void> {
-  if (facts.length === 0) return;
+export async function processMessages(run: Run, facts: readonly MessageFacts[], sync: SyncContext): Promise<number> {
+  if (facts.length === 0) return 0;
   const { db } = run.deps;
   const candidates = await run.candidates.lookupFor(run.mailbox.contractId, run.mailbox.holderUserId);
   const decisions = await decideBatch(db, run.mailbox.seatId, facts, { owner: run.mailbox.owner, candidates, sync });
@@ -140,9 +211,10 @@ async function processMessages(run: Run, facts: readonly MessageFacts[], sync: S
     items.push({ facts: f, decision, raw: bytes });
   }
   if (items.length > 0) await ingestBatch(db, run.mailbox, items, run.deps.clock.now());
+  return ingestedIds.length;
 }
 
-async function refreshCounts(db: Db, mailbox: SeatMailbox, set: Record<string, unknown>): Promise<void> {
+export async function refreshCounts(db: Db, mailbox: SeatMailbox, set: Record<string, unknown>): Promise<void> {
   const [examined, ingested] = await Promise.all([
     db.selectFrom('ingestion_decisions').select((eb) => eb.fn.countAll<string>().as('n')).where('seat_id', '=', mailbox.seatId).executeTakeFirstOrThrow(),
     db.selectFrom('mail_messages').select((eb) => eb.fn.countAll<string>().as('n')).where('owner_seat_id', '=', mailbox.seatId).where('origin', '=', 'synced').executeTakeFirstOrThrow(),
@@ -166,6 +238,11 @@ const stopsSync = (error: unknown): boolean =>
 
 interface HistoricalCheckpoint {
   scan: Opaque | null;
+  /**
+   * The qualifying addresses as the scan began: a resumed scan asks for the same ones, so its position in the
+   * provider's listing still means the same. Candidates who qualify later are fetched by their own backfill (R-39).
+   */
+  addresses?: string[];
   /** Threads seen active so far in this scan, with their latest activity (R-36). */
   threads: Record<string, string>;
   /** A resync after an expired cursor: stored messages the provider no longer has are removed first. */
@@ -179,8 +256,11 @@ interface HistoricalCheckpoint {
  * is stored and the phase becomes incremental.
  */
 export async function runHistoricalSync(deps: SyncDeps, authorizationId: string): Promise<SyncOutcome> {
-  const run = await openRun(deps, authorizationId);
-  if (!run) return 'skipped';
+  return withRunLock(deps, authorizationId, 'historical', historical);
+}
+
+async function historical(run: Run): Promise<SyncOutcome> {
+  const { deps, authorizationId } = run;
   const { db, clock } = deps;
   let state = await ensureState(db, run.mailbox, clock.now());
   if (state.phase === 'incremental' && state.checkpoint === null) return 'skipped';
@@ -208,8 +288,10 @@ export async function runHistoricalSync(deps: SyncDeps, authorizationId: string)
       await db.updateTable('sync_states').set({ checkpoint: JSON.stringify(checkpoint), updated_at: clock.now() }).where('authorization_id', '=', authorizationId).execute();
     }
 
-    const addresses = await qualifyingAddresses(run);
+    checkpoint.addresses ??= await qualifyingAddresses(run);
+    const addresses = checkpoint.addresses;
     for (;;) {
+      run.lease?.check();
       if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
       const page = await withRetry(run, (token) => run.client.historicalPage(token, { addresses, since, checkpoint: checkpoint.scan }));
       // R-36: the thread's latest activity as far as the scan has seen it (drafts are no activity).
@@ -246,11 +328,21 @@ export async function runHistoricalSync(deps: SyncDeps, authorizationId: string)
       await refreshCounts(db, run.mailbox, { checkpoint: JSON.stringify(checkpoint), messages_estimated: page.estimate, updated_at: now });
     }
   } catch (error) {
-    if (error instanceof RetryLaterError) throw error;
-    await recordError(deps, authorizationId, error);
-    if (stopsSync(error)) return 'stopped';
-    throw error;
+    return settle(deps, authorizationId, error);
   }
+}
+
+/**
+ * How a run ends after an error: a wait (`RetryLaterError`) goes back to the job queue; anything else is
+ * recorded in the sync state first. Refusals stop syncing; a permanent error is surfaced (sync health) and not
+ * retried by the job; transient failures are thrown, so the job's own retry resumes from the checkpoint.
+ */
+export async function settle(deps: SyncDeps, authorizationId: string, error: unknown): Promise<SyncOutcome> {
+  if (error instanceof RetryLaterError) throw error;
+  await recordError(deps, authorizationId, error);
+  if (stopsSync(error)) return 'stopped';
+  if (error instanceof ProviderError && error.kind === 'permanent') return 'failed';
+  throw error;
 }
 
 /**
@@ -329,8 +421,14 @@ async function reconcile(run: Run): Promise<void> {
  * cursor saved after every page. An expired cursor turns into a full resync with reconciliation.
  */
 export async function runIncrementalSync(deps: SyncDeps, authorizationId: string): Promise<SyncOutcome> {
-  const run = await openRun(deps, authorizationId);
-  if (!run) return 'skipped';
+  // Nothing to do before a historical sync has finished: no need to wait for the grant's lease then.
+  const before = await deps.db.selectFrom('sync_states').select(['phase', 'cursor']).where('authorization_id', '=', authorizationId).executeTakeFirst();
+  if (!before || before.phase !== 'incremental' || !before.cursor) return 'skipped';
+  return withRunLock(deps, authorizationId, 'incremental', incremental);
+}
+
+async function incremental(run: Run): Promise<SyncOutcome> {
+  const { deps, authorizationId } = run;
   const { db, clock } = deps;
   const state = await db.selectFrom('sync_states').selectAll().where('authorization_id', '=', authorizationId).executeTakeFirst();
   if (!state || state.phase !== 'incremental' || !state.cursor) return 'skipped';
@@ -339,6 +437,7 @@ export async function runIncrementalSync(deps: SyncDeps, authorizationId: string
   const catchUp = (state.checkpoint as { catchUp?: unknown } | null)?.catchUp !== undefined;
   try {
     for (let pages = 0; pages < INCREMENTAL_PAGES; pages++) {
+      run.lease?.check();
       if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
       const page = await withRetry(run, (token) => run.client.changesPage(token, cursor));
       await processMessages(run, page.added, { kind: 'incremental', now: clock.now() });
@@ -363,12 +462,10 @@ export async function runIncrementalSync(deps: SyncDeps, authorizationId: string
         .set({ phase: 'historical', cursor: null, checkpoint: JSON.stringify({ scan: null, threads: {}, resync: { reconciled: catchUp } }), historical_started_at: now, historical_completed_at: null, last_error: error.message, last_error_kind: error.kind, updated_at: now })
         .where('authorization_id', '=', authorizationId)
         .execute();
-      const outcome = await runHistoricalSync(deps, authorizationId);
+      // The same run goes on with the scan, under the lease it holds.
+      const outcome = await historical(run);
       return outcome === 'completed' || outcome === 'resynced' ? 'resynced' : outcome;
     }
-    if (error instanceof RetryLaterError) throw error;
-    await recordError(deps, authorizationId, error);
-    if (stopsSync(error)) return 'stopped';
-    throw error;
+    return settle(deps, authorizationId, error);
   }
 }

@@ -2,7 +2,8 @@ import { reauthorizationResumes } from '../domain/ingestion/index.ts';
 import type { Jobs } from '../jobs/index.ts';
 import type { Logger } from '../logging.ts';
 import type { ServiceContext } from '../services/context.ts';
-import { runHistoricalSync, runIncrementalSync, type SyncDeps } from './engine.ts';
+import { registerBackfillWorker } from './backfill.ts';
+import { runHistoricalSync, runInProgress, runIncrementalSync, type SyncDeps } from './engine.ts';
 
 /** Polling is the fallback when push is missing or late (R-21); it follows the product clock. */
 export const POLL_SECONDS = 60;
@@ -52,6 +53,8 @@ export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Lo
   const log = logger.child({ component: 'sync' });
 
   jobs.work('sync.historical', async ({ authorizationId }) => {
+    // Polled from the start: should this run's process die, the poll brings the scan back once its lease lapses.
+    await jobs.schedule(pollScheduleName(authorizationId), { seconds: POLL_SECONDS }, 'sync.mailbox', { authorizationId, trigger: 'poll' });
     const outcome = await runHistoricalSync(deps, authorizationId);
     log.info({ authorizationId, outcome }, 'historical sync run');
     if (outcome === 'completed' || outcome === 'resynced') {
@@ -70,11 +73,14 @@ export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Lo
     const state = await deps.db.selectFrom('sync_states').select(['phase']).where('authorization_id', '=', authorizationId).executeTakeFirst();
     if (!state || state.phase === 'idle' || state.phase === 'historical') {
       // No historical sync yet (a grant from before the engine ran), or one (or a resync after an expired cursor)
-      // still to finish: that job carries on from its checkpoint.
+      // still to finish: that job carries on from its checkpoint — unless a live run is at it right now.
+      if (await runInProgress(deps.db, authorizationId)) return;
       await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
       return;
     }
     const outcome = await runIncrementalSync(deps, authorizationId);
     if (outcome !== 'skipped') log.debug({ authorizationId, trigger, outcome }, 'incremental sync run');
   });
+
+  registerBackfillWorker(jobs, deps, log);
 }

@@ -1,7 +1,11 @@
 import { expect } from 'vitest';
 import { generateMailbox, loadIntoSimulator, oracle, type GeneratedMailbox, type MailboxSize } from '../../sim/generator/index.ts';
 import { startSimulators } from '../../sim/server.ts';
+import pino from 'pino';
+import type { TokenCipher } from '../../src/crypto/token-cipher.ts';
+import { createJobs, type Jobs } from '../../src/jobs/index.ts';
 import { createMailProviders } from '../../src/providers/mail.ts';
+import { registerWorkers } from '../../src/workers.ts';
 import type { SyncDeps } from '../../src/sync/engine.ts';
 import type { Database } from '../../src/store/database.ts';
 import { startTestApi } from '../helpers/app.ts';
@@ -11,12 +15,26 @@ import { createCompany } from '../helpers/fixtures.ts';
 export type Provider = 'google' | 'microsoft';
 export type Sim = Awaited<ReturnType<typeof startSimulators>>;
 
-/** The product and both simulators on one instant (the simulators' clock frozen there, the product's running from it). */
-export async function startWorld(database: Database) {
+/**
+ * The product and both simulators on one instant (the simulators' clock frozen there, the product's running from it).
+ * With `jobs`, the job queue runs every worker through `drain()` (as `POST /_test/jobs/drain` does) and the API
+ * enqueues what it enqueues in production (the sync at authorization, backfills on pipeline changes).
+ */
+export async function startWorld(database: Database, options: { jobs?: boolean; cipher?: TokenCipher } = {}) {
   const now = new Date(Math.ceil(Date.now() / 60_000) * 60_000 + 60_000);
   const sim = await startSimulators({ port: 0, host: '127.0.0.1', now });
-  const api = await startTestApi(database, { simulatorUrl: sim.url });
+  const ref: { jobs?: Jobs } = {};
+  const api = await startTestApi(database, {
+    simulatorUrl: sim.url,
+    ...(options.cipher ? { cipher: options.cipher } : {}),
+    ...(options.jobs ? { drain: () => ref.jobs!.drain(), jobs: { send: (...args) => ref.jobs!.send(...args) } } : {}),
+  });
   api.clock.set(now);
+  if (options.jobs) {
+    ref.jobs = createJobs({ database, clock: api.clock });
+    await ref.jobs.start({ role: 'web' });
+    await registerWorkers(ref.jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
+  }
   const deps: SyncDeps = {
     ...api.ctx,
     providers: api.providers,
@@ -30,7 +48,11 @@ export async function startWorld(database: Database) {
     if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${text}`);
     return text ? JSON.parse(text) : null;
   };
-  return { now, sim, api, deps, control, close: async () => { await api.close(); await sim.close(); } };
+  const drain = async () => {
+    if (!ref.jobs) throw new Error('startWorld(database, { jobs: true }) runs jobs');
+    return ref.jobs.drain();
+  };
+  return { now, sim, api, deps, control, jobs: ref.jobs, drain, close: async () => { await api.close(); await ref.jobs?.stop(); await sim.close(); } };
 }
 export type World = Awaited<ReturnType<typeof startWorld>>;
 
@@ -41,7 +63,13 @@ let companies = 0;
  * recruiter's degree) and projects (active or closed), the provider chosen, the mailbox loaded into the
  * simulator and connected through the full OAuth round trip.
  */
-export async function mailboxCompany(world: World, provider: Provider, size: MailboxSize, seed: string, options: { months?: number; firstAuthorizedAt?: Date } = {}) {
+export async function mailboxCompany(
+  world: World,
+  provider: Provider,
+  size: MailboxSize,
+  seed: string,
+  options: { months?: number; firstAuthorizedAt?: Date; beforeConnect?: (setup: CompanySetup) => Promise<void> } = {},
+) {
   const { api, sim, control, now } = world;
   const domain = `sync${++companies}-${provider}.test`;
   const c = await createCompany(api, `Sync ${companies}`, domain);
@@ -52,6 +80,7 @@ export async function mailboxCompany(world: World, provider: Provider, size: Mai
   const ids = await loadIntoSimulator(sim.state, { provider, address }, generated);
 
   const candidateIds = new Map<string, string>();
+  const projectIds = new Map<string, string>();
   for (const cand of generated.candidates) {
     const created = await c.json('POST', `/api/v1/contracts/${c.contract.id}/candidates`, { name: cand.name, emails: cand.emails, emailDiscovery: cand.discovery });
     candidateIds.set(cand.key, created.id);
@@ -59,18 +88,28 @@ export async function mailboxCompany(world: World, provider: Provider, size: Mai
   }
   for (const project of generated.projects) {
     const created = await c.json('POST', `/api/v1/contracts/${c.contract.id}/projects`, { name: project.name });
+    projectIds.set(project.key, created.id);
     for (const key of project.candidateKeys) await c.json('POST', `/api/v1/projects/${created.id}/candidates`, { candidateId: candidateIds.get(key) });
     if (project.status === 'closed') await c.json('PATCH', `/api/v1/projects/${created.id}`, { status: 'closed' });
   }
   await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: provider, emailAccess: 'view' });
+  await options.beforeConnect?.({ ...c, domain, address, generated, candidateIds, projectIds });
   await connectMailbox(api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address });
   if (options.firstAuthorizedAt) {
     // A seat first authorized long ago (the product's clock cannot go back there): its history says so.
     await api.ctx.db.updateTable('mailbox_authorizations').set({ first_authorized_at: options.firstAuthorizedAt }).where('seat_id', '=', c.seat.id).where('kind', '=', 'email').execute();
   }
   const grant = await api.ctx.db.selectFrom('mailbox_authorizations').selectAll().where('seat_id', '=', c.seat.id).where('kind', '=', 'email').executeTakeFirstOrThrow();
-  return { ...c, domain, address, generated, ids, grant, candidateIds };
+  return { ...c, domain, address, generated, ids, grant, candidateIds, projectIds };
 }
+/** The contract as built before the mailbox is connected. */
+export type CompanySetup = Awaited<ReturnType<typeof createCompany>> & {
+  domain: string;
+  address: string;
+  generated: GeneratedMailbox;
+  candidateIds: Map<string, string>;
+  projectIds: Map<string, string>;
+};
 export type MailboxCompany = Awaited<ReturnType<typeof mailboxCompany>>;
 
 export const canonical = (id: string | null | undefined): string => (id ?? '').trim().replace(/^<|>$/g, '').toLowerCase();

@@ -12,7 +12,7 @@ import { defineRoute } from '../route.ts';
 import { Candidate, Contract, DeletionReceipt, Email, EmailDiscovery, Id, IdParams, Name, Paging, Project, Seat, User } from '../schemas.ts';
 
 /** API.md "Tenancy and people": contracts, tokens, users, seats, candidates, connections, projects. */
-export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps): void {
+export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps, jobs?: candidates.PipelineJobs): void {
   const tags = ['Tenancy and people'];
 
   defineRoute(
@@ -142,7 +142,7 @@ export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps): void {
       method: 'PATCH', url: '/api/v1/candidates/{id}', summary: 'Change a candidate (emails are replaced as a whole)', tags, auth: 'caller', params: IdParams,
       body: z.strictObject({ name: Name.optional(), emails: z.array(Email).max(20).optional(), emailDiscovery: EmailDiscovery.optional() }), response: Candidate,
     },
-    ({ actor, params, body }) => candidates.updateCandidate(ctx, actor, params.id, body),
+    ({ actor, params, body }) => candidates.updateCandidate(ctx, actor, params.id, body, jobs),
   );
   const Connection = z.object({ candidateId: Id, userId: Id, degree: z.union([z.literal(1), z.literal(2), z.literal(3)]) });
   defineRoute(
@@ -151,7 +151,7 @@ export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps): void {
       method: 'PUT', url: '/api/v1/candidates/{id}/connections', summary: 'Set the network degree between a user and the candidate (R-34)', tags, auth: 'caller',
       params: IdParams, body: z.strictObject({ userId: Id, degree: z.union([z.literal(1), z.literal(2), z.literal(3)]) }), response: Connection,
     },
-    ({ actor, params, body }) => candidates.setConnection(ctx, actor, params.id, body),
+    ({ actor, params, body }) => candidates.setConnection(ctx, actor, params.id, body, jobs),
   );
   defineRoute(
     app,
@@ -181,7 +181,7 @@ export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps): void {
       method: 'PATCH', url: '/api/v1/projects/{id}', summary: 'Rename, close or reopen a project (closed projects leave the pipeline)', tags, auth: 'caller',
       params: IdParams, body: z.strictObject({ name: Name.optional(), status: z.enum(['active', 'closed']).optional() }), response: Project,
     },
-    ({ actor, params, body }) => projects.updateProject(ctx, actor, params.id, body),
+    ({ actor, params, body }) => projects.updateProject(ctx, actor, params.id, body, jobs),
   );
   defineRoute(
     app,
@@ -189,7 +189,7 @@ export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps): void {
       method: 'POST', url: '/api/v1/projects/{id}/candidates', summary: 'Add a candidate to a project (the pipeline)', tags, auth: 'caller',
       params: IdParams, body: z.strictObject({ candidateId: Id }), response: Project, successStatus: 200,
     },
-    ({ actor, params, body }) => projects.addCandidateToProject(ctx, actor, params.id, body.candidateId),
+    ({ actor, params, body }) => projects.addCandidateToProject(ctx, actor, params.id, body.candidateId, jobs),
   );
   defineRoute(
     app,

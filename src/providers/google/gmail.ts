@@ -3,7 +3,7 @@ import type { MessageFacts } from '../../sync/ingest/types.ts';
 import type { GoogleEndpoints } from '../endpoints.ts';
 import { ProviderError, retryAfterSeconds } from '../errors.ts';
 import { genericError, providerFetch } from '../http.ts';
-import type { ChangesPage, HistoricalScanInput, HistoricalScanPage, MailClient, Opaque } from '../mail.ts';
+import type { AddressScanPage, ChangesPage, HistoricalScanInput, HistoricalScanPage, MailClient, Opaque } from '../mail.ts';
 
 /**
  * Gmail API v1 for the sync engine, over plain fetch. Fewest quota units (R-27): `messages.list` asks only for
@@ -233,6 +233,20 @@ export class GmailClient implements MailClient {
       if (typeof message.raw === 'string') out.set(id, Buffer.from(message.raw, 'base64url'));
     }
     return out;
+  }
+
+  /** R-39: `messages.list` with the same `q` as the historical scan, for these addresses only; no history point. */
+  async addressPage(accessToken: string, input: HistoricalScanInput): Promise<AddressScanPage> {
+    const queries = gmailQueries(input.addresses, input.since);
+    const at = (input.checkpoint as { chunk: number; pageToken: string | null } | null) ?? { chunk: 0, pageToken: null };
+    if (at.chunk >= queries.length) return { messages: [], checkpoint: null };
+    const params = new URLSearchParams({ q: queries[at.chunk]!, maxResults: String(LIST_PAGE) });
+    if (at.pageToken) params.set('pageToken', at.pageToken);
+    const list = await this.get<{ messages?: GmailRef[]; nextPageToken?: string }>(accessToken, '/messages', params);
+    const facts = await this.headers(accessToken, (list.messages ?? []).map((m) => m.id));
+    const messages = (list.messages ?? []).map((m) => facts.get(m.id)).filter((m): m is MessageFacts => m !== undefined);
+    const next = list.nextPageToken ? { chunk: at.chunk, pageToken: list.nextPageToken } : { chunk: at.chunk + 1, pageToken: null };
+    return { messages, checkpoint: next.chunk >= queries.length ? null : next };
   }
 
   /** `messages.get` for several ids: one call for one id, batches otherwise. A 404 leaves the id out. */

@@ -2,7 +2,7 @@ import type { MessageFacts } from '../../sync/ingest/types.ts';
 import type { MicrosoftEndpoints } from '../endpoints.ts';
 import { ProviderError, retryAfterSeconds } from '../errors.ts';
 import { providerFetch } from '../http.ts';
-import type { ChangesPage, HistoricalScanInput, HistoricalScanPage, MailClient, Opaque } from '../mail.ts';
+import type { AddressScanPage, ChangesPage, HistoricalScanInput, HistoricalScanPage, MailClient, Opaque } from '../mail.ts';
 
 /**
  * Microsoft Graph v1.0 mail for the sync engine. Per-folder `messages/delta` (Inbox and Sent Items) with the
@@ -227,4 +227,86 @@ export class GraphMailClient implements MailClient {
     }
     return out;
   }
+
+  /**
+   * R-39: `$search` on the mailbox's messages by participant (KQL `participants:` covers from, to, cc and bcc)
+   * and `received>=` the window, header fields only, keeping the folders the historical scan reads. A search
+   * returns at most 1,000 messages: a query that reaches that many is asked again for the older part (received
+   * on or before the day after the oldest one listed), so nothing beyond the cap is missed.
+   */
+  async addressPage(accessToken: string, input: HistoricalScanInput): Promise<AddressScanPage> {
+    const folders = await this.folders(accessToken);
+    const groups = graphSearchGroups(input.addresses);
+    const at = (input.checkpoint as unknown as SearchCheckpoint | null) ?? { group: 0, next: null, upTo: null, listed: 0, oldestSent: null };
+    if (at.group >= groups.length) return { messages: [], checkpoint: null };
+    const since = input.since.toISOString().slice(0, 10);
+    const kql = `(${groups[at.group]!.map((a) => `participants:${a}`).join(' OR ')}) AND received>=${since}${at.upTo ? ` AND received<=${at.upTo}` : ''}`;
+    const url = at.next ?? `/me/messages?${new URLSearchParams({ $search: `"${kql}"`, $select: SELECT, $top: String(SEARCH_PAGE) })}`;
+    const page = await this.request<DeltaResponse>(accessToken, url);
+    const value = page.value ?? [];
+    let oldestSent = at.oldestSent;
+    for (const m of value) {
+      const sent = Date.parse(m.sentDateTime ?? m.receivedDateTime ?? '');
+      if (!Number.isNaN(sent) && (oldestSent === null || sent < oldestSent)) oldestSent = sent;
+    }
+    const messages = value
+      .filter((m) => m.parentFolderId === folders.inbox || m.parentFolderId === folders.sentitems)
+      .map((m) => graphFacts(m, folders));
+    const listed = at.listed + value.length;
+    let next: SearchCheckpoint | null;
+    if (page['@odata.nextLink']) next = { ...at, next: page['@odata.nextLink'], listed, oldestSent };
+    else if (listed >= SEARCH_CAP && oldestSent !== null) {
+      // Capped: the rest is older. A day of slack covers mail received a little after it was sent.
+      let upTo = new Date(oldestSent + 86_400_000).toISOString().slice(0, 10);
+      if (at.upTo !== null && upTo >= at.upTo) upTo = new Date(Date.parse(at.upTo) - 86_400_000).toISOString().slice(0, 10);
+      next = upTo < since ? { group: at.group + 1, next: null, upTo: null, listed: 0, oldestSent: null } : { group: at.group, next: null, upTo, listed: 0, oldestSent: null };
+    } else next = { group: at.group + 1, next: null, upTo: null, listed: 0, oldestSent: null };
+    return { messages, checkpoint: next.group >= groups.length ? null : (next as unknown as Opaque) };
+  }
+}
+
+/** Results one `$search` on messages returns at most, over all its pages. */
+const SEARCH_CAP = 1000;
+const SEARCH_PAGE = 250;
+/** Keeps each `$search` value well within the URL length Graph accepts. */
+const SEARCH_BUDGET = 1000;
+
+interface SearchCheckpoint {
+  group: number;
+  next: string | null;
+  /** After a capped search: only mail received on or before this day (yyyy-mm-dd). */
+  upTo: string | null;
+  listed: number;
+  oldestSent: number | null;
+}
+
+/**
+ * OR-groups of `participants:` terms. Mail may carry a `+tag` the profile lacks (or another one): the address's
+ * base `local+` is searched too, and the rules compare addresses normalized afterwards.
+ */
+export function graphSearchGroups(addresses: readonly string[]): string[][] {
+  const needles = new Set<string>();
+  for (const raw of addresses) {
+    const address = raw.trim().toLowerCase();
+    if (!/^[^\s"()]+@[^\s"()]+$/.test(address)) continue;
+    const at = address.lastIndexOf('@');
+    const local = address.slice(0, at);
+    const plus = local.indexOf('+');
+    needles.add(address);
+    needles.add(`${plus > 0 ? local.slice(0, plus) : local}+`);
+  }
+  const groups: string[][] = [];
+  let group: string[] = [];
+  let length = 0;
+  for (const needle of [...needles].sort()) {
+    if (group.length > 0 && length + needle.length + 17 > SEARCH_BUDGET) {
+      groups.push(group);
+      group = [];
+      length = 0;
+    }
+    group.push(needle);
+    length += needle.length + 17;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }

@@ -1,0 +1,106 @@
+/**
+ * One sync run per email grant at a time, across processes: historical, incremental and backfill runs of a grant
+ * take a lease on its `sync_states` row (migration 0007). The lease is timed by the database's clock (one clock
+ * for every process, untouched by test mode's product clock) and renewed by its holder while the run lives, so
+ * only a process that died (or froze for a whole lease) loses it. Works alike on PGlite and Postgres: a
+ * compare-and-set on a row, no session-level lock that a connection pool or a single embedded session would blur.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Clock } from '../clock.ts';
+import { newId } from '../ids.ts';
+import { RetryLaterError } from '../jobs/index.ts';
+import type { DB } from '../store/schema.ts';
+
+export type RunKind = 'historical' | 'incremental' | 'backfill';
+
+/** How long a lease lasts without renewal; the holder renews it every third of that. */
+export const DEFAULT_RUN_LEASE_MS = 120_000;
+
+/** Thrown at a page boundary when the run's lease was taken over (its process stalled past the lease). */
+export class LeaseLostError extends RetryLaterError {
+  constructor(at: Date) {
+    super(at, 'the sync run lost its lease to another run of the same grant');
+    this.name = 'LeaseLostError';
+  }
+}
+
+export interface RunLease {
+  readonly id: string;
+  /** Throws `LeaseLostError` if another run has taken the grant over since the last renewal. */
+  check(): void;
+  release(): Promise<void>;
+}
+
+interface Holder {
+  kind: RunKind | null;
+  untilMs: number | null;
+}
+
+/**
+ * Takes the grant's run lease, or returns who holds it. The sync state row must exist (`ensureState`).
+ */
+export async function tryAcquireRunLease(db: Kysely<DB>, clock: Clock, authorizationId: string, kind: RunKind, leaseMs = DEFAULT_RUN_LEASE_MS): Promise<RunLease | Holder> {
+  const id = newId();
+  const claimed = await sql<{ authorization_id: string }>`
+    UPDATE sync_states
+       SET run_lease_id = ${id}::uuid, run_lease_kind = ${kind},
+           run_lease_until = clock_timestamp() + ${leaseMs}::int * interval '1 millisecond'
+     WHERE authorization_id = ${authorizationId}::uuid
+       AND (run_lease_until IS NULL OR run_lease_until < clock_timestamp())
+     RETURNING authorization_id`.execute(db);
+  if (claimed.rows.length === 0) {
+    const holder = await sql<{ kind: RunKind | null; remaining_ms: number | string | null }>`
+      SELECT run_lease_kind AS kind,
+             (extract(epoch FROM (run_lease_until - clock_timestamp())) * 1000)::float8 AS remaining_ms
+        FROM sync_states WHERE authorization_id = ${authorizationId}::uuid`.execute(db);
+    const row = holder.rows[0];
+    return { kind: row?.kind ?? null, untilMs: row?.remaining_ms === null || row?.remaining_ms === undefined ? null : Math.max(0, Number(row.remaining_ms)) };
+  }
+  return startHeartbeat(db, clock, authorizationId, id, leaseMs);
+}
+
+function startHeartbeat(db: Kysely<DB>, clock: Clock, authorizationId: string, id: string, leaseMs: number): RunLease {
+  let lost = false;
+  let released = false;
+  let renewing: Promise<void> = Promise.resolve();
+  const renew = async () => {
+    try {
+      const result = await sql<{ authorization_id: string }>`
+        UPDATE sync_states SET run_lease_until = clock_timestamp() + ${leaseMs}::int * interval '1 millisecond'
+         WHERE authorization_id = ${authorizationId}::uuid AND run_lease_id = ${id}::uuid
+         RETURNING authorization_id`.execute(db);
+      if (result.rows.length === 0 && !released) lost = true;
+    } catch {
+      // A failed renewal is tried again at the next beat; the lease lasts three beats.
+    }
+  };
+  const timer = setInterval(() => {
+    renewing = renewing.then(renew);
+  }, Math.max(50, Math.floor(leaseMs / 3)));
+  timer.unref();
+  return {
+    id,
+    check() {
+      if (lost) throw new LeaseLostError(new Date(clock.now().getTime() + 1000));
+    },
+    async release() {
+      released = true;
+      clearInterval(timer);
+      await renewing;
+      await sql`
+        UPDATE sync_states SET run_lease_id = NULL, run_lease_until = NULL, run_lease_kind = NULL
+         WHERE authorization_id = ${authorizationId}::uuid AND run_lease_id = ${id}::uuid`.execute(db);
+    },
+  };
+}
+
+export const isLease = (value: RunLease | Holder): value is RunLease => 'release' in value;
+
+/**
+ * The run that found the grant busy is not lost: it is put back for later (by the product clock). A historical
+ * run takes long, so a run waiting for one looks again less often.
+ */
+export function busy(holder: Holder, now: Date): RetryLaterError {
+  const waitMs = holder.kind === 'historical' ? 30_000 : Math.min(Math.max(holder.untilMs ?? 5_000, 1_000), 5_000);
+  return new RetryLaterError(new Date(now.getTime() + waitMs), `another ${holder.kind ?? 'sync'} run of this mailbox is in progress`);
+}
