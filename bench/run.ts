@@ -7,6 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateMailbox, summarize, toDeliverInputs } from '../sim/generator/index.ts';
 import { startSimulators } from '../sim/server.ts';
+import { benchIngest } from './ingest.ts';
+import { benchMessagesTab } from './messages-tab.ts';
+import { benchScaleOut } from './scale-out.ts';
+import { benchSyncQuota } from './sync.ts';
 
 const full = process.argv.includes('--full');
 const figures: Array<{ name: string; value: number; unit: string; note?: string }> = [];
@@ -45,6 +49,9 @@ try {
 } finally {
   await sim.close();
 }
+
+// The sync figures of DESIGN.md "Performance": quota and wall time (1, 2), ingest (3), Messages tab (5), scale-out (6).
+for (const bench of [benchSyncQuota, benchIngest, benchMessagesTab, benchScaleOut]) await bench({ full, report });
 
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const out = path.resolve('bench/results/latest.json');

@@ -1,0 +1,237 @@
+/**
+ * Figure 6 of DESIGN.md "Performance": scale-out on one Postgres server.
+ *
+ * Throughput: the historical syncs of many seats (half Gmail, half Microsoft 365, each its own company and
+ * generated mailbox) run by 1 and then by 2 worker processes — `recruiter-sync serve --role worker`, real child
+ * processes sharing the job queue — from the moment the jobs are enqueued until every seat is incremental.
+ *
+ * Memory per idle seat: one worker process (the same runtime, see worker-child.ts) with a few polled seats, then
+ * with N more connected idle grants whose poll schedules have each run; resident memory after a full garbage
+ * collection, the difference divided by N.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { startSimulators } from '../sim/server.ts';
+import { systemClock } from '../src/clock.ts';
+import { TokenCipher } from '../src/crypto/token-cipher.ts';
+import { createJobs } from '../src/jobs/index.ts';
+import { runHistoricalSync } from '../src/sync/engine.ts';
+import { pollScheduleName, POLL_SECONDS } from '../src/sync/workers.ts';
+import type { Database } from '../src/store/database.ts';
+import { createCompany } from '../test/helpers/fixtures.ts';
+import { companyMailbox, connectCompany, connectSeat, controlOf, loadMailbox, openBenchDatabase, postgresReachable, startWorld, type BenchContext, type Provider } from './world.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function workerEnv(databaseUrl: string, simUrl: string, key: Buffer): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    TOKEN_ENCRYPTION_KEY: key.toString('base64'),
+    GOOGLE_API_BASE_URL: `${simUrl}/google`,
+    MICROSOFT_API_BASE_URL: `${simUrl}/microsoft`,
+    GOOGLE_CLIENT_ID: 'recruiter-sync-local',
+    GOOGLE_CLIENT_SECRET: 'local-secret',
+    MICROSOFT_CLIENT_ID: 'recruiter-sync-local',
+    MICROSOFT_CLIENT_SECRET: 'local-secret',
+    LOG_LEVEL: 'warn',
+    PORT: '0',
+  };
+}
+
+/** `recruiter-sync serve --role worker`, resolved once it says it is running. */
+async function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.resolve('bin/recruiter-sync.js'), 'serve', '--role', 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.resume();
+  await new Promise<void>((resolve, reject) => {
+    let said = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      said += chunk.toString();
+      if (said.includes('worker running')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${said.slice(-500)}`)));
+  });
+  return child;
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timeout = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timeout);
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, diagnose?: () => Promise<string>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${diagnose ? `: ${await diagnose()}` : ''}`);
+    await sleep(200);
+  }
+}
+
+export async function benchScaleOut(context: BenchContext): Promise<void> {
+  const postgres = await postgresReachable();
+  if (!postgres.ok) {
+    console.log(`scaleOut: skipped (${postgres.reason})`);
+    return;
+  }
+  // The simulators' clock follows real time here: the worker processes run on the system clock.
+  const sim = await startSimulators({ port: 0, host: '127.0.0.1' });
+  try {
+    await throughput(context, sim);
+    await idleSeatMemory(context, sim);
+  } finally {
+    await sim.close();
+  }
+}
+
+type SimServer = Awaited<ReturnType<typeof startSimulators>>;
+
+async function throughput({ full, report }: BenchContext, sim: SimServer): Promise<void> {
+  const control = controlOf(sim.url);
+  const seatCount = full ? 16 : 6;
+  const size = full ? 2_000 : 800;
+  const now = new Date();
+  const mailboxes = Array.from({ length: seatCount }, (_, i) => ({ provider: (i % 2 === 0 ? 'google' : 'microsoft') as Provider, ...companyMailbox('scale', size, now, { seed: `scale-${i}`, candidateShare: 0.2 }) }));
+  for (const m of mailboxes) await loadMailbox(sim.state, m.provider, m);
+  const rates: Record<number, number> = {};
+  for (const workers of [1, 2]) {
+    const key = randomBytes(32);
+    const database = await openBenchDatabase('postgres');
+    const world = await startWorld(database, sim.url, undefined, { cipher: new TokenCipher(key) });
+    const children: ChildProcess[] = [];
+    const jobs = createJobs({ database, clock: systemClock });
+    try {
+      const grants: string[] = [];
+      for (const m of mailboxes) grants.push((await connectCompany(world, control, m.provider, m)).authorizationId);
+      const env = workerEnv(database.connectionString!, sim.url, key);
+      for (let i = 0; i < workers; i++) children.push(await startWorker(env));
+      await jobs.start({ role: 'web' });
+      const started = performance.now();
+      for (const authorizationId of grants) await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
+      const states = () => database.db.selectFrom('sync_states').select(['phase', 'messages_examined', 'messages_ingested', 'last_error']).execute();
+      await waitUntil(
+        'every historical sync',
+        async () => (await states()).filter((s) => s.phase === 'incremental').length === grants.length,
+        15 * 60_000,
+        async () => JSON.stringify(await states()),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const done = await states();
+      const examined = done.reduce((sum, s) => sum + s.messages_examined, 0);
+      const ingested = done.reduce((sum, s) => sum + s.messages_ingested, 0);
+      rates[workers] = ingested / seconds;
+      const note = `${seatCount} seats (half Gmail, half Microsoft 365) of ${size.toLocaleString('en')} messages each, 20 % candidate mail; ${ingested.toLocaleString('en')} ingested of ${examined.toLocaleString('en')} examined in ${seconds.toFixed(1)} s`;
+      report(`scaleOut.workers${workers}.ingested`, ingested / seconds, 'messages/s', note);
+      report(`scaleOut.workers${workers}.examined`, examined / seconds, 'messages/s');
+    } finally {
+      for (const child of children) await stopProcess(child);
+      await jobs.stop();
+      await world.close();
+      await database.close();
+    }
+  }
+  if (rates[1] && rates[2]) report('scaleOut.speedup', rates[2] / rates[1], '×', '2 worker processes against 1, on a 2-core machine that also runs Postgres and the simulators');
+}
+
+/** A worker child that answers memory questions (bench/worker-child.ts, with --expose-gc). */
+async function startMemoryWorker(env: NodeJS.ProcessEnv) {
+  const child = fork(path.resolve('bench/worker-child.ts'), [], { env, execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  child.stdout!.resume();
+  child.stderr!.resume();
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`memory worker exited with ${code}`)));
+  });
+  const memory = () =>
+    new Promise<{ rss: number; heapUsed: number }>((resolve) => {
+      child.once('message', (m) => resolve(m as { rss: number; heapUsed: number }));
+      child.send({ type: 'memory' });
+    });
+  return { child, memory };
+}
+
+async function idleSeatMemory({ full, report }: BenchContext, sim: SimServer): Promise<void> {
+  const control = controlOf(sim.url);
+  const idle = full ? 1_000 : 200;
+  const warm = 4;
+  const key = randomBytes(32);
+  const database = await openBenchDatabase('postgres');
+  const world = await startWorld(database, sim.url, undefined, { cipher: new TokenCipher(key) });
+  const jobs = createJobs({ database, clock: systemClock });
+  let worker: Awaited<ReturnType<typeof startMemoryWorker>> | undefined;
+  try {
+    // Idle grants: half Gmail, half Microsoft 365, each a recruiter's seat of one of two companies, historical sync done.
+    const byProvider: string[][] = [];
+    for (const provider of ['google', 'microsoft'] as const) {
+      const grants: string[] = [];
+      byProvider.push(grants);
+      const domain = `idle-${provider}-${randomBytes(3).toString('hex')}.test`;
+      const c = await createCompany(world.api, `Idle ${provider}`, domain);
+      await control('POST', '/_sim/tenants', { provider, domain });
+      await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: provider, emailAccess: 'view' });
+      const connect = async (i: number) => {
+        const address = `recruiter${i}@${domain}`;
+        await control('POST', '/_sim/mailboxes', { provider, address });
+        const user = await c.json('POST', `/api/v1/contracts/${c.contract.id}/users`, { email: address, name: `Recruiter ${i}`, role: 'recruiter' });
+        const seat = await c.json('POST', `/api/v1/contracts/${c.contract.id}/seats`, { userId: user.id });
+        const id = await connectSeat(world.api, { seatId: seat.id, userId: user.id, token: c.contractToken, address });
+        const outcome = await runHistoricalSync(world.deps, id);
+        if (outcome !== 'completed') throw new Error(`historical sync of an idle seat ended ${outcome}`);
+        return id;
+      };
+      const count = (idle + warm) / 2;
+      for (let i = 0; i < count; i += 8) grants.push(...(await Promise.all(Array.from({ length: Math.min(8, count - i) }, (_, j) => connect(i + j)))));
+    }
+    const [gmail, graph] = byProvider as [string[], string[]];
+    // A few seats of each provider polled first, so that the code paths of a poll are loaded before the baseline.
+    const warmed = [...gmail.slice(0, warm / 2), ...graph.slice(0, warm / 2)];
+    const rest = [...gmail.slice(warm / 2), ...graph.slice(warm / 2)];
+    await jobs.start({ role: 'web' });
+    worker = await startMemoryWorker(workerEnv(database.connectionString!, sim.url, key));
+
+    /** Gives these grants their poll schedule, due now, and waits until each has been polled once. */
+    const pollOnce = async (ids: string[]) => {
+      const since = new Date();
+      for (const authorizationId of ids) await jobs.schedule(pollScheduleName(authorizationId), { seconds: POLL_SECONDS }, 'sync.mailbox', { authorizationId, trigger: 'poll' });
+      await database.raw.query('UPDATE job_schedules SET next_run_at = $1 WHERE name = ANY($2)', [since.toISOString(), ids.map(pollScheduleName)]);
+      await waitUntil(
+        `${ids.length} polls`,
+        async () => {
+          const row = await database.db.selectFrom('sync_states').select((eb) => eb.fn.countAll<string>().as('n')).where('authorization_id', 'in', ids).where('last_synced_at', '>=', since).executeTakeFirstOrThrow();
+          return Number(row.n) === ids.length;
+        },
+        10 * 60_000,
+      );
+      await sleep(1000);
+    };
+    await pollOnce(warmed);
+    const base = [await worker.memory(), await worker.memory()];
+    await sleep(2000);
+    base.push(await worker.memory());
+    await pollOnce(rest);
+    const after = await worker.memory();
+    const baseRss = base.reduce((s, m) => s + m.rss, 0) / base.length;
+    const spread = Math.max(...base.map((m) => m.rss)) - Math.min(...base.map((m) => m.rss));
+    const baseHeap = base.reduce((s, m) => s + m.heapUsed, 0) / base.length;
+    report('scaleOut.memoryPerIdleSeat.rss', (after.rss - baseRss) / idle / 1024, 'KiB', `${idle} connected idle grants (half Gmail, half Microsoft 365) with their ${POLL_SECONDS} s poll schedules, each polled once, in one worker process: RSS ${(baseRss / 2 ** 20).toFixed(0)} → ${(after.rss / 2 ** 20).toFixed(0)} MiB after a full GC (baseline spread ${(spread / 1024).toFixed(0)} KiB)`);
+    report('scaleOut.memoryPerIdleSeat.heap', (after.heapUsed - baseHeap) / idle / 1024, 'KiB', `V8 heap in use ${(baseHeap / 2 ** 20).toFixed(1)} → ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB`);
+    report('scaleOut.workerRss', after.rss / 2 ** 20, 'MiB', `one worker process holding ${idle + warm} idle seats`);
+  } finally {
+    if (worker) await stopProcess(worker.child);
+    await jobs.stop();
+    await world.close();
+    await closeQuietly(database);
+  }
+}
+
+async function closeQuietly(database: Database): Promise<void> {
+  try {
+    await database.close();
+  } catch (error) {
+    console.log(`scaleOut: could not drop the scratch database: ${(error as Error).message}`);
+  }
+}
