@@ -42,8 +42,17 @@ export async function startRuntime(options: { config: Config; role: Role; databa
   const ctx: ServiceContext = { db: database.db, clock };
   const providers = createProviderRegistry(
     {
-      google: { clientId: config.GOOGLE_CLIENT_ID, clientSecret: config.GOOGLE_CLIENT_SECRET, baseUrl: config.GOOGLE_API_BASE_URL },
+      google: {
+        clientId: config.GOOGLE_CLIENT_ID,
+        clientSecret: config.GOOGLE_CLIENT_SECRET,
+        baseUrl: config.GOOGLE_API_BASE_URL,
+        pubsubTopic: config.GOOGLE_PUBSUB_TOPIC,
+        pubsubAudience: config.GOOGLE_PUBSUB_AUDIENCE,
+        pubsubServiceAccount: config.GOOGLE_PUBSUB_SERVICE_ACCOUNT,
+      },
       microsoft: { clientId: config.MICROSOFT_CLIENT_ID, clientSecret: config.MICROSOFT_CLIENT_SECRET, baseUrl: config.MICROSOFT_API_BASE_URL },
+      // Webhooks are reached at the public URL.
+      publicUrl: publicUrl(config, options.port ?? config.PORT),
     },
     () => clock.now(),
   );

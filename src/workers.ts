@@ -5,6 +5,8 @@ import type { MailboxDeps } from './services/mailbox-authorization.ts';
 import { purgeInactiveThreads } from './sync/ingest/index.ts';
 import type { LegacyWindow } from './domain/ingestion/index.ts';
 import { registerSyncWorkers } from './sync/workers.ts';
+import { registerPushWorkers, RENEW_EVERY_SECONDS } from './sync/push.ts';
+import { processPushStops } from './services/push-stops.ts';
 
 /**
  * What the worker role does: one handler per queue and the recurring schedules. Registered in every role
@@ -13,7 +15,12 @@ import { registerSyncWorkers } from './sync/workers.ts';
 export async function registerWorkers(jobs: Jobs, deps: MailboxDeps, logger: Logger, options: { legacy?: LegacyWindow | undefined } = {}): Promise<void> {
   await registerSyncWorkers(jobs, { ...deps, mail: deps.providers.mail, legacy: options.legacy }, logger);
 
+  registerPushWorkers(jobs, deps, logger);
+
   jobs.work('tokens.revoke', async () => {
+    // push channels end before the tokens that could end them are revoked.
+    const stops = await processPushStops(deps);
+    if (stops.stopped || stops.failed) logger.info(stops, 'push channels of deauthorized grants ended');
     const result = await processTokenRevocations(deps);
     if (result.revoked || result.failed) logger.info(result, 'token revocations processed');
   });
@@ -46,5 +53,6 @@ export async function registerWorkers(jobs: Jobs, deps: MailboxDeps, logger: Log
 
   await jobs.schedule('retention.purge', { cron: '17 3 * * *' }, 'retention.purge', {});
   await jobs.schedule('tokens.revoke', { seconds: 300 }, 'tokens.revoke', {});
+  await jobs.schedule('subscriptions.renew', { seconds: RENEW_EVERY_SECONDS }, 'subscriptions.renew', {});
   await jobs.schedule('tokens.refresh', { seconds: 300 }, 'tokens.refresh', {});
 }

@@ -23,6 +23,7 @@ import { decisionRoutes } from './routes/decisions.ts';
 import { sendingRoutes } from './routes/sending.ts';
 import { interviewRoutes } from './routes/interviews.ts';
 import { exportRoutes } from './routes/export.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 export interface AppDependencies {
   ctx: ServiceContext;
@@ -69,6 +70,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   sendingRoutes(app, mailboxDeps);
   interviewRoutes(app, { ...mailboxDeps, calendars: (provider) => deps.providers.calendar(provider) });
   exportRoutes(app, deps.ctx);
+  webhookRoutes(app, { ...deps.ctx, providers: deps.providers }, deps.jobs);
   if (deps.testMode) testModeRoutes(app, deps.testMode.clock, deps.testMode.jobs);
   if (deps.serveWeb) await webRoutes(app);
 

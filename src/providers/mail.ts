@@ -53,6 +53,23 @@ export interface ChangesPage {
   readonly more: boolean;
 }
 
+/**
+ * A push channel at the provider (R-21): a Gmail watch on the Pub/Sub topic, or a Graph subscription on a mail
+ * folder. Notifications name the channel by `channelId`, which is how they find the grant they belong to.
+ */
+export interface PushChannel {
+  /** What the provider's notifications name the channel by (the mailbox address of a Gmail watch, a Graph subscription id). */
+  readonly channelId: string;
+  /** What the channel watches; a grant has at most one channel per resource. */
+  readonly resource: string;
+  readonly expiresAt: Date;
+  /**
+   * A secret the provider repeats in every notification of this channel (Graph `clientState`), to be kept only as a
+   * hash; null where notifications are authenticated otherwise (Pub/Sub's signed token).
+   */
+  readonly secret: string | null;
+}
+
 export interface MailClient {
   readonly provider: Provider;
   historicalPage(accessToken: string, input: HistoricalScanInput): Promise<HistoricalScanPage>;
@@ -70,23 +87,65 @@ export interface MailClient {
   addressPage(accessToken: string, input: HistoricalScanInput): Promise<AddressScanPage>;
 }
 
+/** Push notifications for a mailbox (R-21), behind the same provider-neutral line as `MailClient`. */
+export interface MailPushClient {
+  readonly provider: Provider;
+  /**
+   * The resources this client watches with push for a mailbox; empty when push is not configured for the provider
+   * (Gmail without a Pub/Sub topic, Graph without a public URL): then the poll alone keeps the mailbox in step.
+   */
+  pushResources(): string[];
+  /** Starts push on one of `pushResources()`. */
+  startPush(accessToken: string, resource: string): Promise<PushChannel>;
+  /** Extends a channel's life; a `permanent` error with status 404 means the provider no longer has it (start again). */
+  renewPush(accessToken: string, channel: Pick<PushChannel, 'channelId' | 'resource'>): Promise<PushChannel>;
+  /** Ends a channel at the provider; a channel the provider no longer has counts as ended. */
+  stopPush(accessToken: string, channel: Pick<PushChannel, 'channelId' | 'resource'>): Promise<void>;
+  /**
+   * Whether a stored cursor already covers a notification's `position` (`PushNotice.position`), so that the
+   * notification brings nothing new (a redelivery, or a change an earlier run already read).
+   */
+  cursorCovers(cursor: Opaque, position: string): boolean;
+}
+
 export interface MailProviders {
   client(provider: Provider): MailClient;
 }
 
+export interface MailPushProviders {
+  push(provider: Provider): MailPushClient;
+}
+
 export interface MailProviderSettings {
-  google?: { baseUrl?: string | undefined };
-  /** `pageSize`: messages per delta page (`odata.maxpagesize`). */
-  microsoft?: { baseUrl?: string | undefined; pageSize?: number | undefined };
+  /** `pubsubTopic`: the topic Gmail watches publish to (`GOOGLE_PUBSUB_TOPIC`); none → no Gmail push. */
+  google?: { baseUrl?: string | undefined; pubsubTopic?: string | undefined };
+  /**
+   * `pageSize`: messages per delta page (`odata.maxpagesize`). `publicUrl`: where Graph reaches the product's
+   * webhooks (`PUBLIC_URL`); none → no Graph subscriptions.
+   */
+  microsoft?: { baseUrl?: string | undefined; pageSize?: number | undefined; publicUrl?: string | undefined };
   now?: () => Date;
 }
 
+/** The product's webhook paths (served by `src/api/routes/webhooks.ts`), below `PUBLIC_URL`. */
+export const WEBHOOK_PATHS = {
+  googlePubSub: '/webhooks/google/pubsub',
+  microsoftNotifications: '/webhooks/microsoft/notifications',
+  microsoftLifecycle: '/webhooks/microsoft/lifecycle',
+} as const;
+
 /** The mail clients of both providers, base URLs as for OAuth (`GOOGLE_API_BASE_URL`, `MICROSOFT_API_BASE_URL`). */
-export function createMailProviders(settings: MailProviderSettings = {}): MailProviders {
+export function createMailProviders(settings: MailProviderSettings = {}): MailProviders & MailPushProviders {
   const now = settings.now ?? (() => new Date());
-  const clients: Record<Provider, MailClient> = {
-    google: new GmailClient(googleEndpoints(settings.google?.baseUrl), now),
-    microsoft: new GraphMailClient(microsoftEndpoints(settings.microsoft?.baseUrl), now, settings.microsoft?.pageSize),
+  const clients: Record<Provider, MailClient & MailPushClient> = {
+    google: new GmailClient(googleEndpoints(settings.google?.baseUrl), now, settings.google?.pubsubTopic),
+    microsoft: new GraphMailClient(microsoftEndpoints(settings.microsoft?.baseUrl), now, settings.microsoft?.pageSize, graphPushUrls(settings.microsoft?.publicUrl)),
   };
-  return { client: (provider) => clients[provider] };
+  return { client: (provider) => clients[provider], push: (provider) => clients[provider] };
+}
+
+function graphPushUrls(publicUrl: string | undefined): { notificationUrl: string; lifecycleNotificationUrl: string } | undefined {
+  if (!publicUrl) return undefined;
+  const base = publicUrl.replace(/\/$/, '');
+  return { notificationUrl: `${base}${WEBHOOK_PATHS.microsoftNotifications}`, lifecycleNotificationUrl: `${base}${WEBHOOK_PATHS.microsoftLifecycle}` };
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { ProviderError } from '../providers/errors.ts';
@@ -108,7 +109,15 @@ export function reauthorizationMessage(reason: string | null): string {
 /** R-22: revokes tokens queued by deauthorization; retried with back-off, then given up (the token is gone either way). */
 export async function processTokenRevocations(deps: MailboxDeps, limit = 50): Promise<{ revoked: number; failed: number }> {
   const now = deps.clock.now();
-  const due = await deps.db.selectFrom('token_revocations').selectAll().where('next_attempt_at', '<=', now).orderBy('next_attempt_at').limit(limit).execute();
+  const due = await deps.db
+    .selectFrom('token_revocations')
+    .selectAll()
+    .where('next_attempt_at', '<=', now)
+    // The grant's push channels are ended first, with this token (push_stops); revoking it would leave them running.
+    .where(sql<boolean>`NOT EXISTS (SELECT 1 FROM push_stops ps WHERE ps.provider = token_revocations.provider AND ps.authorization_id::text || ':refresh' = token_revocations.token_bound_to)`)
+    .orderBy('next_attempt_at')
+    .limit(limit)
+    .execute();
   let revoked = 0;
   let failed = 0;
   for (const row of due) {

@@ -3,13 +3,15 @@ import { newId } from '../ids.ts';
 import type { Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
 import type { Tx } from './context.ts';
+import { queuePushStops } from './push-stops.ts';
 
 /** Providers with an endpoint that revokes one app's grant (Microsoft has none: its tokens are deleted). */
 const REVOCABLE: ReadonlySet<Provider> = new Set(['google']);
 
 /**
  * R-22 deauthorization of stored grants: tokens leave the grant at once (a revocable refresh token moves to
- * `token_revocations` until the provider confirms), the state and reason are recorded; the cursor and the
+ * `token_revocations` until the provider confirms; push channels move to `push_stops` with what ending them at the
+ * provider needs), the state and reason are recorded; the cursor and the
  * authorization history (first/last authorized) stay so that a re-authorization can resume (R-23).
  * Every path that ends grants — the user, an admin downgrade (R-03), a provider change (R-06) — comes here.
  */
@@ -27,7 +29,7 @@ export async function deauthorizeGrants(
 ): Promise<Array<{ id: string; seatId: string; kind: AuthorizationKind }>> {
   let select = trx
     .selectFrom('mailbox_authorizations')
-    .select(['id', 'seat_id', 'kind', 'provider', 'refresh_token_ciphertext'])
+    .select(['id', 'contract_id', 'seat_id', 'kind', 'provider', 'scopes', 'access_token_ciphertext', 'access_token_expires_at', 'refresh_token_ciphertext'])
     .where('contract_id', '=', params.contractId)
     .where('kind', 'in', params.kinds)
     .where('state', '!=', 'deauthorized')
@@ -36,6 +38,8 @@ export async function deauthorizeGrants(
   if (params.seatId) select = select.where('seat_id', '=', params.seatId);
   const ending = await select.execute();
   for (const grant of ending) {
+    // Push channels are ended at the provider with these tokens before the refresh token is revoked (tokens.revoke).
+    await queuePushStops(trx, grant, params.reason, params.now);
     if (grant.refresh_token_ciphertext && REVOCABLE.has(grant.provider)) {
       await trx
         .insertInto('token_revocations')

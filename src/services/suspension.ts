@@ -3,6 +3,7 @@ import type { Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
 import type { Tx } from './context.ts';
 import type { MailboxDeps } from './mailbox-authorization.ts';
+import { stopContractPush } from './push-stops.ts';
 
 /**
  * R-70: suspending a contract deletes all of its third-party data in one transaction and returns a deletion
@@ -17,6 +18,7 @@ export const THIRD_PARTY_DATA_TABLES: ReadonlyArray<{ table: string; kind: strin
   { table: 'ingestion_decisions', kind: 'decisions' },
   { table: 'purged_threads', kind: 'purgeMarkers' },
   { table: 'push_subscriptions', kind: 'pushSubscriptions' },
+  { table: 'push_stops', kind: 'pushSubscriptions' },
   { table: 'sync_states', kind: 'cursors' },
   { table: 'oauth_states', kind: 'authorizationAttempts' },
   { table: 'token_revocations', kind: 'tokens' },
@@ -47,12 +49,14 @@ export interface ProviderRevocation {
 }
 
 /**
- * R-70, first step, outside any transaction (it calls the providers): revoke every grant of the contract whose
- * token we still hold, and every token still queued for revocation. A failure is counted, never blocking: the
- * deletion that follows removes the tokens whatever the provider answered.
+ * R-70, first step, outside any transaction (it calls the providers): end every push channel of the contract, then
+ * revoke every grant of the contract whose token we still hold, and every token still queued for revocation. A
+ * failure is counted, never blocking: the deletion that follows removes the tokens whatever the provider answered.
  */
 export async function revokeContractGrants(deps: MailboxDeps, contractId: string): Promise<ProviderRevocation> {
   const result: ProviderRevocation = { revoked: 0, unsupported: 0, failed: 0 };
+  // Push channels first: ending a Gmail watch or a Graph subscription needs a token that still works.
+  await stopContractPush(deps, contractId);
   const grants = await deps.db
     .selectFrom('mailbox_authorizations')
     .select(['id', 'provider', 'refresh_token_ciphertext'])

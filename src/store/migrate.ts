@@ -5,6 +5,7 @@ import * as m0002 from './migrations/0002_jobs.ts';
 import * as m0003 from './migrations/0003_authorization.ts';
 import * as m0004 from './migrations/0004_mail.ts';
 import * as m0005 from './migrations/0005_calendar_events.ts';
+import * as m0006 from './migrations/0006_push_channels.ts';
 import * as m0007 from './migrations/0007_sync_run_lock.ts';
 
 /** Versioned migrations, applied in name order. A new migration is a new file plus a line here. */
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '0003_authorization': m0003,
   '0004_mail': m0004,
   '0005_calendar_events': m0005,
+  '0006_push_channels': m0006,
   '0007_sync_run_lock': m0007,
 };
 

@@ -271,6 +271,9 @@ export interface PushSubscriptionsTable {
   client_state_hash: string | null;
   expires_at: Timestamp;
   created_at: Timestamp;
+  /** 0006: the provider asked for a renewal (Graph reauthorizationRequired); the last renewal. */
+  renew_requested_at: Timestamp | null;
+  renewed_at: Timestamp | null;
 }
 
 export interface PurgedThreadsTable {
@@ -282,6 +285,8 @@ export interface PurgedThreadsTable {
 
 import type { CalendarEventsTable } from './migrations/0005_calendar_events.ts';
 export type { CalendarEventsTable };
+import type { PushStopsTable } from './migrations/0006_push_channels.ts';
+export type { PushStopsTable };
 
 export interface DB {
   calendar_events: CalendarEventsTable;
@@ -291,6 +296,7 @@ export interface DB {
   ingestion_decisions: IngestionDecisionsTable;
   sync_states: SyncStatesTable;
   push_subscriptions: PushSubscriptionsTable;
+  push_stops: PushStopsTable;
   purged_threads: PurgedThreadsTable;
   contracts: ContractsTable;
   users: UsersTable;

@@ -2,7 +2,8 @@ import { reauthorizationResumes } from '../domain/ingestion/index.ts';
 import type { Jobs } from '../jobs/index.ts';
 import type { Logger } from '../logging.ts';
 import type { ServiceContext } from '../services/context.ts';
-import { registerBackfillWorker } from './backfill.ts';
+import { registerBackfillWorker, requestGapBackfills } from './backfill.ts';
+import { requestPushUpkeep } from './push.ts';
 import { runHistoricalSync, runInProgress, runIncrementalSync, type SyncDeps } from './engine.ts';
 
 /** Polling is the fallback when push is missing or late (R-21); it follows the product clock. */
@@ -38,8 +39,14 @@ export async function startSyncForGrant(ctx: ServiceContext, jobs: Pick<Jobs, 's
       .where('authorization_id', '=', authorizationId)
       .execute();
     await jobs.send('sync.mailbox', { authorizationId, trigger: 'reauthorized' }, { singletonKey: `sync.mailbox:${authorizationId}` });
+    // R-39: candidates who came to qualify while the grant was away.
+    await requestGapBackfills(ctx, jobs, authorizationId);
+    // R-21: push resumes with the sync (channels renewed, or started again where they lapsed).
+    await requestPushUpkeep(jobs, authorizationId);
   } else {
     await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
+    // A scan resumed from its checkpoint asks for the addresses it began with (R-39).
+    await requestGapBackfills(ctx, jobs, authorizationId);
   }
 }
 
@@ -59,6 +66,8 @@ export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Lo
     log.info({ authorizationId, outcome }, 'historical sync run');
     if (outcome === 'completed' || outcome === 'resynced') {
       await jobs.schedule(pollScheduleName(authorizationId), { seconds: POLL_SECONDS }, 'sync.mailbox', { authorizationId, trigger: 'poll' });
+      // R-21: push from here on (the poll stays as the fallback).
+      await requestPushUpkeep(jobs, authorizationId);
     }
   });
 

@@ -26,20 +26,30 @@ export const SIM_CLIENT = { clientId: 'recruiter-sync-local', clientSecret: 'loc
 
 export async function startTestApi(
   database: Database,
-  options: { drain?: () => Promise<number>; jobs?: Pick<Jobs, 'send'>; simulatorUrl?: string; publicUrl?: string; cipher?: TokenCipher; serveWeb?: boolean } = {},
+  options: {
+    drain?: () => Promise<number>;
+    jobs?: Pick<Jobs, 'send'>;
+    simulatorUrl?: string;
+    publicUrl?: string;
+    cipher?: TokenCipher;
+    serveWeb?: boolean;
+    /** Push notifications on (R-21): providers reach the webhooks at `publicUrl`; Gmail watches publish to `pubsubTopic`. */
+    push?: { pubsubTopic?: string; pubsubAudience?: string };
+  } = {},
 ): Promise<TestApi> {
   const clock = new AdjustableClock();
   const ctx: ServiceContext = { db: database.db, clock };
   const cipher = options.cipher ?? new TokenCipher(randomBytes(32));
   const sim = options.simulatorUrl;
+  const publicUrl = options.publicUrl ?? 'http://127.0.0.1:3000';
   const providers = createProviderRegistry(
     {
-      google: { ...SIM_CLIENT, baseUrl: sim ? `${sim}/google` : 'http://127.0.0.1:9/google' },
+      google: { ...SIM_CLIENT, baseUrl: sim ? `${sim}/google` : 'http://127.0.0.1:9/google', pubsubTopic: options.push?.pubsubTopic, pubsubAudience: options.push?.pubsubAudience },
       microsoft: { ...SIM_CLIENT, baseUrl: sim ? `${sim}/microsoft` : 'http://127.0.0.1:9/microsoft' },
+      ...(options.push ? { publicUrl } : {}),
     },
     () => clock.now(),
   );
-  const publicUrl = options.publicUrl ?? 'http://127.0.0.1:3000';
   const app = await buildApp({
     ctx,
     providers,

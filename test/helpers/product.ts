@@ -1,3 +1,4 @@
+import net from 'node:net';
 import pino from 'pino';
 import { createJobs, type Jobs } from '../../src/jobs/index.ts';
 import type { Database } from '../../src/store/database.ts';
@@ -19,14 +20,27 @@ export interface TestProduct {
   close(): Promise<void>;
 }
 
-export async function startTestProduct(options: { jobs?: boolean } = {}): Promise<TestProduct> {
+/** The Pub/Sub topic Gmail watches publish to when a test product has push on. */
+export const TEST_PUBSUB_TOPIC = 'projects/recruiter-sync-test/topics/gmail-push';
+
+/**
+ * `push`: the API also listens on a local port (its public URL), so that the simulators' Pub/Sub pushes and Graph
+ * notifications reach its webhooks; a Pub/Sub push subscription on `TEST_PUBSUB_TOPIC` points there.
+ */
+export async function startTestProduct(options: { jobs?: boolean; push?: boolean } = {}): Promise<TestProduct> {
   const sim = await startTestSimulators();
   const database = await backends[0]!.open();
   const ref: { jobs?: Jobs } = {};
+  const port = options.push ? await freePort() : undefined;
   const api = await startTestApi(database, {
     simulatorUrl: sim.url,
     ...(options.jobs ? { drain: () => ref.jobs!.drain(), jobs: { send: (...args) => ref.jobs!.send(...args) } } : {}),
+    ...(port ? { publicUrl: `http://127.0.0.1:${port}`, push: { pubsubTopic: TEST_PUBSUB_TOPIC } } : {}),
   });
+  if (port) {
+    await api.app.listen({ port, host: '127.0.0.1' });
+    await sim.control('POST', '/_sim/google/pubsub-subscriptions', { topicName: TEST_PUBSUB_TOPIC, pushEndpoint: `${api.publicUrl}/webhooks/google/pubsub` });
+  }
   if (options.jobs) {
     ref.jobs = createJobs({ database, clock: api.clock });
     await ref.jobs.start({ role: 'web' });
@@ -44,4 +58,15 @@ export async function startTestProduct(options: { jobs?: boolean } = {}): Promis
       await sim.close();
     },
   };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -39,7 +39,8 @@ describe.each(['google', 'microsoft'] as const)('re-authorization with %s (R-22,
     const sent: Array<[string, unknown]> = [];
     const jobs = { send: async (queue: string, payload: unknown) => (sent.push([queue, payload]), 'job') };
     await startEmailSync(world.api.ctx, jobs as never, c.seat.id);
-    expect(sent).toEqual([['sync.mailbox', { authorizationId: c.grant.id, trigger: 'reauthorized' }]]);
+    // Resumed from the cursor, with its push channels kept up again (R-21).
+    expect(sent).toEqual([['sync.mailbox', { authorizationId: c.grant.id, trigger: 'reauthorized' }], ['subscriptions.renew', { authorizationId: c.grant.id }]]);
     expect(await runIncrementalSync(world.deps, c.grant.id)).toBe('completed');
     expected.add(canonical(fresh.messageId));
     expectSameSet(await storedMessageIds(world, c), expected);

@@ -56,7 +56,12 @@ export function mailboxRoutes(app: FastifyInstance, deps: MailboxDeps, jobs?: Pi
       params: z.object({ id: IdParams.shape.id, kind: Kind }),
       response: Grant,
     },
-    ({ actor, params }) => deauthorize(deps, actor, params.id, params.kind),
+    async ({ actor, params }) => {
+      const view = await deauthorize(deps, actor, params.id, params.kind);
+      // the grant's push channels are ended and its token revoked now, not at the schedule's next round.
+      if (jobs) await jobs.send('tokens.revoke', {}, { singletonKey: 'tokens.revoke:deauthorized' });
+      return view;
+    },
   );
   defineRoute(
     app,

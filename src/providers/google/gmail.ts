@@ -3,7 +3,7 @@ import type { MessageFacts } from '../../sync/ingest/types.ts';
 import type { GoogleEndpoints } from '../endpoints.ts';
 import { ProviderError, retryAfterSeconds } from '../errors.ts';
 import { genericError, providerFetch } from '../http.ts';
-import type { AddressScanPage, ChangesPage, HistoricalScanInput, HistoricalScanPage, MailClient, Opaque } from '../mail.ts';
+import type { AddressScanPage, ChangesPage, HistoricalScanInput, HistoricalScanPage, MailClient, MailPushClient, Opaque, PushChannel } from '../mail.ts';
 
 /**
  * Gmail API v1 for the sync engine, over plain fetch. Fewest quota units (R-27): `messages.list` asks only for
@@ -18,6 +18,12 @@ const RAW_BATCH = 10;
 const LIST_PAGE = 500;
 /** Keeps each `q` well under the length Gmail accepts. */
 const QUERY_BUDGET = 1400;
+/**
+ * Watched labels: new mail in the inbox and in Sent, and their removal (a move to Trash or Spam, or a permanent
+ * delete, takes INBOX or SENT away, which Gmail announces too). Label edits elsewhere (drafts being typed, other
+ * labels) wake nobody; the poll still reads the whole history.
+ */
+const WATCH_LABELS = ['INBOX', 'SENT'];
 
 interface GmailHeader {
   name: string;
@@ -143,13 +149,59 @@ interface BatchResult {
   retryAfter: number | undefined;
 }
 
-export class GmailClient implements MailClient {
+export class GmailClient implements MailClient, MailPushClient {
   readonly provider = 'google' as const;
 
   constructor(
     private readonly endpoints: GoogleEndpoints,
     private readonly now: () => Date,
+    /** `projects/{project}/topics/{topic}` that watches publish to; none → no push. */
+    private readonly pubsubTopic?: string | undefined,
   ) {}
+
+  pushResources(): string[] {
+    return this.pubsubTopic ? [this.pubsubTopic] : [];
+  }
+
+  /**
+   * users.watch on the topic (https://developers.google.com/gmail/api/guides/push). A mailbox has one watch: calling
+   * watch again renews it. Notifications name the mailbox by its address, which the profile gives.
+   */
+  async startPush(accessToken: string, resource: string): Promise<PushChannel> {
+    const profile = await this.get<{ emailAddress: string }>(accessToken, '/profile', null);
+    return this.watch(accessToken, resource, profile.emailAddress.toLowerCase());
+  }
+
+  renewPush(accessToken: string, channel: Pick<PushChannel, 'channelId' | 'resource'>): Promise<PushChannel> {
+    return this.watch(accessToken, channel.resource, channel.channelId);
+  }
+
+  async stopPush(accessToken: string): Promise<void> {
+    await providerFetch(`${this.endpoints.gmail}/users/me/stop`, { method: 'POST', headers: { authorization: `Bearer ${accessToken}` }, parse: 'none' }, classifier(this.now), { now: this.now });
+  }
+
+  cursorCovers(cursor: Opaque, position: string): boolean {
+    const stored = cursor.historyId;
+    // A cursor in the middle of a history listing has not read to its end yet.
+    if (typeof stored !== 'string' || !/^\d+$/.test(stored) || cursor.pageToken !== undefined || !/^\d+$/.test(position)) return false;
+    return BigInt(stored) >= BigInt(position);
+  }
+
+  private async watch(accessToken: string, topicName: string, address: string): Promise<PushChannel> {
+    const res = await providerFetch<{ historyId?: string; expiration?: string }>(
+      `${this.endpoints.gmail}/users/me/watch`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ topicName, labelIds: WATCH_LABELS, labelFilterBehavior: 'include' }),
+      },
+      classifier(this.now),
+      { now: this.now },
+    );
+    const expiration = Number(res.body.expiration);
+    if (!Number.isFinite(expiration)) throw new ProviderError('transient', 'Gmail watch answered without an expiration');
+    return { channelId: address, resource: topicName, expiresAt: new Date(expiration), secret: null };
+  }
 
   private async get<T>(accessToken: string, path: string, params: URLSearchParams | null, notFound: 'cursor_expired' | 'permanent' = 'permanent'): Promise<T> {
     const url = `${this.endpoints.gmail}/users/me${path}${params && params.size > 0 ? `?${params}` : ''}`;

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { MessageFacts } from '../../sync/ingest/types.ts';
 import type { MicrosoftEndpoints } from '../endpoints.ts';
 import { ProviderError, retryAfterSeconds } from '../errors.ts';
 import { providerFetch } from '../http.ts';
-import type { AddressScanPage, ChangesPage, HistoricalScanInput, HistoricalScanPage, MailClient, Opaque } from '../mail.ts';
+import type { AddressScanPage, ChangesPage, HistoricalScanInput, HistoricalScanPage, MailClient, MailPushClient, Opaque, PushChannel } from '../mail.ts';
 
 /**
  * Microsoft Graph v1.0 mail for the sync engine. Per-folder `messages/delta` (Inbox and Sent Items) with the
@@ -16,6 +17,23 @@ const FOLDERS = ['inbox', 'sentitems'] as const;
 type Folder = (typeof FOLDERS)[number];
 const SELECT = ['id', 'conversationId', 'internetMessageId', 'subject', 'from', 'sender', 'toRecipients', 'ccRecipients', 'bccRecipients', 'receivedDateTime', 'sentDateTime', 'isDraft', 'parentFolderId'].join(',');
 const PAGE_SIZE = 200;
+/**
+ * Subscriptions on the folders the delta reads: `created` brings new mail, `deleted` a message leaving the folder
+ * (moved to Deleted Items or deleted for good, R-37). `updated` (read flags, categories) changes nothing we keep.
+ */
+const PUSH_RESOURCES = FOLDERS.map((f) => `me/mailFolders('${f}')/messages`);
+const PUSH_CHANGE_TYPES = 'created,deleted';
+/**
+ * Requested lifetime of a subscription: Graph allows at most 10,080 minutes on Outlook messages; the margin keeps a
+ * request valid when our clock runs a little ahead of Microsoft's.
+ */
+const PUSH_LIFETIME_MINUTES = 10_080 - 60;
+
+interface GraphSubscription {
+  id: string;
+  resource?: string;
+  expirationDateTime: string;
+}
 
 interface Recipient {
   emailAddress?: { name?: string | null; address?: string | null };
@@ -105,7 +123,7 @@ export function graphFacts(message: GraphMessage, folders: Pick<FolderIds, 'sent
   };
 }
 
-export class GraphMailClient implements MailClient {
+export class GraphMailClient implements MailClient, MailPushClient {
   readonly provider = 'microsoft' as const;
   /** Well-known folder ids per access token (they never change for a mailbox; tokens last an hour). */
   private readonly folderCache = new Map<string, Promise<FolderIds>>();
@@ -116,8 +134,74 @@ export class GraphMailClient implements MailClient {
     private readonly endpoints: MicrosoftEndpoints,
     private readonly now: () => Date,
     pageSize = PAGE_SIZE,
+    /** Where Graph posts change and lifecycle notifications; none → no subscriptions. */
+    private readonly pushUrls?: { notificationUrl: string; lifecycleNotificationUrl: string } | undefined,
   ) {
     this.prefer = `IdType="ImmutableId", odata.maxpagesize=${pageSize}`;
+  }
+
+  pushResources(): string[] {
+    return this.pushUrls ? [...PUSH_RESOURCES] : [];
+  }
+
+  /**
+   * POST /subscriptions (https://learn.microsoft.com/graph/api/subscription-post-subscriptions): Graph first checks
+   * both URLs with the validationToken handshake, so the product must be reachable at them. Each subscription gets
+   * its own random clientState, repeated in every notification.
+   */
+  async startPush(accessToken: string, resource: string): Promise<PushChannel> {
+    if (!this.pushUrls) throw new ProviderError('permanent', 'Graph subscriptions need the public URL of the webhooks');
+    const clientState = randomBytes(32).toString('base64url');
+    const created = await this.send<GraphSubscription>(accessToken, 'POST', '/subscriptions', {
+      changeType: PUSH_CHANGE_TYPES,
+      notificationUrl: this.pushUrls.notificationUrl,
+      lifecycleNotificationUrl: this.pushUrls.lifecycleNotificationUrl,
+      resource,
+      expirationDateTime: this.pushExpiry(),
+      clientState,
+      latestSupportedTlsVersion: 'v1_2',
+    });
+    return { channelId: created.id, resource, expiresAt: new Date(created.expirationDateTime), secret: clientState };
+  }
+
+  /** PATCH expirationDateTime: renews, and after `reauthorizationRequired` also reauthorizes the subscription. */
+  async renewPush(accessToken: string, channel: Pick<PushChannel, 'channelId' | 'resource'>): Promise<PushChannel> {
+    const renewed = await this.send<GraphSubscription>(accessToken, 'PATCH', `/subscriptions/${encodeURIComponent(channel.channelId)}`, { expirationDateTime: this.pushExpiry() });
+    return { channelId: channel.channelId, resource: channel.resource, expiresAt: new Date(renewed.expirationDateTime), secret: null };
+  }
+
+  async stopPush(accessToken: string, channel: Pick<PushChannel, 'channelId' | 'resource'>): Promise<void> {
+    try {
+      await this.send<undefined>(accessToken, 'DELETE', `/subscriptions/${encodeURIComponent(channel.channelId)}`);
+    } catch (error) {
+      // Already gone (expired or removed by Microsoft): nothing is left to stop.
+      if (!(error instanceof ProviderError && error.details.status === 404)) throw error;
+    }
+  }
+
+  /** Graph notifications carry no position in the delta: only a sync can tell. */
+  cursorCovers(): boolean {
+    return false;
+  }
+
+  private pushExpiry(): string {
+    return new Date(this.now().getTime() + PUSH_LIFETIME_MINUTES * 60_000).toISOString();
+  }
+
+  private async send<T>(accessToken: string, method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    const res = await providerFetch<T>(
+      `${this.endpoints.graph}${path}`,
+      {
+        method,
+        headers: { authorization: `Bearer ${accessToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        parse: method === 'DELETE' ? 'none' : 'json',
+      },
+      classifier(this.now),
+      // Creating a subscription waits for Graph's validation round trip to our webhooks.
+      { now: this.now, timeoutMs: 60_000 },
+    );
+    return res.body;
   }
 
   private async request<T>(accessToken: string, url: string, gone: 'cursor_expired' | 'permanent' = 'permanent', parse: 'json' | 'text' | 'bytes' = 'json'): Promise<T> {
