@@ -3,10 +3,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pino from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTestApi, type TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
+import { createJobs, type Jobs } from '../../src/jobs/index.ts';
 import type { Database } from '../../src/store/database.ts';
+import { registerWorkers } from '../../src/workers.ts';
 
 /**
  * What the browser tests share: Debian's Chromium (installed when missing), the built UI (rebuilt only when
@@ -55,22 +58,40 @@ export interface Product {
   api: TestApi;
   database: Database;
   url: string;
+  jobs: Jobs | undefined;
   close(): Promise<void>;
 }
 
-/** The API server with the web UI on a loopback port; OAuth redirects come back to that same origin. */
-export async function startProduct(options: { simulatorUrl?: string } = {}): Promise<Product> {
+/**
+ * The API server with the web UI on a loopback port; OAuth redirects come back to that same origin. With
+ * `jobs`, the job queue runs with every worker registered in the web role: the OAuth callback enqueues the
+ * historical sync, and only `POST /_test/jobs/drain` runs it, so a test steps the sync at its own pace.
+ */
+export async function startProduct(options: { simulatorUrl?: string; jobs?: boolean } = {}): Promise<Product> {
   const database = await backends[0]!.open();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const api = await startTestApi(database, { ...options, publicUrl: url, serveWeb: true });
+  const ref: { jobs?: Jobs } = {};
+  const api = await startTestApi(database, {
+    ...(options.simulatorUrl ? { simulatorUrl: options.simulatorUrl } : {}),
+    publicUrl: url,
+    serveWeb: true,
+    ...(options.jobs ? { drain: () => ref.jobs!.drain(), jobs: { send: (...args) => ref.jobs!.send(...args) } } : {}),
+  });
+  if (options.jobs) {
+    ref.jobs = createJobs({ database, clock: api.clock });
+    await ref.jobs.start({ role: 'web' });
+    await registerWorkers(ref.jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
+  }
   await api.app.listen({ port, host: '127.0.0.1' });
   return {
     api,
     database,
     url,
+    jobs: ref.jobs,
     close: async () => {
       await api.close();
+      await ref.jobs?.stop();
       await database.close();
     },
   };

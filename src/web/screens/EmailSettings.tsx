@@ -6,6 +6,8 @@ import { ExportMessages } from './ExportMessages.tsx';
 import { PHASE_LABELS, PROVIDER_NAMES, count, formatDate, reasonText, scopeWords } from '../words.ts';
 
 const HERE = '/settings/email';
+/** How often the page asks for the sync's progress while the past email is being imported. */
+const PROGRESS_REFRESH_MS = 3000;
 
 export function EmailSettings({ user }: { user: User }) {
   useTitle('My email & calendar');
@@ -42,6 +44,15 @@ function SeatMailbox({ seatId, contractId }: { seatId: string; contractId: strin
   const [busy, setBusy] = useState<AuthorizationKind | null>(null);
   const [disconnecting, setDisconnecting] = useState<AuthorizationKind | null>(null);
   const [done, setDone] = useState<string | null>(null);
+  // while the historical sync has not finished, its progress moves by itself.
+  const email = mailbox.data?.email;
+  const importing = email?.state === 'authorized' && (email.sync.phase === 'idle' || email.sync.phase === 'historical');
+  const reloadMailbox = mailbox.reload;
+  useEffect(() => {
+    if (!importing) return;
+    const timer = window.setInterval(() => void reloadMailbox(), PROGRESS_REFRESH_MS);
+    return () => window.clearInterval(timer);
+  }, [importing, reloadMailbox]);
 
   async function connect(kind: AuthorizationKind) {
     setError(null);
@@ -96,7 +107,7 @@ function SeatMailbox({ seatId, contractId }: { seatId: string; contractId: strin
         onConnect={() => void connect('email')}
         onDisconnect={() => setDisconnecting('email')}
       >
-        {data.email.state !== 'not_authorized' && <SyncProgress sync={data.email.sync} onRefresh={() => void mailbox.reload()} />}
+        {data.email.state !== 'not_authorized' && <SyncProgress sync={data.email.sync} connected={data.email.state === 'authorized'} onRefresh={() => void mailbox.reload()} />}
       </GrantCard>
       <GrantCard
         kind="calendar"
@@ -283,8 +294,15 @@ function GrantCard({
   );
 }
 
-function SyncProgress({ sync, onRefresh }: { sync: SyncState; onRefresh: () => void }) {
-  const percent = sync.progress === null ? null : Math.round(sync.progress * 100);
+/** What the sync is doing; a grant that is not connected syncs nothing, whatever phase its last run reached. */
+function phaseText(sync: SyncState, connected: boolean): string {
+  if (!connected) return 'Stopped: nothing new syncs until you connect again. Email already synced stays.';
+  if (sync.phase === 'idle') return 'Starting: importing your past email begins in a moment.';
+  return PHASE_LABELS[sync.phase];
+}
+
+function SyncProgress({ sync, connected, onRefresh }: { sync: SyncState; connected: boolean; onRefresh: () => void }) {
+  const percent = sync.progress === null || !connected ? null : Math.round(sync.progress * 100);
   return (
     <section className="sync-block" aria-labelledby="sync-title">
       <div className="card-heading">
@@ -293,7 +311,7 @@ function SyncProgress({ sync, onRefresh }: { sync: SyncState; onRefresh: () => v
           Refresh
         </button>
       </div>
-      <p data-testid="sync-phase">{PHASE_LABELS[sync.phase]}</p>
+      <p data-testid="sync-phase">{phaseText(sync, connected)}</p>
       {percent !== null && (
         <div className="progress-row">
           <progress className="progress" max={100} value={percent} aria-label="Historical sync progress">
@@ -311,7 +329,7 @@ function SyncProgress({ sync, onRefresh }: { sync: SyncState; onRefresh: () => v
           <dt>Messages examined</dt>
           <dd>{count(sync.messagesExamined, 'message')}</dd>
         </div>
-        {sync.estimatedCompletionAt && (
+        {sync.estimatedCompletionAt && connected && (
           <div>
             <dt>Estimated to finish</dt>
             <dd>{formatDate(sync.estimatedCompletionAt)}</dd>
