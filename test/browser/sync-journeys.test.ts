@@ -150,7 +150,7 @@ describe('recruiter: a real historical sync, then an admin downgrade', () => {
     const percent = Math.round(partial.progress! * 100);
     await expect.poll(() => bar.getAttribute('value'), { timeout: 10_000 }).toBe(String(percent));
     await expect.poll(() => email.getByTestId('sync-phase').textContent()).toBe('Importing past email');
-    expect(await email.locator('.progress-row > span').textContent()).toBe(`${percent}%`);
+    await expect.poll(() => email.locator('.progress-row > span').textContent()).toBe(`${percent}%`);
     await expect.poll(() => fact(page, 'Messages examined').textContent()).toBe(`${partial.messagesExamined} messages`);
     await expect.poll(() => fact(page, 'Candidate emails synced').textContent()).toBe(`${partial.messagesIngested} email${partial.messagesIngested === 1 ? '' : 's'}`);
     expect(partial.estimatedCompletionAt).not.toBeNull();
@@ -173,9 +173,9 @@ describe('recruiter: a real historical sync, then an admin downgrade', () => {
     }
     expect(view).toMatchObject({ phase: 'incremental', progress: 1, messagesIngested: all.length });
     await expect.poll(() => email.getByTestId('sync-phase').textContent(), { timeout: 10_000 }).toBe('Up to date, watching for new email');
-    expect(await bar.getAttribute('value')).toBe('100');
+    await expect.poll(() => bar.getAttribute('value')).toBe('100');
     await expect.poll(() => fact(page, 'Candidate emails synced').textContent()).toBe(`${all.length} emails`);
-    expect(await fact(page, 'Messages examined').textContent()).toBe(`${view.messagesExamined} messages`);
+    await expect.poll(() => fact(page, 'Messages examined').textContent()).toBe(`${view.messagesExamined} messages`);
     await screenshot(page, 'sync-progress-complete');
 
     // The candidate with the most synced mail, found through the talent pool search, shows it on their profile.
@@ -193,11 +193,11 @@ describe('recruiter: a real historical sync, then an admin downgrade', () => {
     const threads = page.getByTestId('thread');
     const threadKeys = new Set(theirs.map((m) => m.threadKey));
     await expect.poll(() => threads.count(), { timeout: 10_000 }).toBe(threadKeys.size);
-    expect(await page.getByTestId('message').count()).toBe(theirs.length);
+    await expect.poll(() => page.getByTestId('message').count()).toBe(theirs.length);
     // Each thread reads as its first message's subject, and is private to Rita until she shares it (R-60).
     const firstSubjects = [...threadKeys].map((key) => theirs.filter((m) => m.threadKey === key).sort((a, b) => a.date.localeCompare(b.date))[0]!.subject).sort();
     expect((await threads.locator('h3').allTextContents()).sort()).toEqual(firstSubjects);
-    expect(await threads.first().getByRole('button', { name: 'Share thread with the company' }).isVisible()).toBe(true);
+    await expect.poll(() => threads.first().getByRole('button', { name: 'Share thread with the company' }).isVisible()).toBe(true);
     expect(recruiter.problems).toEqual([]);
   });
 
@@ -219,12 +219,12 @@ describe('recruiter: a real historical sync, then an admin downgrade', () => {
     await expect.poll(() => email.getByText('Disconnected', { exact: true }).isVisible(), { timeout: 10_000 }).toBe(true);
     const notice = email.getByText(/^Your email was disconnected on /);
     await expect.poll(() => notice.textContent()).toContain('Your admin lowered the company email access level, which disconnects every mailbox. Connect again to continue.');
-    expect(await email.getByTestId('sync-phase').textContent()).toBe('Stopped: nothing new syncs until you connect again. Email already synced stays.');
-    expect(await email.getByRole('progressbar').count()).toBe(0);
+    await expect.poll(() => email.getByTestId('sync-phase').textContent()).toBe('Stopped: nothing new syncs until you connect again. Email already synced stays.');
+    await expect.poll(() => email.getByRole('progressbar').count()).toBe(0);
     const all = await expectedMessages();
-    expect(await fact(page, 'Candidate emails synced').textContent()).toBe(`${all.length} emails`);
+    await expect.poll(() => fact(page, 'Candidate emails synced').textContent()).toBe(`${all.length} emails`);
     const connect = email.getByRole('button', { name: 'Connect email' });
-    expect(await connect.isEnabled()).toBe(true);
+    await expect.poll(() => connect.isEnabled()).toBe(true);
     await screenshot(page, 'recruiter-disconnected-by-admin');
     const mailbox = (await product.api.call('GET', `/api/v1/seats/${company.seat.id}/mailbox`, { token: company.contractToken, actAs: company.recruiter.id })).json();
     expect(mailbox.email).toMatchObject({ state: 'deauthorized', reason: 'access_level_downgrade' });
@@ -244,7 +244,8 @@ describe('recruiter: a real historical sync, then an admin downgrade', () => {
     expect(await syncView()).toMatchObject({ phase: 'incremental', messagesIngested: all.length });
     await page.getByRole('button', { name: 'Refresh' }).click();
     await expect.poll(() => email.getByText('Connected', { exact: true }).isVisible()).toBe(true);
-    expect(await email.getByTestId('sync-phase').textContent()).toBe('Up to date, watching for new email');
+    await expect.poll(() => email.getByTestId('sync-phase').textContent()).toBe('Up to date, watching for new email');
+    await expect.poll(() => email.getByRole('progressbar', { name: 'Historical sync progress' }).getAttribute('value')).toBe('100');
     expect(recruiter.problems).toEqual([]);
     await recruiter.context.close();
   });
