@@ -6,13 +6,16 @@
  * ingested mail (R-41), and every decision is logged (R-40).
  */
 import { activityCutoff, discoveryAdmits, windowStart, type SyncContext } from '../domain/ingestion/index.ts';
-import type { Jobs } from '../jobs/index.ts';
+import { QUEUES, RetryLaterError, type Jobs } from '../jobs/index.ts';
 import type { Logger } from '../logging.ts';
+import type { ServiceContext } from '../services/context.ts';
 import { processMessages, refreshCounts, settle, withRetry, withRunLock, type Run, type SyncDeps, type SyncOutcome } from './engine.ts';
 import type { MessageFacts } from './ingest/index.ts';
 
 /** Header facts decided and stored per transaction. */
 const CHUNK = 500;
+/** A backfill is asked for once: one that keeps failing comes back this much later rather than being dropped. */
+const COME_BACK_MS = 15 * 60_000;
 
 export interface BackfillResult {
   outcome: SyncOutcome;
@@ -106,7 +109,7 @@ async function backfill(run: Run, candidateId: string): Promise<BackfillResult> 
  * waits for its own grant's lease alone); with one, runs that grant's backfill.
  */
 export function registerBackfillWorker(jobs: Jobs, deps: SyncDeps, log: Pick<Logger, 'info' | 'debug'>): void {
-  jobs.work('candidate.backfill', async ({ contractId, candidateId, authorizationId }) => {
+  jobs.work('candidate.backfill', async ({ contractId, candidateId, authorizationId }, job) => {
     if (authorizationId === undefined) {
       const grants = await deps.db
         .selectFrom('mailbox_authorizations')
@@ -120,7 +123,55 @@ export function registerBackfillWorker(jobs: Jobs, deps: SyncDeps, log: Pick<Log
       }
       return;
     }
-    const result = await runCandidateBackfill(deps, authorizationId, candidateId);
+    let result: BackfillResult;
+    try {
+      result = await runCandidateBackfill(deps, authorizationId, candidateId);
+    } catch (error) {
+      if (error instanceof RetryLaterError || job.attempt <= QUEUES['candidate.backfill'].policy.retryLimit) throw error;
+      throw new RetryLaterError(new Date(deps.clock.now().getTime() + COME_BACK_MS), `backfill retries spent: ${(error as Error).message}`);
+    }
     if (result.outcome !== 'skipped') log.info({ authorizationId, candidateId, ...result }, 'candidate backfill run (R-39)');
+    // A permanent provider error is in the sync state (sync health); the backfill itself is tried again later.
+    if (result.outcome === 'failed') throw new RetryLaterError(new Date(deps.clock.now().getTime() + COME_BACK_MS), 'backfill refused by the provider');
   });
+}
+
+/**
+ * R-39 across a gap: changes to candidates made while the grant was not syncing (deauthorized, refused, or in the
+ * middle of a historical scan that keeps the addresses it began with) found no authorized seat to backfill. When
+ * the grant syncs again from where it was, every candidate of the contract changed since then is backfilled in it.
+ */
+export async function requestGapBackfills(ctx: ServiceContext, jobs: Pick<Jobs, 'send'>, authorizationId: string): Promise<number> {
+  const grant = await ctx.db
+    .selectFrom('mailbox_authorizations as a')
+    .innerJoin('seats as s', 's.id', 'a.seat_id')
+    .innerJoin('sync_states as st', 'st.authorization_id', 'a.id')
+    .select(['a.contract_id', 's.user_id', 'st.phase', 'st.last_synced_at', 'st.historical_started_at'])
+    .where('a.id', '=', authorizationId)
+    .executeTakeFirst();
+  if (!grant) return 0;
+  const since = grant.phase === 'incremental' ? (grant.last_synced_at ?? grant.historical_started_at) : grant.phase === 'historical' ? grant.historical_started_at : null;
+  if (!since) return 0;
+  const contractId = grant.contract_id;
+  const changed = new Set<string>();
+  const rows = await Promise.all([
+    ctx.db
+      .selectFrom('project_candidates as pc')
+      .innerJoin('projects as p', 'p.id', 'pc.project_id')
+      .select('pc.candidate_id')
+      .where('pc.contract_id', '=', contractId)
+      .where('p.status', '=', 'active')
+      .where((eb) => eb.or([eb('pc.added_at', '>', since), eb('p.updated_at', '>', since)]))
+      .execute(),
+    ctx.db.selectFrom('candidate_emails').select('candidate_id').where('contract_id', '=', contractId).where('added_at', '>', since).execute(),
+    ctx.db.selectFrom('candidates').select('id as candidate_id').where('contract_id', '=', contractId).where('updated_at', '>', since).execute(),
+    grant.user_id === null
+      ? Promise.resolve([])
+      : ctx.db.selectFrom('candidate_connections').select('candidate_id').where('contract_id', '=', contractId).where('user_id', '=', grant.user_id).where('updated_at', '>', since).execute(),
+  ]);
+  for (const list of rows) for (const r of list) changed.add(r.candidate_id);
+  for (const candidateId of changed) {
+    await jobs.send('candidate.backfill', { contractId, candidateId, authorizationId }, { singletonKey: `candidate.backfill:${authorizationId}:${candidateId}` });
+  }
+  return changed.size;
 }

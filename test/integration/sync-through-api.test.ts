@@ -5,7 +5,7 @@ import { createCompany } from '../helpers/fixtures.ts';
 import { startTestProduct, type TestProduct } from '../helpers/product.ts';
 import type { TestSimulators } from '../helpers/simulators.ts';
 
-describe.each(['google', 'microsoft'] as const)('connecting a mailbox starts its sync (R-20) with %s', (provider) => {
+describe.each(['google', 'microsoft'] as const)('sync through the API with %s', (provider) => {
   let product: TestProduct;
   let api: TestApi;
   let sim: TestSimulators;
@@ -15,7 +15,7 @@ describe.each(['google', 'microsoft'] as const)('connecting a mailbox starts its
   });
   afterAll(() => product.close());
 
-  it('the callback enqueues the historical sync; the drain ingests only the candidate mail; progress and health show it', async () => {
+  it('connecting a mailbox starts its sync (R-20): the callback enqueues the historical sync; the drain ingests only the candidate mail; progress and health show it', async () => {
     const domain = `flow-${provider}.test`;
     const c = await createCompany(api, 'Flow Co', domain);
     const address = `rita@${domain}`;
@@ -45,19 +45,8 @@ describe.each(['google', 'microsoft'] as const)('connecting a mailbox starts its
     const stranger = await api.call('GET', `/api/v1/seats/${c.seat.id}/sync/decisions?address=nobody@elsewhere.example`, { token: c.contractToken, actAs: c.recruiter.id });
     expect(stranger.json()).toEqual([expect.objectContaining({ providerMessageId: null, ingested: false, rule: 'R-33', detail: expect.objectContaining({ addressOnly: true }) })]);
   });
-});
 
-describe.each(['google', 'microsoft'] as const)('a message sent from the product, seen again by sync (R-50, R-26) with %s', (provider) => {
-  let product: TestProduct;
-  let api: TestApi;
-  let sim: TestSimulators;
-  beforeAll(async () => {
-    product = await startTestProduct({ jobs: true });
-    ({ api, sim } = product);
-  });
-  afterAll(() => product.close());
-
-  it('is stored once: the incremental sync matches it by Message-ID and fills in the provider ids', async () => {
+  it('a message sent from the product, seen again by sync (R-50, R-26), is stored once: the incremental sync matches it by Message-ID and fills in the provider ids', async () => {
     const domain = `dedupe-${provider}.test`;
     const c = await createCompany(api, 'Dedupe Co', domain);
     const address = `rita@${domain}`;

@@ -139,3 +139,37 @@ export async function usageOf(world: World, provider: Provider, address: string)
   const usage = await world.control('GET', '/_sim/usage');
   return usage[provider]?.[address] ?? { units: 0, bodiesServed: 0, requests: {} };
 }
+
+/** The generated messages a candidate takes part in. */
+export const mailOf = (g: GeneratedMailbox, key: string) => g.messages.filter((m) => m.people.some((p) => p.kind === 'candidate' && p.candidateKey === key));
+
+/** The pipeline candidate whose past mail matters most: the most messages the oracle lets in only while they are in the pipeline. */
+export function richestCandidate(g: GeneratedMailbox, now: Date): string {
+  const scenario = { authorizedAt: now, firstAuthorizedAt: now };
+  const base = oracle(g, scenario);
+  let best: { key: string; gained: number } | null = null;
+  for (const cand of g.candidates.filter((x) => x.membership === 'active')) {
+    const out = oracle(g, { ...scenario, candidateOverrides: { [cand.key]: { membership: 'talent_pool' } } });
+    const gained = g.messages.filter((m) => base.get(m.key)!.ingested && !out.get(m.key)!.ingested).length;
+    if (!best || gained > best.gained) best = { key: cand.key, gained };
+  }
+  return best!.key;
+}
+
+/**
+ * A `beforeConnect` that takes the pipeline candidate with the most mail out of the pipeline before the mailbox is
+ * connected (they join later, R-39) and runs the jobs the setup enqueued; `joiner.key` names the candidate.
+ */
+export function joinsLater(world: World) {
+  const joiner = { key: '', id: '' };
+  const beforeConnect = async (setup: CompanySetup) => {
+    joiner.key = richestCandidate(setup.generated, world.api.clock.now());
+    joiner.id = setup.candidateIds.get(joiner.key)!;
+    for (const project of setup.generated.projects.filter((p) => p.candidateKeys.includes(joiner.key))) {
+      const res = await world.api.call('DELETE', `/api/v1/projects/${setup.projectIds.get(project.key)}/candidates/${joiner.id}`, { token: setup.contractToken });
+      expect(res.statusCode, res.body).toBeLessThan(300);
+    }
+    await world.drain();
+  };
+  return { joiner, beforeConnect };
+}

@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { oracle, type GeneratedMailbox } from '../../sim/generator/index.ts';
+import { oracle } from '../../sim/generator/index.ts';
 import { runHistoricalSync } from '../../src/sync/engine.ts';
 import { POLL_SECONDS } from '../../src/sync/workers.ts';
 import type { Database } from '../../src/store/database.ts';
+import { connectMailbox } from '../helpers/connect.ts';
 import { backends } from '../helpers/databases.ts';
-import { canonical, expectSameSet, mailboxCompany, startWorld, storedMessageIds, usageOf, type CompanySetup, type MailboxCompany, type Provider, type World } from './helpers.ts';
+import { canonical, expectSameSet, joinsLater, mailboxCompany, mailOf, startWorld, storedMessageIds, usageOf, type MailboxCompany, type Provider, type World } from './helpers.ts';
 
 /**
  * The sync's life through the API and the job queue, as test mode drives it: the clock moved with
@@ -20,29 +21,16 @@ async function oracleSet(world: World, c: MailboxCompany, overrides: Parameters<
   return new Set(c.generated.messages.filter((m) => expected.get(m.key)?.ingested).map((m) => canonical(m.messageId)));
 }
 
-const mailOf = (g: GeneratedMailbox, key: string) => g.messages.filter((m) => m.people.some((p) => p.kind === 'candidate' && p.candidateKey === key));
-
-/** The pipeline candidate whose past mail matters most: the most messages the oracle lets in only while they are in the pipeline. */
-function richestCandidate(g: GeneratedMailbox, now: Date): string {
-  const scenario = { authorizedAt: now, firstAuthorizedAt: now };
-  const base = oracle(g, scenario);
-  let best: { key: string; gained: number } | null = null;
-  for (const cand of g.candidates.filter((x) => x.membership === 'active')) {
-    const out = oracle(g, { ...scenario, candidateOverrides: { [cand.key]: { membership: 'talent_pool' } } });
-    const gained = g.messages.filter((m) => base.get(m.key)!.ingested && !out.get(m.key)!.ingested).length;
-    if (!best || gained > best.gained) best = { key: cand.key, gained };
-  }
-  return best!.key;
-}
-
-describe.each(backends.map((b) => b.name))('sync lifecycle on %s', (backendName) => {
+// The embedded database only: the lease's SQL runs on both backends in `lock.test.ts`, and two processes on
+// Postgres in `test/integration/sync-worker-crash.test.ts`.
+describe('sync lifecycle', () => {
   describe.each(['google', 'microsoft'] as const)('%s', (provider: Provider) => {
     let database: Database;
     let world: World;
 
     // Each test moves the product clock its own way: a world of its own.
     beforeEach(async () => {
-      database = await backends.find((b) => b.name === backendName)!.open();
+      database = await backends[0]!.open();
       world = await startWorld(database, { jobs: true });
     });
     afterEach(async () => {
@@ -128,20 +116,9 @@ describe.each(backends.map((b) => b.name))('sync lifecycle on %s', (backendName)
     });
 
     it('a candidate who joins the pipeline later gets exactly their past conversations, at the cost of their own mail (R-39, R-41, R-27)', async () => {
-      let joiner = '';
-      const c = await mailboxCompany(world, provider, 'tiny', `backfill-${provider}`, {
-        beforeConnect: async (setup: CompanySetup) => {
-          // The pipeline candidate with the most mail is not in the pipeline yet when the mailbox is connected.
-          joiner = richestCandidate(setup.generated, world.api.clock.now());
-          const id = setup.candidateIds.get(joiner)!;
-          for (const project of setup.generated.projects.filter((p) => p.candidateKeys.includes(joiner))) {
-            const res = await world.api.call('DELETE', `/api/v1/projects/${setup.projectIds.get(project.key)}/candidates/${id}`, { token: setup.contractToken });
-            expect(res.statusCode, res.body).toBeLessThan(300);
-          }
-          // Jobs the setup enqueued run now, before there is a mailbox to sync.
-          await world.drain();
-        },
-      });
+      const { joiner: j, beforeConnect } = joinsLater(world);
+      const c = await mailboxCompany(world, provider, 'tiny', `backfill-${provider}`, { beforeConnect });
+      const joiner = j.key;
       await world.control('DELETE', '/_sim/usage');
       await world.drain();
       const historical = await usageOf(world, provider, c.address);
@@ -194,6 +171,25 @@ describe.each(backends.map((b) => b.name))('sync lifecycle on %s', (backendName)
       expectSameSet(await storedMessageIds(world, c), after);
       expect((await usageOf(world, provider, c.address)).bodiesServed).toBe(0);
     });
+
+    it('a candidate who joins while the mailbox is disconnected is backfilled when it reconnects and resumes from its cursor (R-39, R-23)', async () => {
+      const { joiner, beforeConnect } = joinsLater(world);
+      const c = await mailboxCompany(world, provider, 'tiny', `gap-${provider}`, { beforeConnect });
+      await world.drain();
+      expectSameSet(await storedMessageIds(world, c), await oracleSet(world, c, { [joiner.key]: { membership: 'talent_pool' } }));
+      const off = await world.api.call('DELETE', `/api/v1/seats/${c.seat.id}/authorizations/email`, { token: c.contractToken, actAs: c.recruiter.id });
+      expect(off.statusCode, off.body).toBeLessThan(300);
+      // Joins while no seat is authorized: there is nobody to backfill for yet.
+      const project = await c.json('POST', `/api/v1/contracts/${c.contract.id}/projects`, { name: 'Joined while away' });
+      await c.json('POST', `/api/v1/projects/${project.id}/candidates`, { candidateId: joiner.id });
+      await world.drain();
+      expectSameSet(await storedMessageIds(world, c), await oracleSet(world, c, { [joiner.key]: { membership: 'talent_pool' } }));
+      await connectMailbox(world.api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address: c.address });
+      await world.drain();
+      const state = await world.api.ctx.db.selectFrom('sync_states').select(['phase', 'cursor']).where('authorization_id', '=', c.grant.id).executeTakeFirstOrThrow();
+      expect(state.phase).toBe('incremental');
+      expectSameSet(await storedMessageIds(world, c), await oracleSet(world, c));
+    });
   });
 });
 
@@ -211,16 +207,9 @@ describe('a candidate who joins the pipeline while the historical scan is interr
   });
 
   it('the resumed scan and the candidate\'s backfill together converge on the oracle (R-39, R-26)', async () => {
-    let joiner = '';
-    const c = await mailboxCompany(world, 'microsoft', 'tiny', 'backfill-midscan', {
-      beforeConnect: async (setup) => {
-        joiner = richestCandidate(setup.generated, world.api.clock.now());
-        for (const project of setup.generated.projects.filter((p) => p.candidateKeys.includes(joiner))) {
-          await world.api.call('DELETE', `/api/v1/projects/${setup.projectIds.get(project.key)}/candidates/${setup.candidateIds.get(joiner)}`, { token: setup.contractToken });
-        }
-        await world.drain();
-      },
-    });
+    const { joiner: j, beforeConnect } = joinsLater(world);
+    const c = await mailboxCompany(world, 'microsoft', 'tiny', 'backfill-midscan', { beforeConnect });
+    const joiner = j.key;
     // The Inbox is scanned, then Sent Items keeps failing: the scan stops after its Inbox.
     await world.control('POST', '/_sim/faults', { provider: 'microsoft', match: { path: 'sentitems/messages/delta' }, fault: 'http_500', count: 10 });
     await expect(runHistoricalSync(world.deps, c.grant.id)).rejects.toThrow();
