@@ -9,6 +9,7 @@ import { generateMailbox, summarize, toDeliverInputs } from '../sim/generator/in
 import { startSimulators } from '../sim/server.ts';
 import { benchIngest } from './ingest.ts';
 import { benchMessagesTab } from './messages-tab.ts';
+import { benchPushLatency } from './push-latency.ts';
 import { benchScaleOut } from './scale-out.ts';
 import { benchSyncQuota } from './sync.ts';
 
@@ -52,6 +53,8 @@ try {
 
 // The sync figures of DESIGN.md "Performance": quota and wall time (1, 2), ingest (3), Messages tab (5), scale-out (6).
 for (const bench of [benchSyncQuota, benchIngest, benchMessagesTab, benchScaleOut]) await bench({ full, report });
+// Push-to-visible latency (4).
+await benchPushLatency({ full, report });
 
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const out = path.resolve('bench/results/latest.json');

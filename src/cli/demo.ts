@@ -11,6 +11,8 @@ import { openDatabase } from '../store/database.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 
 const SIM_CLIENT = { id: 'recruiter-sync-local', secret: 'local-secret' };
+/** The Pub/Sub topic the demo's Gmail watches publish to, unless GOOGLE_PUBSUB_TOPIC names another. */
+const DEMO_PUBSUB_TOPIC = 'projects/recruiter-sync-demo/topics/gmail-push';
 
 /**
  * `npm start`: the whole product in one process — API, web UI, workers, and the Google and Microsoft
@@ -55,9 +57,16 @@ export async function runDemo(config: Config): Promise<number> {
       GOOGLE_CLIENT_SECRET: config.GOOGLE_CLIENT_SECRET ?? SIM_CLIENT.secret,
       MICROSOFT_CLIENT_ID: config.MICROSOFT_CLIENT_ID ?? SIM_CLIENT.id,
       MICROSOFT_CLIENT_SECRET: config.MICROSOFT_CLIENT_SECRET ?? SIM_CLIENT.secret,
+      GOOGLE_PUBSUB_TOPIC: config.GOOGLE_PUBSUB_TOPIC ?? DEMO_PUBSUB_TOPIC,
     },
     role: 'all',
     database,
+  });
+  // R-21: what an operator configures in Pub/Sub — a push subscription on the watch topic to the product's webhook.
+  await control(sim.url, 'POST', '/_sim/google/pubsub-subscriptions', {
+    topicName: config.GOOGLE_PUBSUB_TOPIC ?? DEMO_PUBSUB_TOPIC,
+    pushEndpoint: `${runtime.url}/webhooks/google/pubsub`,
+    ...(config.GOOGLE_PUBSUB_AUDIENCE ? { audience: config.GOOGLE_PUBSUB_AUDIENCE } : {}),
   });
   const logins = await database.db
     .selectFrom('users')

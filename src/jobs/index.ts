@@ -46,6 +46,11 @@ export interface WorkOptions {
   batchSize?: number;
   /** Fetch loops run in parallel in this process (each runs its batch one job at a time). */
   concurrency?: number;
+  /**
+   * How often an idle loop looks for jobs sent by other processes (a send in this process wakes it at once); the
+   * queue's default otherwise. Short for queues whose jobs someone waits for (a push notification's sync).
+   */
+  pollIntervalMs?: number;
 }
 
 /**
@@ -96,6 +101,7 @@ interface Registration<Q extends QueueName = QueueName> {
   handler: JobHandler<Q>;
   batchSize: number;
   concurrency: number;
+  pollIntervalMs: number | undefined;
 }
 
 interface FetchedJob {
@@ -230,6 +236,7 @@ class PgBossJobs implements Jobs {
       handler,
       batchSize: Math.max(1, Math.floor(options.batchSize ?? 1)),
       concurrency: Math.max(1, Math.floor(options.concurrency ?? 1)),
+      pollIntervalMs: options.pollIntervalMs,
     };
     this.registrations.set(queue, registration as unknown as Registration);
     // The web role only sends; its handlers run only through drain() (test mode).
@@ -423,7 +430,7 @@ class PgBossJobs implements Jobs {
         this.log.error({ queue: registration.queue, err: describeError(error) }, 'could not fetch jobs');
       }
       if (jobs.length === 0) {
-        await this.sleep(registration.queue);
+        await this.sleep(registration.queue, registration.pollIntervalMs);
         continue;
       }
       for (const job of jobs) {
@@ -437,7 +444,7 @@ class PgBossJobs implements Jobs {
     }
   }
 
-  private sleep(queue: QueueName): Promise<void> {
+  private sleep(queue: QueueName, pollIntervalMs = this.pollIntervalMs): Promise<void> {
     if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
       let sleepers = this.sleepers.get(queue);
@@ -448,7 +455,7 @@ class PgBossJobs implements Jobs {
         set.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, this.pollIntervalMs);
+      const timer = setTimeout(wake, pollIntervalMs);
       set.add(wake);
     });
   }

@@ -11,6 +11,11 @@ export interface SyncStateView {
   estimatedCompletionAt: Date | null;
   lastSyncedAt: Date | null;
   lastError: string | null;
+  /**
+   * R-21: push channels live at the provider (a Gmail watch, Graph subscriptions) and when the first one lapses
+   * unless renewed; none → the mailbox is kept in step by the poll alone (push not configured, or not started yet).
+   */
+  push: { channels: number; expiresAt: Date | null };
 }
 
 export const IDLE_SYNC_STATE: SyncStateView = {
@@ -21,11 +26,17 @@ export const IDLE_SYNC_STATE: SyncStateView = {
   estimatedCompletionAt: null,
   lastSyncedAt: null,
   lastError: null,
+  push: { channels: 0, expiresAt: null },
 };
 
 export async function syncStateView(db: Kysely<DB>, authorizationId: string, now?: Date): Promise<SyncStateView> {
   const row = await db.selectFrom('sync_states').selectAll().where('authorization_id', '=', authorizationId).executeTakeFirst();
   if (!row) return { ...IDLE_SYNC_STATE };
+  const channels = await db
+    .selectFrom('push_subscriptions')
+    .select((eb) => [eb.fn.countAll<string>().as('n'), eb.fn.min('expires_at').as('first')])
+    .where('authorization_id', '=', authorizationId)
+    .executeTakeFirst();
   const examined = row.messages_examined;
   let progress: number | null = null;
   let estimatedCompletionAt: Date | null = null;
@@ -48,5 +59,6 @@ export async function syncStateView(db: Kysely<DB>, authorizationId: string, now
     estimatedCompletionAt,
     lastSyncedAt: row.last_synced_at,
     lastError: row.last_error,
+    push: { channels: Number(channels?.n ?? 0), expiresAt: channels?.first ? new Date(channels.first) : null },
   };
 }

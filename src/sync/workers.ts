@@ -8,6 +8,8 @@ import { runHistoricalSync, runInProgress, runIncrementalSync, type SyncDeps } f
 
 /** Polling is the fallback when push is missing or late (R-21); it follows the product clock. */
 export const POLL_SECONDS = 60;
+/** How often an idle worker looks for sync jobs sent by another process (a web process taking a notification). */
+export const NOTIFIED_SYNC_POLL_MS = 200;
 export const pollScheduleName = (authorizationId: string): string => `sync.poll:${authorizationId}`;
 
 /**
@@ -71,6 +73,7 @@ export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Lo
     }
   });
 
+  // A notification's sync is often sent by a web process: idle workers look for one every NOTIFIED_SYNC_POLL_MS.
   jobs.work('sync.mailbox', async ({ authorizationId, trigger }) => {
     const grant = await deps.db.selectFrom('mailbox_authorizations').select(['state', 'kind']).where('id', '=', authorizationId).executeTakeFirst();
     if (!grant || grant.state !== 'authorized') {
@@ -89,7 +92,7 @@ export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Lo
     }
     const outcome = await runIncrementalSync(deps, authorizationId);
     if (outcome !== 'skipped') log.debug({ authorizationId, trigger, outcome }, 'incremental sync run');
-  });
+  }, { pollIntervalMs: NOTIFIED_SYNC_POLL_MS });
 
   registerBackfillWorker(jobs, deps, log);
 }

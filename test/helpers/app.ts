@@ -35,6 +35,8 @@ export async function startTestApi(
     serveWeb?: boolean;
     /** Push notifications on (R-21): providers reach the webhooks at `publicUrl`; Gmail watches publish to `pubsubTopic`. */
     push?: { pubsubTopic?: string; pubsubAudience?: string };
+    /** Hooks to add before the app is ready (benchmarks time requests with them). */
+    beforeReady?: (app: FastifyInstance) => void;
   } = {},
 ): Promise<TestApi> {
   const clock = new AdjustableClock();
@@ -61,6 +63,7 @@ export async function startTestApi(
     serveWeb: options.serveWeb ?? false,
     testMode: { clock, jobs: { drain: options.drain ?? (async () => 0) } },
   });
+  options.beforeReady?.(app);
   await app.ready();
   const { token: systemToken } = await createApiToken(ctx, { kind: 'system' });
   return {

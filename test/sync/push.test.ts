@@ -95,6 +95,12 @@ describe.each(['google', 'microsoft'] as const)('push notifications with %s (R-2
       for (const r of rows) expect(r.client_state_hash).not.toContain(live.find((s) => s.id === r.external_id)!.clientState);
     }
     for (const r of rows) expect(Math.abs(r.expires_at.getTime() - new Date(live.find((s) => s.id === r.external_id)!.expirationDateTime).getTime())).toBeLessThan(1000);
+    // The seat's mailbox view and the admin's sync health say that push is on, and until when.
+    const firstExpiry = new Date(Math.min(...rows.map((r) => r.expires_at.getTime()))).toISOString();
+    const mailbox = (await api.call('GET', `/api/v1/seats/${c.seat.id}/mailbox`, { token: c.contractToken, actAs: c.recruiter.id })).json();
+    expect(mailbox.email.sync.push).toEqual({ channels: rows.length, expiresAt: firstExpiry });
+    const health = await c.json('GET', `/api/v1/contracts/${c.contract.id}/sync-health`);
+    expect(health.find((h: { seatId: string }) => h.seatId === c.seat.id).sync.push).toEqual({ channels: rows.length, expiresAt: firstExpiry });
   });
 
   it('with push dropped by the provider, the poll still brings new mail once the product clock passes its interval', async () => {
@@ -195,15 +201,25 @@ describe.each(['google', 'microsoft'] as const)('push notifications with %s (R-2
     expect(await subjects()).toContain('After the renewal');
   });
 
-  it('deauthorization ends the channels at the provider before the token is revoked (R-22)', async () => {
+  it('deauthorization ends the channels at the provider before the token is revoked, retrying a failed stop (R-22)', async () => {
     const live = await channels();
     expect(live.length).toBeGreaterThan(0);
+    const revocationsOf = async (): Promise<Array<{ provider: string; kind: string; id: string }>> => (await sim.control('GET', '/_sim/revocations'))[address] ?? [];
+    // The provider fails the first stop: it is tried again later, and the grant's token waits for it.
+    await sim.control('POST', '/_sim/faults', { provider, match: provider === 'google' ? { path: 'users/me/stop' } : { method: 'DELETE', path: 'subscriptions/' }, fault: 'http_503', count: 1 });
     const res = await api.call('DELETE', `/api/v1/seats/${c.seat.id}/authorizations/email`, { token: c.contractToken, actAs: c.recruiter.id });
     expect(res.statusCode, res.body).toBe(200);
     expect(await api.ctx.db.selectFrom('push_subscriptions').select('id').where('authorization_id', '=', grantId).execute()).toEqual([]);
     await drain();
+    expect(await sim.control('GET', '/_sim/faults')).toEqual([]);
+    expect(await channels()).toHaveLength(1);
+    expect((await revocationsOf()).filter((r) => r.kind === 'token')).toEqual([]);
+    expect(await api.ctx.db.selectFrom('push_stops').select('attempts').execute()).toEqual([{ attempts: 1 }]);
+    // The next round of tokens.revoke (every five minutes) ends it, then revokes the token.
+    api.clock.set(new Date(api.clock.now().getTime() + 5 * 60_000 + 1000));
+    await drain();
     expect(await channels()).toEqual([]);
-    const revocations: Array<{ provider: string; kind: string; id: string }> = (await sim.control('GET', '/_sim/revocations'))[address] ?? [];
+    const revocations = await revocationsOf();
     if (provider === 'google') {
       // The watch is stopped first, then the grant's tokens (refresh and access) are revoked.
       expect(revocations[0]?.kind).toBe('watch');
@@ -213,6 +229,8 @@ describe.each(['google', 'microsoft'] as const)('push notifications with %s (R-2
       expect(revocations.filter((r) => r.kind === 'subscription').map((r) => r.id).sort()).toEqual(live.map((s) => s.id).sort());
     }
     expect(await api.ctx.db.selectFrom('push_stops').select('id').execute()).toEqual([]);
+    const mailbox = (await api.call('GET', `/api/v1/seats/${c.seat.id}/mailbox`, { token: c.contractToken, actAs: c.recruiter.id })).json();
+    expect(mailbox.email.sync.push).toEqual({ channels: 0, expiresAt: null });
     // Mail after the deauthorization wakes nothing.
     const count = await notificationJobs();
     await sim.control('POST', box, { from: 'Carla <carla@mail.example>', to: address, subject: 'After deauthorization', text: 'Hi' });
@@ -245,5 +263,37 @@ describe.each(['google', 'microsoft'] as const)('push notifications with %s (R-2
       expect((await sim.control('GET', '/_sim/microsoft/subscriptions')).filter((s: { address: string }) => s.address === otherAddress)).toEqual([]);
     }
     expect(await api.ctx.db.selectFrom('push_subscriptions').select('id').where('contract_id', '=', other.contract.id).execute()).toEqual([]);
+  });
+});
+
+describe('without push configured (no Pub/Sub topic, no public URL for Graph)', () => {
+  let product: TestProduct;
+  beforeAll(async () => {
+    product = await startTestProduct({ jobs: true });
+  });
+  afterAll(() => product?.close());
+
+  it('asks no provider for push: the poll alone keeps both mailboxes in step, and the mailbox view says so', async () => {
+    const { api, sim } = product;
+    for (const provider of ['google', 'microsoft'] as const) {
+      const domain = `nopush-${provider}.test`;
+      const address = `rita@${domain}`;
+      const c = await createCompany(api, `No push ${provider}`, domain);
+      await sim.control('POST', '/_sim/tenants', { provider, domain });
+      await sim.control('POST', '/_sim/mailboxes', { provider, address });
+      await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: provider, emailAccess: 'view' });
+      await connectMailbox(api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address });
+      await api.app.inject({ method: 'POST', url: '/_test/jobs/drain' });
+      const mailbox = (await api.call('GET', `/api/v1/seats/${c.seat.id}/mailbox`, { token: c.contractToken, actAs: c.recruiter.id })).json();
+      expect(mailbox.email.sync).toMatchObject({ phase: 'incremental', push: { channels: 0, expiresAt: null } });
+      const requests = (await sim.control('GET', '/_sim/usage'))[provider][address].requests as Record<string, number>;
+      expect(Object.keys(requests).filter((r) => /watch|subscription/i.test(r))).toEqual([]);
+    }
+    expect(await sim.control('GET', '/_sim/google/watches')).toEqual([]);
+    expect(await sim.control('GET', '/_sim/microsoft/subscriptions')).toEqual([]);
+    // The recurring upkeep finds nothing to start either.
+    api.clock.set(new Date(api.clock.now().getTime() + 3601_000));
+    await api.app.inject({ method: 'POST', url: '/_test/jobs/drain' });
+    expect(await api.ctx.db.selectFrom('push_subscriptions').select('id').execute()).toEqual([]);
   });
 });

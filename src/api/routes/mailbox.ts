@@ -8,6 +8,9 @@ import { IDLE_SYNC_STATE, syncStateView } from '../../sync/state.ts';
 import { IdParams, Timestamp } from '../schemas.ts';
 
 const Warning = z.object({ code: z.string(), rule: z.string(), message: z.string() });
+export const PushState = z
+  .object({ channels: z.number().int(), expiresAt: Timestamp.nullable() })
+  .describe('R-21: push channels live at the provider (Gmail watch, Graph subscriptions) and the first expiry; 0 → polled every minute only');
 const SyncState = z.object({
   phase: z.enum(['idle', 'historical', 'incremental', 'paused']),
   messagesIngested: z.number().int(),
@@ -16,6 +19,7 @@ const SyncState = z.object({
   estimatedCompletionAt: Timestamp.nullable(),
   lastSyncedAt: Timestamp.nullable(),
   lastError: z.string().nullable(),
+  push: PushState,
 });
 const Grant = z.object({
   state: z.enum(['not_authorized', 'authorized', 'needs_reauthorization', 'deauthorized']),

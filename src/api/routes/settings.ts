@@ -5,6 +5,7 @@ import { assertContractAdmin } from '../../services/actors.ts';
 import type { ServiceContext } from '../../services/context.ts';
 import * as settings from '../../services/settings.ts';
 import { syncHealth } from '../../services/sync-health.ts';
+import { PushState } from './mailbox.ts';
 import { defineRoute } from '../route.ts';
 import { Id, IdParams, Notice, Settings, Timestamp } from '../schemas.ts';
 
@@ -71,6 +72,7 @@ export function settingsRoutes(app: FastifyInstance, ctx: ServiceContext): void 
           sync: z.object({
             phase: z.enum(['idle', 'historical', 'incremental', 'paused']), messagesIngested: z.number().int(), messagesExamined: z.number().int(),
             progress: z.number().nullable(), estimatedCompletionAt: Timestamp.nullable(), lastSyncedAt: Timestamp.nullable(), lastError: z.string().nullable(),
+            push: PushState,
           }),
         }),
       ),
