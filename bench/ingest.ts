@@ -68,7 +68,7 @@ async function record(world: World, authorizationId: string, seatId: string): Pr
 }
 
 export async function benchIngest({ full, report }: BenchContext): Promise<void> {
-  const size = full ? 12_000 : 1_500;
+  const size = full ? 12_000 : 1_200;
   const now = new Date(Math.ceil(Date.now() / 60_000) * 60_000 + 60_000);
   const sim = await startSim(now);
   // No provider limit: the recording reads as fast as it can.

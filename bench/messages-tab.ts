@@ -127,7 +127,7 @@ export async function benchMessagesTab({ full, report }: BenchContext): Promise<
   if (postgres.ok) runs.push({ backend: 'postgres', shape: big });
   else console.log(`messagesTab.postgres: skipped (${postgres.reason})`);
   // Embedded: a million rows take minutes to insert and over 4 GiB of memory in PGlite, so it is measured smaller.
-  runs.push({ backend: 'pglite', shape: full ? { messages: 200_000, seats: 100, candidates: 10_000 } : { messages: 50_000, seats: 50, candidates: 2_500 } });
+  runs.push({ backend: 'pglite', shape: full ? { messages: 200_000, seats: 100, candidates: 10_000 } : { messages: 30_000, seats: 30, candidates: 1_500 } });
   for (const { backend, shape } of runs) {
     const database = await openBenchDatabase(backend);
     try {

@@ -93,7 +93,7 @@ type SimServer = Awaited<ReturnType<typeof startSimulators>>;
 async function throughput({ full, report }: BenchContext, sim: SimServer): Promise<void> {
   const control = controlOf(sim.url);
   const seatCount = full ? 16 : 6;
-  const size = full ? 2_000 : 800;
+  const size = full ? 2_000 : 600;
   const now = new Date();
   const mailboxes = Array.from({ length: seatCount }, (_, i) => ({ provider: (i % 2 === 0 ? 'google' : 'microsoft') as Provider, ...companyMailbox('scale', size, now, { seed: `scale-${i}`, candidateShare: 0.2 }) }));
   for (const m of mailboxes) await loadMailbox(sim.state, m.provider, m);
@@ -156,7 +156,7 @@ async function startMemoryWorker(env: NodeJS.ProcessEnv) {
 
 async function idleSeatMemory({ full, report }: BenchContext, sim: SimServer): Promise<void> {
   const control = controlOf(sim.url);
-  const idle = full ? 1_000 : 200;
+  const idle = full ? 1_000 : 120;
   const warm = 4;
   const key = randomBytes(32);
   const database = await openBenchDatabase('postgres');

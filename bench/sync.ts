@@ -31,7 +31,7 @@ interface Usage {
 }
 
 export async function benchSyncQuota({ full, report }: BenchContext): Promise<void> {
-  const size = full ? 20_000 : 8_000;
+  const size = full ? 20_000 : 5_000;
   const label = `${size.toLocaleString('en')}-message mailbox over 14 months, 3 % candidate mail`;
   const now = new Date(Math.ceil(Date.now() / 60_000) * 60_000 + 60_000);
   const sim = await startSim(now);

@@ -57,7 +57,8 @@ export interface World {
  */
 export async function startWorld(database: Database, simUrl: string, now?: Date, options: { cipher?: TokenCipher } = {}): Promise<World> {
   const api = await startTestApi(database, { simulatorUrl: simUrl, ...(options.cipher ? { cipher: options.cipher } : {}) });
-  if (now) api.clock.set(now);
+  // A later world of the same run may start after `now`: its clock stays where it is (it only moves forward).
+  if (now && now.getTime() > api.clock.now().getTime()) api.clock.set(now);
   const deps: SyncDeps = {
     ...api.ctx,
     providers: api.providers,
@@ -98,14 +99,22 @@ export async function connectCompany(world: World, control: Control, provider: P
   const c = await createCompany(api, `Bench ${mailbox.domain}`, mailbox.domain);
   await control('POST', '/_sim/tenants', { provider, domain: mailbox.domain });
   const candidateIds = new Map<string, string>();
-  for (const cand of mailbox.generated.candidates) {
-    const created = await c.json('POST', `/api/v1/contracts/${c.contract.id}/candidates`, { name: cand.name, emails: cand.emails, emailDiscovery: cand.discovery });
-    candidateIds.set(cand.key, created.id);
-    if (cand.degree !== null) await c.json('PUT', `/api/v1/candidates/${created.id}/connections`, { userId: c.recruiter.id, degree: cand.degree });
+  const candidates = mailbox.generated.candidates;
+  // A few requests at a time, as a host system importing its candidates would send them.
+  for (let i = 0; i < candidates.length; i += 8) {
+    await Promise.all(
+      candidates.slice(i, i + 8).map(async (cand) => {
+        const created = await c.json('POST', `/api/v1/contracts/${c.contract.id}/candidates`, { name: cand.name, emails: cand.emails, emailDiscovery: cand.discovery });
+        candidateIds.set(cand.key, created.id);
+        if (cand.degree !== null) await c.json('PUT', `/api/v1/candidates/${created.id}/connections`, { userId: c.recruiter.id, degree: cand.degree });
+      }),
+    );
   }
   for (const project of mailbox.generated.projects) {
     const created = await c.json('POST', `/api/v1/contracts/${c.contract.id}/projects`, { name: project.name });
-    for (const key of project.candidateKeys) await c.json('POST', `/api/v1/projects/${created.id}/candidates`, { candidateId: candidateIds.get(key) });
+    for (let i = 0; i < project.candidateKeys.length; i += 8) {
+      await Promise.all(project.candidateKeys.slice(i, i + 8).map((key) => c.json('POST', `/api/v1/projects/${created.id}/candidates`, { candidateId: candidateIds.get(key) })));
+    }
     if (project.status === 'closed') await c.json('PATCH', `/api/v1/projects/${created.id}`, { status: 'closed' });
   }
   await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: provider, emailAccess: 'view' });
