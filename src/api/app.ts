@@ -67,7 +67,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const mailboxDeps = { ...deps.ctx, providers: deps.providers, cipher: deps.cipher, publicUrl: deps.publicUrl };
   tenancyRoutes(app, mailboxDeps, deps.jobs);
   mailboxRoutes(app, mailboxDeps, deps.jobs);
-  sendingRoutes(app, mailboxDeps);
+  sendingRoutes(app, mailboxDeps, deps.jobs);
   interviewRoutes(app, { ...mailboxDeps, calendars: (provider) => deps.providers.calendar(provider) });
   exportRoutes(app, deps.ctx);
   webhookRoutes(app, { ...deps.ctx, providers: deps.providers }, deps.jobs);

@@ -12,7 +12,7 @@ import type { MessageDecision } from '../sync/ingest/types.ts';
 import { assertContractVisible, type Actor } from './actors.ts';
 import { accessTokenFor } from './access-tokens.ts';
 import { recordAudit } from './audit.ts';
-import { loadCandidate, updateCandidate } from './candidates.ts';
+import { loadCandidate, updateCandidate, type PipelineJobs } from './candidates.ts';
 import { loadContract } from './contracts.ts';
 import type { MailboxDeps } from './mailbox-authorization.ts';
 import { getMessage, type MessageView } from './messages.ts';
@@ -30,7 +30,7 @@ export interface SendEmailInput {
   replyToMessageId?: string | undefined;
 }
 
-export async function sendEmail(deps: MailboxDeps, actor: Actor, candidateId: string, input: SendEmailInput): Promise<MessageView> {
+export async function sendEmail(deps: MailboxDeps, actor: Actor, candidateId: string, input: SendEmailInput, jobs?: PipelineJobs): Promise<MessageView> {
   const candidate = await loadCandidate(deps.db, actor, candidateId);
   assertContractVisible(actor, candidate.contract_id, 'candidate');
   if (actor.kind !== 'user') throw forbidden('Email is sent from a seat: act as the user who sends it (X-Act-As-User).');
@@ -50,7 +50,7 @@ export async function sendEmail(deps: MailboxDeps, actor: Actor, candidateId: st
     throw new AppError('send_scope_missing', 'Your mailbox connection does not include the permission to send. Reconnect your mailbox (My email & calendar) to grant it.');
   }
 
-  const recipient = await resolveRecipient(deps, actor, candidate.id, input.to);
+  const recipient = await resolveRecipient(deps, actor, candidate.id, input.to, jobs);
   const reply = input.replyToMessageId ? await replyContext(deps, actor, input.replyToMessageId, candidate.id, seat.id) : null;
   const from = grant.address!;
   const rfcMessageId = `<${randomUUID()}@${domainOf(from) || 'recruiter-sync.invalid'}>`;
@@ -116,8 +116,11 @@ export async function sendEmail(deps: MailboxDeps, actor: Actor, candidateId: st
   return getMessage(deps, actor, stored.messageId);
 }
 
-/** R-50: the typed address is validated and saved on the candidate's profile when it is new. */
-async function resolveRecipient(deps: MailboxDeps, actor: Actor, candidateId: string, typed: string | undefined): Promise<string> {
+/**
+ * R-50: the typed address is validated and saved on the candidate's profile when it is new; like any new address
+ * of a pipeline candidate it gets a targeted backfill (R-39).
+ */
+async function resolveRecipient(deps: MailboxDeps, actor: Actor, candidateId: string, typed: string | undefined, jobs: PipelineJobs): Promise<string> {
   const emails = await deps.db.selectFrom('candidate_emails').select(['address', 'normalized']).where('candidate_id', '=', candidateId).orderBy('position').execute();
   if (typed === undefined) {
     if (emails.length === 0) throw validationFailed('to: this candidate has no email address yet; type one and it will be saved to the profile.', { field: 'to' });
@@ -126,7 +129,7 @@ async function resolveRecipient(deps: MailboxDeps, actor: Actor, candidateId: st
   const address = typed.trim();
   if (!isValidAddress(address)) throw validationFailed(`to: not a valid email address: ${address}`, { field: 'to' });
   if (!emails.some((e) => e.normalized === normalizeAddress(address))) {
-    await updateCandidate(deps, actor, candidateId, { emails: [...emails.map((e) => e.address), address] });
+    await updateCandidate(deps, actor, candidateId, { emails: [...emails.map((e) => e.address), address] }, jobs);
   }
   return address;
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { PipelineJobs } from '../../services/candidates.ts';
 import type { MailboxDeps } from '../../services/mailbox-authorization.ts';
 import { sendEmail } from '../../services/sending.ts';
 import { defineRoute } from '../route.ts';
@@ -7,7 +8,7 @@ import { IdParams } from '../schemas.ts';
 import { MessageSchema } from './messages.ts';
 
 /** API.md "Messages": sending from the product. */
-export function sendingRoutes(app: FastifyInstance, deps: MailboxDeps): void {
+export function sendingRoutes(app: FastifyInstance, deps: MailboxDeps, jobs?: PipelineJobs): void {
   defineRoute(
     app,
     {
@@ -25,6 +26,6 @@ export function sendingRoutes(app: FastifyInstance, deps: MailboxDeps): void {
       response: MessageSchema,
       errors: ['send_not_allowed', 'send_scope_missing', 'not_authorized', 'needs_reauthorization', 'contract_suspended', 'rate_limited', 'provider_unavailable'],
     },
-    ({ actor, params, body }) => sendEmail(deps, actor, params.id, body),
+    ({ actor, params, body }) => sendEmail(deps, actor, params.id, body, jobs),
   );
 }

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectMailbox } from '../helpers/connect.ts';
+import { createCompany } from '../helpers/fixtures.ts';
+import { startTestProduct, type TestProduct } from '../helpers/product.ts';
+
+/**
+ * R-50 with R-39: an address typed in the compose pane is saved on the candidate, and like any new address of a
+ * pipeline candidate it brings that address's past conversation in (a targeted backfill, not a rescan).
+ */
+describe.each(['google', 'microsoft'] as const)('a new address typed when sending is backfilled (R-39, R-50) with %s', (provider) => {
+  let product: TestProduct;
+  beforeAll(async () => {
+    product = await startTestProduct({ jobs: true });
+  });
+  afterAll(() => product?.close());
+
+  it('the earlier mail from that address appears on the profile after the send', async () => {
+    const { api, sim } = product;
+    const domain = `typed-${provider}.test`;
+    const c = await createCompany(api, 'Typed', domain);
+    const address = `rita@${domain}`;
+    await sim.control('POST', '/_sim/tenants', { provider, domain });
+    await sim.control('POST', '/_sim/mailboxes', { provider, address });
+    const tenDaysAgo = new Date(api.clock.now().getTime() - 10 * 86_400_000).toISOString();
+    const earlier = await sim.control('POST', `/_sim/mailboxes/${encodeURIComponent(address)}/messages`, {
+      from: 'Carla <carla.home@mail.example>',
+      to: address,
+      subject: 'My CV, from my personal address',
+      text: 'Attached you find my CV.',
+      date: tenDaysAgo,
+    });
+    await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: provider, emailAccess: 'send_and_view' });
+    await connectMailbox(api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address });
+    await product.jobs!.drain();
+
+    const subjects = async () =>
+      ((await api.call('GET', `/api/v1/candidates/${c.candidate.id}/messages`, { token: c.contractToken, actAs: c.recruiter.id })).json() as { messages: { subject: string }[] }[]).flatMap((t) => t.messages.map((m) => m.subject)).sort();
+    // Not the candidate's address yet: the historical sync left it out.
+    expect(await subjects()).toEqual([]);
+
+    const sent = await api.call('POST', `/api/v1/candidates/${c.candidate.id}/emails`, { token: c.contractToken, actAs: c.recruiter.id, body: { to: 'carla.home@mail.example', subject: 'Thanks for your CV', bodyText: 'We will be in touch.' } });
+    expect(sent.statusCode, sent.body).toBe(201);
+    expect((await c.json('GET', `/api/v1/candidates/${c.candidate.id}`)).emails).toEqual(['carla@mail.example', 'carla.home@mail.example']);
+    await product.jobs!.drain();
+
+    expect(await subjects()).toEqual(['My CV, from my personal address', 'Thanks for your CV']);
+    const stored = await api.ctx.db.selectFrom('mail_messages').select(['provider_message_id', 'origin']).where('owner_seat_id', '=', c.seat.id).where('origin', '=', 'synced').execute();
+    expect(stored.map((m) => m.provider_message_id)).toEqual([earlier.id]);
+  });
+});
