@@ -9,7 +9,6 @@ import { z } from 'zod';
  * appear in failure records.
  */
 const id = z.uuid();
-const provider = z.enum(['google', 'microsoft']);
 
 export interface QueuePolicy {
   /** Attempts after the first one before the job is marked failed. */
@@ -43,11 +42,6 @@ export const QUEUES = {
     description: 'Historical sync of one authorization within the R-35 window (R-20).',
     payload: z.strictObject({ authorizationId: id }),
     policy: { ...standard, expireInSeconds: 60 * 60 },
-  },
-  'sync.notification': {
-    description: 'Handle one stored provider push notification (Pub/Sub message or Graph notification).',
-    payload: z.strictObject({ provider, notificationId: z.string().min(1).max(200) }),
-    policy: { ...standard, retryDelaySeconds: 5 },
   },
   'retention.purge': {
     description: 'Inactivity purge of threads without activity for six months (R-24); all contracts when none is named.',
