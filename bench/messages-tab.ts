@@ -90,7 +90,7 @@ async function plan(database: Database, candidateId: string, userId: string): Pr
   const { rows } = await database.raw.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query.sql}`, [...query.parameters]);
   const lines = rows.map((r) => r['QUERY PLAN']);
   if (process.env.BENCH_VERBOSE) console.log(lines.join('\n'));
-  const scans = lines.map((l) => /(Seq Scan|Index Scan|Index Only Scan|Bitmap Heap Scan|Bitmap Index Scan) (?:using (\S+) )?on (\S+)/.exec(l)).filter((m) => m !== null);
+  const scans = lines.map((l) => /(Seq Scan|Index Scan(?: Backward)?|Index Only Scan(?: Backward)?|Bitmap Heap Scan|Bitmap Index Scan) (?:using (\S+) )?on (\S+)/.exec(l)).filter((m) => m !== null);
   return scans.map((m) => `${m[1]}${m[2] ? ` ${m[2]}` : ''} on ${m[3]}`).join('; ');
 }
 

@@ -5,12 +5,13 @@
  * generated mailbox) run by 1 and then by 2 worker processes — `recruiter-sync serve --role worker`, real child
  * processes sharing the job queue — from the moment the jobs are enqueued until every seat is incremental.
  *
- * Memory per idle seat: one worker process (the same runtime, see worker-child.ts) with a few polled seats, then
- * with N more connected idle grants whose poll schedules have each run; resident memory after a full garbage
- * collection, the difference divided by N.
+ * Memory per idle seat: one worker process (the same runtime, see worker-child.ts) holding connected idle grants
+ * whose poll schedules have each run once; its memory after a full garbage collection with half of them and with
+ * all of them, the difference divided by the second half's count.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { startSimulators } from '../sim/server.ts';
 import { systemClock } from '../src/clock.ts';
@@ -64,6 +65,29 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timeout);
 }
 
+/** Machine-wide CPU time from /proc/stat (Linux): busy and total, in clock ticks; null elsewhere. */
+function machineCpu(): { busy: number; total: number } | null {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    const total = fields.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds a child process has used so far (/proc/<pid>/stat utime + stime, 100 ticks a second). */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, diagnose?: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -111,6 +135,9 @@ async function throughput({ full, report }: BenchContext, sim: SimServer): Promi
       for (let i = 0; i < workers; i++) children.push(await startWorker(env));
       await jobs.start({ role: 'web' });
       const started = performance.now();
+      const cpuBefore = machineCpu();
+      const ownBefore = process.cpuUsage();
+      const workersBefore = children.map((c) => processCpuSeconds(c.pid));
       for (const authorizationId of grants) await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
       const states = () => database.db.selectFrom('sync_states').select(['phase', 'messages_examined', 'messages_ingested', 'last_error']).execute();
       await waitUntil(
@@ -120,13 +147,18 @@ async function throughput({ full, report }: BenchContext, sim: SimServer): Promi
         async () => JSON.stringify(await states()),
       );
       const seconds = (performance.now() - started) / 1000;
+      const cpuAfter = machineCpu();
+      const own = process.cpuUsage(ownBefore);
+      const workerSeconds = children.reduce((sum, c, i) => sum + processCpuSeconds(c.pid) - workersBefore[i]!, 0);
+      const busy = cpuBefore && cpuAfter ? (cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total) : NaN;
+      const cpu = `machine CPU ${(busy * 100).toFixed(0)} % busy; CPU time: worker${workers > 1 ? 's' : ''} ${workerSeconds.toFixed(1)} s, simulators (this process) ${((own.user + own.system) / 1e6).toFixed(1)} s`;
       const done = await states();
       const examined = done.reduce((sum, s) => sum + s.messages_examined, 0);
       const ingested = done.reduce((sum, s) => sum + s.messages_ingested, 0);
       rates[workers] = ingested / seconds;
       const note = `${seatCount} seats (half Gmail, half Microsoft 365) of ${size.toLocaleString('en')} messages each, 20 % candidate mail; ${ingested.toLocaleString('en')} ingested of ${examined.toLocaleString('en')} examined in ${seconds.toFixed(1)} s`;
       report(`scaleOut.workers${workers}.ingested`, ingested / seconds, 'messages/s', note);
-      report(`scaleOut.workers${workers}.examined`, examined / seconds, 'messages/s');
+      report(`scaleOut.workers${workers}.examined`, examined / seconds, 'messages/s', cpu);
     } finally {
       for (const child of children) await stopProcess(child);
       await jobs.stop();
@@ -187,9 +219,12 @@ async function idleSeatMemory({ full, report }: BenchContext, sim: SimServer): P
       for (let i = 0; i < count; i += 8) grants.push(...(await Promise.all(Array.from({ length: Math.min(8, count - i) }, (_, j) => connect(i + j)))));
     }
     const [gmail, graph] = byProvider as [string[], string[]];
-    // A few seats of each provider polled first, so that the code paths of a poll are loaded before the baseline.
     const warmed = [...gmail.slice(0, warm / 2), ...graph.slice(0, warm / 2)];
-    const rest = [...gmail.slice(warm / 2), ...graph.slice(warm / 2)];
+    const gmailRest = gmail.slice(warm / 2);
+    const graphRest = graph.slice(warm / 2);
+    const k = Math.floor(gmailRest.length / 2);
+    const firstHalf = [...gmailRest.slice(0, k), ...graphRest.slice(0, k)];
+    const secondHalf = [...gmailRest.slice(k), ...graphRest.slice(k)];
     await jobs.start({ role: 'web' });
     worker = await startMemoryWorker(workerEnv(database.connectionString!, sim.url, key));
 
@@ -208,18 +243,24 @@ async function idleSeatMemory({ full, report }: BenchContext, sim: SimServer): P
       );
       await sleep(1000);
     };
+    // A few seats of each provider polled first, so that the code paths of a poll are loaded before any reading.
     await pollOnce(warmed);
-    const base = [await worker.memory(), await worker.memory()];
-    await sleep(2000);
-    base.push(await worker.memory());
-    await pollOnce(rest);
-    const after = await worker.memory();
-    const baseRss = base.reduce((s, m) => s + m.rss, 0) / base.length;
-    const spread = Math.max(...base.map((m) => m.rss)) - Math.min(...base.map((m) => m.rss));
-    const baseHeap = base.reduce((s, m) => s + m.heapUsed, 0) / base.length;
-    report('scaleOut.memoryPerIdleSeat.rss', (after.rss - baseRss) / idle / 1024, 'KiB', `${idle} connected idle grants (half Gmail, half Microsoft 365) with their ${POLL_SECONDS} s poll schedules, each polled once, in one worker process: RSS ${(baseRss / 2 ** 20).toFixed(0)} → ${(after.rss / 2 ** 20).toFixed(0)} MiB after a full GC (baseline spread ${(spread / 1024).toFixed(0)} KiB)`);
-    report('scaleOut.memoryPerIdleSeat.heap', (after.heapUsed - baseHeap) / idle / 1024, 'KiB', `V8 heap in use ${(baseHeap / 2 ** 20).toFixed(1)} → ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB`);
-    report('scaleOut.workerRss', after.rss / 2 ** 20, 'MiB', `one worker process holding ${idle + warm} idle seats`);
+    // Memory after the first half of the idle seats, then after the second half: the difference is what the second
+    // half adds, with the process in the same state (past its start-up) at both readings.
+    const reading = async () => {
+      const samples = [await worker!.memory(), await worker!.memory()];
+      await sleep(1000);
+      samples.push(await worker!.memory());
+      return { rss: Math.min(...samples.map((m) => m.rss)), heapUsed: Math.min(...samples.map((m) => m.heapUsed)) };
+    };
+    await pollOnce(firstHalf);
+    const middle = await reading();
+    await pollOnce(secondHalf);
+    const end = await reading();
+    const n = secondHalf.length;
+    report('scaleOut.memoryPerIdleSeat.rss', (end.rss - middle.rss) / n / 1024, 'KiB', `one worker process: RSS after a full GC with ${warm + firstHalf.length} connected idle grants (half Gmail, half Microsoft 365) each polled once on its ${POLL_SECONDS} s schedule ${(middle.rss / 2 ** 20).toFixed(1)} MiB, with ${n} more ${(end.rss / 2 ** 20).toFixed(1)} MiB; RSS readings of one process move by megabytes as the allocator keeps or returns pages, the heap figure is the steadier one`);
+    report('scaleOut.memoryPerIdleSeat.heap', (end.heapUsed - middle.heapUsed) / n / 1024, 'KiB', `V8 heap in use ${(middle.heapUsed / 2 ** 20).toFixed(1)} → ${(end.heapUsed / 2 ** 20).toFixed(1)} MiB`);
+    report('scaleOut.workerRss', end.rss / 2 ** 20, 'MiB', `one worker process holding ${warm + idle} idle seats`);
   } finally {
     if (worker) await stopProcess(worker.child);
     await jobs.stop();
