@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSeatMailbox } from '../../src/sync/ingest/candidates.ts';
 import { decideBatch } from '../../src/sync/ingest/decide.ts';
@@ -9,13 +9,12 @@ import { connectMailbox } from '../helpers/connect.ts';
 import { createCompany, insertGrant, insertMessage } from '../helpers/fixtures.ts';
 import { startTestSimulators, type TestSimulators } from '../helpers/simulators.ts';
 import { decideContext, mail, type MailSpec } from '../sync/ingest/setup.ts';
-import { launchBrowser, prepareBrowserTests, screenshot, startProduct, watchPage, type Product } from './harness.ts';
+import { launchBrowser, prepareBrowserTests, screenshot, startProduct, openPage, PASSWORD, signIn, type Product } from './harness.ts';
 
 /**
  * Browser journeys over candidate email: mail seeded through the sync engine's own ingest step (so it is
  * stored exactly as synced mail is), then read, shared, answered, explained and exported through the UI.
  */
-const PASSWORD = 'correct horse battery';
 const DOMAIN = 'initech.test';
 const RITA = `rita@${DOMAIN}`;
 const SAM = `sam@${DOMAIN}`;
@@ -89,24 +88,18 @@ afterAll(async () => {
   await sim?.close();
 });
 
-async function openPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-  const page = await context.newPage();
-  return { context, page, problems: watchPage(page) };
-}
 
-async function signIn(page: Page, email: string) {
-  await page.goto(`${product.url}/`);
-  await page.getByLabel('Work email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByLabel('Password').press('Enter');
+
+/** Signed in once the recruiter's landing page has rendered. */
+async function signInToSettings(page: Page, email: string) {
+  await signIn(page, product.url, email);
   await page.getByRole('heading', { name: 'My email & calendar' }).waitFor();
 }
 
 describe('candidate email in the browser', () => {
   it('pipeline preview; the profile with hostile HTML inert; share; why-not-here; reply in thread', async () => {
-    const { context, page, problems } = await openPage();
-    await signIn(page, RITA);
+    const { context, page, problems } = await openPage(browser, { acceptDownloads: true });
+    await signInToSettings(page, RITA);
 
     // Screen 4: the pipeline, with the preview on hover and on keyboard focus.
     await page.getByRole('navigation', { name: 'Candidates' }).getByRole('link', { name: 'Pipeline' }).click();
@@ -217,8 +210,8 @@ describe('candidate email in the browser', () => {
     const hugo = await c.json('POST', `/api/v1/contracts/${c.contract.id}/candidates`, { name: 'Hugo Hostile', emails: ['hugo@mail.example'] });
     const { messageId } = await insertMessage(product.api, { contractId: c.contract.id, seatId: c.seat.id, ownerUserId: c.recruiter.id, candidateId: hugo.id, subject: 'Raw payload' });
     await product.api.ctx.db.updateTable('mail_messages').set({ body_html: `<p>Raw payload body</p>${HOSTILE_HTML}<img src="/nowhere.png" onerror="window.top.__pwned='raw-onerror'">` }).where('id', '=', messageId).execute();
-    const { context, page, problems } = await openPage();
-    await signIn(page, RITA);
+    const { context, page, problems } = await openPage(browser, { acceptDownloads: true });
+    await signInToSettings(page, RITA);
     await page.goto(`${product.url}/candidates/${hugo.id}`);
     const frame = page.frameLocator('iframe.message-frame');
     await frame.getByText('Raw payload body').waitFor();
@@ -233,8 +226,8 @@ describe('candidate email in the browser', () => {
   });
 
   it('schedules a screening with Google Meet from the profile (screen 7)', async () => {
-    const { context, page, problems } = await openPage();
-    await signIn(page, RITA);
+    const { context, page, problems } = await openPage(browser, { acceptDownloads: true });
+    await signInToSettings(page, RITA);
     await page.goto(`${product.url}/candidates/${company.candidate.id}`);
     // Keyboard: the arrow moves to the next tab; Meet is the conferencing of a Google company (R-15).
     await page.getByRole('tab', { name: 'Messages' }).focus();
@@ -262,8 +255,8 @@ describe('candidate email in the browser', () => {
   });
 
   it('downloads the export of my messages (screen 8)', async () => {
-    const { context, page, problems } = await openPage();
-    await signIn(page, RITA);
+    const { context, page, problems } = await openPage(browser, { acceptDownloads: true });
+    await signInToSettings(page, RITA);
     await page.getByRole('link', { name: 'My email & calendar' }).click();
     const exportCard = page.getByTestId('export-card');
     const download = page.waitForEvent('download');
@@ -285,8 +278,8 @@ describe('candidate email in the browser', () => {
   it('shows a colleague only what was shared, and says why each control is off', async () => {
     // Sam sees the shared thread only, cannot change it, cannot reply from Rita's mailbox, and cannot send
     // (his grant lacks the send permission).
-    const second = await openPage();
-    await signIn(second.page, SAM);
+    const second = await openPage(browser, { acceptDownloads: true });
+    await signInToSettings(second.page, SAM);
     await second.page.goto(`${product.url}/candidates/${company.candidate.id}`);
     const samThreads = second.page.getByTestId('thread');
     await expect.poll(() => samThreads.count()).toBe(2);

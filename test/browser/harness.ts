@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startTestApi, type TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
 import { createJobs, type Jobs } from '../../src/jobs/index.ts';
@@ -105,6 +105,24 @@ export function watchPage(page: Page): string[] {
     if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) problems.push(`console: ${message.text()}`);
   });
   return problems;
+}
+
+/** The password every browser test user signs in with (the fixtures create them with it). */
+export const PASSWORD = 'correct horse battery';
+
+/** A fresh browser context (no cookies) at desktop size, with its page and the problems the page reports. */
+export async function openPage(browser: Browser, options: { acceptDownloads?: boolean } = {}): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+  const page = await context.newPage();
+  return { context, page, problems: watchPage(page) };
+}
+
+/** Signs in through the form, keyboard only: Enter submits it. */
+export async function signIn(page: Page, baseUrl: string, email: string): Promise<void> {
+  await page.goto(`${baseUrl}/`);
+  await page.getByLabel('Work email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Password').press('Enter');
 }
 
 /** A picture of the screen for people to look at: the whole page from its top, or only the viewport (dialogs). */

@@ -1,16 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompany, insertGrant } from '../helpers/fixtures.ts';
-import { launchBrowser, prepareBrowserTests, screenshot, startProduct, watchPage, type Product } from './harness.ts';
+import { launchBrowser, prepareBrowserTests, screenshot, startProduct, openPage, signIn, type Product } from './harness.ts';
 
 /**
  * Browser journeys through the built UI, served by the product itself (same origin, strict CSP): an admin
  * sets up company email, a recruiter connects and disconnects a mailbox through the provider's consent page.
  */
-const PASSWORD = 'correct horse battery';
 const GOOGLE_READ = 'https://www.googleapis.com/auth/gmail.readonly';
 const GOOGLE_SEND = 'https://www.googleapis.com/auth/gmail.send';
 const simulatorsBuilt = fs.existsSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sim/server.ts'));
@@ -40,19 +39,7 @@ afterAll(async () => {
   await sim?.close();
 });
 
-async function openPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  return { context, page, problems: watchPage(page) };
-}
 
-async function signIn(page: Page, email: string) {
-  await page.goto(`${product.url}/`);
-  await page.getByLabel('Work email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  // Keyboard only: Enter submits the form.
-  await page.getByLabel('Password').press('Enter');
-}
 
 describe('admin: company email & calendar', () => {
   it('signs in, picks the provider and level, confirms a downgrade with the seat count, sees the audit log, signs out', async () => {
@@ -62,7 +49,7 @@ describe('admin: company email & calendar', () => {
     // Enough history for more than one page of the audit log.
     for (let i = 0; i < 18; i++) await c.json('POST', `/api/v1/contracts/${c.contract.id}/users`, { email: `person${i}@acme.test`, name: `Person ${i}`, role: 'recruiter' });
 
-    const { context, page, problems } = await openPage();
+    const { context, page, problems } = await openPage(browser);
     const first = await page.goto(`${product.url}/admin/email`);
     // Served by the product with its strict policy: the page works without inline scripts (no CSP error below).
     expect(first?.headers()['content-security-policy']).toContain("script-src 'self'");
@@ -75,7 +62,7 @@ describe('admin: company email & calendar', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/password|sign/i);
 
-    await signIn(page, 'admin@acme.test');
+    await signIn(page, product.url, 'admin@acme.test');
     await page.getByRole('heading', { name: 'Company email & calendar' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/admin/email');
     await expect.poll(() => page.getByTestId('company-name').textContent()).toBe('Acme Talent');
@@ -179,10 +166,10 @@ describe('recruiter: my email & calendar', () => {
       await sim.control('POST', '/_sim/mailboxes', { provider, address });
     }
 
-    const { context, page, problems } = await openPage();
+    const { context, page, problems } = await openPage(browser);
     // Screenshots come from the first run only; the second proves the same journey at the other provider.
     const shoot = (name: string) => (provider === 'google' ? screenshot(page, name) : Promise.resolve());
-    await signIn(page, address);
+    await signIn(page, product.url, address);
     await page.getByRole('heading', { name: 'My email & calendar' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/settings/email');
     // Recruiters see only the screens they can use.

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateMailbox, loadIntoSimulator, oracle, type GeneratedMailbox } from '../../sim/generator/index.ts';
 import { createCompany } from '../helpers/fixtures.ts';
 import { startTestSimulators, type TestSimulators } from '../helpers/simulators.ts';
-import { launchBrowser, prepareBrowserTests, screenshot, startProduct, watchPage, type Product } from './harness.ts';
+import { launchBrowser, prepareBrowserTests, screenshot, startProduct, openPage, signIn, type Product } from './harness.ts';
 
 /**
  * Browser journeys over a real sync: a recruiter connects a generated Google mailbox through the simulated consent
@@ -14,7 +14,6 @@ import { launchBrowser, prepareBrowserTests, screenshot, startProduct, watchPage
  * Then an admin lowers the email access level, and the recruiter, in a browser of their own, sees why they were
  * disconnected and reconnects.
  */
-const PASSWORD = 'correct horse battery';
 const DOMAIN = 'northwind-sync.test';
 const RITA = `rita@${DOMAIN}`;
 const PROVIDER = 'google';
@@ -84,18 +83,7 @@ async function syncView(): Promise<SyncView> {
   return res.json().email.sync;
 }
 
-async function openPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  return { context, page, problems: watchPage(page) };
-}
 
-async function signIn(page: Page, email: string) {
-  await page.goto(`${product.url}/`);
-  await page.getByLabel('Work email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByLabel('Password').press('Enter');
-}
 
 /** What the oracle expects stored after the historical sync that actually ran (its authorization and start times). */
 async function expectedMessages() {
@@ -111,9 +99,9 @@ describe('recruiter: a real historical sync, then an admin downgrade', () => {
   let recruiter: { context: BrowserContext; page: Page; problems: string[] };
 
   it('connects through the consent page, watches the sync progress part-way and to the end, then finds the synced thread on the candidate profile (R-20, R-63)', async () => {
-    recruiter = await openPage();
+    recruiter = await openPage(browser);
     const { page } = recruiter;
-    await signIn(page, RITA);
+    await signIn(page, product.url, RITA);
     await page.getByRole('heading', { name: 'My email & calendar' }).waitFor();
     const email = page.getByTestId('email-card');
     await expect.poll(() => email.getByText('Not connected', { exact: true }).isVisible()).toBe(true);
@@ -203,8 +191,8 @@ describe('recruiter: a real historical sync, then an admin downgrade', () => {
 
   it('an admin lowers the email access level; the recruiter, in their own browser, sees that they were disconnected, why, and reconnects (R-03, R-22, R-23)', async () => {
     const { page } = recruiter;
-    const admin = await openPage();
-    await signIn(admin.page, `admin@${DOMAIN}`);
+    const admin = await openPage(browser);
+    await signIn(admin.page, product.url, `admin@${DOMAIN}`);
     await admin.page.getByRole('heading', { name: 'Company email & calendar' }).waitFor();
     await admin.page.getByRole('radio', { name: /View only/ }).check();
     await admin.page.getByRole('button', { name: 'Save changes' }).click();
