@@ -179,8 +179,8 @@ async function startMemoryWorker(env: NodeJS.ProcessEnv) {
     child.once('exit', (code) => reject(new Error(`memory worker exited with ${code}`)));
   });
   const memory = () =>
-    new Promise<{ rss: number; heapUsed: number }>((resolve) => {
-      child.once('message', (m) => resolve(m as { rss: number; heapUsed: number }));
+    new Promise<{ rss: number; heapUsed: number; external: number }>((resolve) => {
+      child.once('message', (m) => resolve(m as { rss: number; heapUsed: number; external: number }));
       child.send({ type: 'memory' });
     });
   return { child, memory };
@@ -251,15 +251,18 @@ async function idleSeatMemory({ full, report }: BenchContext, sim: SimServer): P
       const samples = [await worker!.memory(), await worker!.memory()];
       await sleep(1000);
       samples.push(await worker!.memory());
-      return { rss: Math.min(...samples.map((m) => m.rss)), heapUsed: Math.min(...samples.map((m) => m.heapUsed)) };
+      return { rss: Math.min(...samples.map((m) => m.rss)), held: Math.min(...samples.map((m) => m.heapUsed + m.external)) };
     };
+    const afterWarm = await reading();
     await pollOnce(firstHalf);
     const middle = await reading();
     await pollOnce(secondHalf);
     const end = await reading();
     const n = secondHalf.length;
-    report('scaleOut.memoryPerIdleSeat.rss', (end.rss - middle.rss) / n / 1024, 'KiB', `one worker process: RSS after a full GC with ${warm + firstHalf.length} connected idle grants (half Gmail, half Microsoft 365) each polled once on its ${POLL_SECONDS} s schedule ${(middle.rss / 2 ** 20).toFixed(1)} MiB, with ${n} more ${(end.rss / 2 ** 20).toFixed(1)} MiB; RSS readings of one process move by megabytes as the allocator keeps or returns pages, the heap figure is the steadier one`);
-    report('scaleOut.memoryPerIdleSeat.heap', (end.heapUsed - middle.heapUsed) / n / 1024, 'KiB', `V8 heap in use ${(middle.heapUsed / 2 ** 20).toFixed(1)} → ${(end.heapUsed / 2 ** 20).toFixed(1)} MiB`);
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+    const counts = `${warm}, ${warm + firstHalf.length} and ${warm + idle} seats`;
+    report('scaleOut.memoryPerIdleSeat.rss', (end.rss - middle.rss) / n / 1024, 'KiB', `one worker process, RSS after a full GC with ${counts} (each connected, idle, polled once on its ${POLL_SECONDS} s schedule): ${mib(afterWarm.rss)}, ${mib(middle.rss)}, ${mib(end.rss)} MiB; it moves by megabytes as the allocator keeps or returns pages`);
+    report('scaleOut.memoryPerIdleSeat.heap', (end.held - middle.held) / n / 1024, 'KiB', `V8 heap and external memory in use after a full GC with ${counts}: ${mib(afterWarm.held)}, ${mib(middle.held)}, ${mib(end.held)} MiB`);
     report('scaleOut.workerRss', end.rss / 2 ** 20, 'MiB', `one worker process holding ${warm + idle} idle seats`);
   } finally {
     if (worker) await stopProcess(worker.child);
