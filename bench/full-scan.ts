@@ -22,6 +22,8 @@ export interface FullScanResult {
   fetched: number;
   /** Provider message ids the rules let in, decided after everything was fetched. */
   ingested: Set<string>;
+  /** Their RFC 5322 Message-IDs, without angle brackets, lower case. */
+  ingestedMessageIds: Set<string>;
   throttled: number;
 }
 
@@ -196,6 +198,7 @@ export async function fullScan(deps: SyncDeps, provider: Provider, authorization
   }
   const candidates = await new CandidateCache(deps.db).lookupFor(mailbox.contractId, mailbox.holderUserId);
   const ingested = new Set<string>();
+  const ingestedMessageIds = new Set<string>();
   for (let i = 0; i < facts.length; i += 500) {
     const page = facts.slice(i, i + 500).map((m) => {
       const t = activity.get(m.providerThreadId);
@@ -203,8 +206,10 @@ export async function fullScan(deps: SyncDeps, provider: Provider, authorization
     });
     const decisions = await decideBatch(deps.db, mailbox.seatId, page, { owner: mailbox.owner, candidates, sync });
     page.forEach((m, j) => {
-      if (decisions[j]!.ingested) ingested.add(m.providerMessageId);
+      if (!decisions[j]!.ingested) return;
+      ingested.add(m.providerMessageId);
+      if (m.rfcMessageId) ingestedMessageIds.add(m.rfcMessageId.trim().replace(/^<|>$/g, '').toLowerCase());
     });
   }
-  return { listed: facts.length, fetched: facts.length, ingested, throttled: stats.throttled };
+  return { listed: facts.length, fetched: facts.length, ingested, ingestedMessageIds, throttled: stats.throttled };
 }
