@@ -68,6 +68,22 @@ export function parseDeltaFilter(filter: string | undefined): DeltaToken['flt'] 
   return { op: m[1]!.toLowerCase() as 'ge' | 'gt', at };
 }
 
+/**
+ * `$filter` of a message list: receivedDateTime comparisons joined by `and` (what the product and most clients
+ * page by). Graph accepts far more; anything else is refused here rather than silently ignored.
+ */
+export function parseListFilter(filter: string | null): (receivedMs: number) => boolean {
+  if (filter === null || filter.trim() === '') return () => true;
+  const tests = filter.split(/\s+and\s+/i).map((clause) => {
+    const m = /^\s*receivedDateTime\s+(ge|gt|le|lt|eq)\s+'?([0-9T:\-.+Z]+)'?\s*$/i.exec(clause);
+    const at = m ? Date.parse(m[2]!) : NaN;
+    if (!m || Number.isNaN(at)) throw new GraphError(400, 'ErrorInvalidUrlQueryFilter', 'The query filter contains one or more invalid nodes.');
+    const op = m[1]!.toLowerCase();
+    return (t: number) => (op === 'ge' ? t >= at : op === 'gt' ? t > at : op === 'le' ? t <= at : op === 'lt' ? t < at : t === at);
+  });
+  return (t) => tests.every((test) => test(t));
+}
+
 export type DeltaEntry =
   | { kind: 'item'; message: MsStoredMessage; folder: GraphFolder }
   | { kind: 'removed'; id: string; reason: 'deleted' | 'changed' };

@@ -2,7 +2,7 @@ import { GraphError, accessDenied, badRequest, graphErrorBody, notFound } from '
 import { hasAnyScope, type MsContext } from './context.ts';
 import { DISPLAY_NAME, FOLDERS, folderId, newGuid, parseMessageId, resolveFolder, rootFolderId, userObjectIdFor, type GraphFolder } from './ids.ts';
 import { bodyPreference, parseSelect, renderDraft, renderMessage, type RenderOptions } from './messages.ts';
-import { decodeToken, deltaPage, encodeToken, parseDeltaFilter, removedJson, syncStateNotFound, type DeltaToken } from './delta.ts';
+import { decodeToken, deltaPage, encodeToken, parseDeltaFilter, parseListFilter, removedJson, syncStateNotFound, type DeltaToken } from './delta.ts';
 import type { AccessTokenRecord } from './state.ts';
 import type { MsStoredMessage } from './port.ts';
 import { mailRoutes } from './mail.ts';
@@ -230,15 +230,19 @@ function listMessagesOf(folder: GraphFolder | null): Handler {
     const top = Number(req.query.get('$top') ?? 10);
     const skip = Number(req.query.get('$skip') ?? 0);
     if (!Number.isInteger(top) || top < 1 || top > 1000) throw badRequest('$top must be between 1 and 1000.', 'ErrorInvalidUrlQuery');
-    const present = [...ctx.core.messages(caller.address)].filter((m) => !m.deleted && (f === null || m.folder === f));
     const search = req.query.get('$search');
+    const orderby = req.query.get('$orderby');
+    if (orderby !== null && !/^\s*receivedDateTime(\s+desc)?\s*$/i.test(orderby)) throw badRequest("Only '$orderby=receivedDateTime desc' is supported.", 'ErrorInvalidUrlQuery');
+    const ascending = orderby !== null && !/desc/i.test(orderby);
+    const received = parseListFilter(req.query.get('$filter'));
+    const present = [...ctx.core.messages(caller.address)].filter((m) => !m.deleted && (f === null || m.folder === f) && received(m.internalDate.getTime()));
     if (search !== null && (req.query.get('$filter') !== null || req.query.get('$orderby') !== null)) {
       throw badRequest('$search cannot be combined with $filter or $orderby on messages.', 'ErrorInvalidUrlQuery');
     }
     const all =
       search !== null
         ? await searchMessages(present, search, ctx.ms.config.searchResultCap)
-        : present.sort((a, b) => b.internalDate.getTime() - a.internalDate.getTime());
+        : present.sort((a, b) => (ascending ? 1 : -1) * (a.internalDate.getTime() - b.internalDate.getTime()));
     const slice = all.slice(skip, skip + top);
     const body: Record<string, unknown> = { '@odata.context': `${req.base}/$metadata#users('${encodeURIComponent(caller.address)}')/messages` };
     body.value = await renderEntries(ctx, req, caller, select, slice);

@@ -121,9 +121,9 @@ export interface MailProviderSettings {
   google?: { baseUrl?: string | undefined; pubsubTopic?: string | undefined };
   /**
    * `pageSize`: messages per delta page (`odata.maxpagesize`). `publicUrl`: where Graph reaches the product's
-   * webhooks (`PUBLIC_URL`); none → no Graph subscriptions.
+   * webhooks (`PUBLIC_URL`); none → no Graph subscriptions. `deltaFilterCap`: Graph's cap on a filtered delta round.
    */
-  microsoft?: { baseUrl?: string | undefined; pageSize?: number | undefined; publicUrl?: string | undefined };
+  microsoft?: { baseUrl?: string | undefined; pageSize?: number | undefined; publicUrl?: string | undefined; deltaFilterCap?: number | undefined };
   now?: () => Date;
 }
 
@@ -139,7 +139,7 @@ export function createMailProviders(settings: MailProviderSettings = {}): MailPr
   const now = settings.now ?? (() => new Date());
   const clients: Record<Provider, MailClient & MailPushClient> = {
     google: new GmailClient(googleEndpoints(settings.google?.baseUrl), now, settings.google?.pubsubTopic),
-    microsoft: new GraphMailClient(microsoftEndpoints(settings.microsoft?.baseUrl), now, settings.microsoft?.pageSize, graphPushUrls(settings.microsoft?.publicUrl)),
+    microsoft: new GraphMailClient(microsoftEndpoints(settings.microsoft?.baseUrl), now, settings.microsoft?.pageSize, graphPushUrls(settings.microsoft?.publicUrl), settings.microsoft?.deltaFilterCap),
   };
   return { client: (provider) => clients[provider], push: (provider) => clients[provider] };
 }

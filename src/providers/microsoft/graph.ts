@@ -73,7 +73,19 @@ interface ScanCheckpoint {
   next: string | null;
   deltaLinks: Partial<Record<Folder, string>>;
   estimate: number | null;
+  /** Messages of the folder's filtered delta round so far, and the oldest receivedDateTime among them. */
+  seen?: number;
+  oldest?: string | null;
+  /** The round stopped at Graph's cap: the older part of the window is read as a plain list (`next` pages it). */
+  backlog?: boolean;
 }
+
+/**
+ * Graph returns at most this many messages from a `$filter=receivedDateTime ge …` delta round (the newest ones); a
+ * folder with more mail in the window gets the rest through a plain list filtered to the older part.
+ */
+export const DELTA_FILTER_CAP = 5_000;
+const graphTime = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 interface ChangesCursor {
   deltaLinks: Record<Folder, string>;
@@ -136,6 +148,7 @@ export class GraphMailClient implements MailClient, MailPushClient {
     pageSize = PAGE_SIZE,
     /** Where Graph posts change and lifecycle notifications; none → no subscriptions. */
     private readonly pushUrls?: { notificationUrl: string; lifecycleNotificationUrl: string } | undefined,
+    private readonly deltaFilterCap = DELTA_FILTER_CAP,
   ) {
     this.prefer = `IdType="ImmutableId", odata.maxpagesize=${pageSize}`;
   }
@@ -234,15 +247,34 @@ export class GraphMailClient implements MailClient, MailPushClient {
       checkpoint = { folder: 0, next: null, deltaLinks: {}, estimate: counts.reduce((sum, c) => sum + (c.totalItemCount ?? 0), 0) };
     }
     const folder = FOLDERS[checkpoint.folder]!;
-    const url =
-      checkpoint.next ??
-      `/me/mailFolders/${folder}/messages/delta?${new URLSearchParams({ $select: SELECT, $filter: `receivedDateTime ge ${input.since.toISOString().replace(/\.\d{3}Z$/, 'Z')}` })}`;
+    const url = checkpoint.next ?? `/me/mailFolders/${folder}/messages/delta?${new URLSearchParams({ $select: SELECT, $filter: `receivedDateTime ge ${graphTime(input.since)}` })}`;
     const page = await this.request<DeltaResponse>(accessToken, url);
-    const messages = (page.value ?? []).filter((m) => !m['@removed']).map((m) => graphFacts(m, folders));
+    const listed = (page.value ?? []).filter((m) => !m['@removed']);
+    const messages = listed.map((m) => graphFacts(m, folders));
     let next: ScanCheckpoint;
-    if (page['@odata.nextLink']) next = { ...checkpoint, next: page['@odata.nextLink'] };
-    else if (page['@odata.deltaLink']) next = { ...checkpoint, folder: checkpoint.folder + 1, next: null, deltaLinks: { ...checkpoint.deltaLinks, [folder]: page['@odata.deltaLink'] } };
-    else throw new ProviderError('transient', 'Microsoft Graph delta page without a next or delta link');
+    const nextFolder = (deltaLinks: ScanCheckpoint['deltaLinks']): ScanCheckpoint => ({ folder: checkpoint.folder + 1, next: null, deltaLinks, estimate: checkpoint.estimate });
+    if (checkpoint.backlog) {
+      next = page['@odata.nextLink'] ? { ...checkpoint, next: page['@odata.nextLink'] } : nextFolder(checkpoint.deltaLinks);
+    } else {
+      let oldest = checkpoint.oldest ?? null;
+      for (const m of listed) if (m.receivedDateTime && (oldest === null || Date.parse(m.receivedDateTime) < Date.parse(oldest))) oldest = m.receivedDateTime;
+      const seen = (checkpoint.seen ?? 0) + listed.length;
+      if (page['@odata.nextLink']) next = { ...checkpoint, next: page['@odata.nextLink'], seen, oldest };
+      else if (page['@odata.deltaLink']) {
+        const deltaLinks = { ...checkpoint.deltaLinks, [folder]: page['@odata.deltaLink'] };
+        // The round hit the cap: list the older part of the window too (up to the oldest seen, inclusive and rounded up
+        // to Graph's whole seconds, so that messages sharing that instant are not lost; storage is idempotent). The delta link still covers what changes.
+        next =
+          seen >= this.deltaFilterCap && oldest !== null
+            ? {
+                ...checkpoint,
+                deltaLinks,
+                backlog: true,
+                next: `/me/mailFolders/${folder}/messages?${new URLSearchParams({ $select: SELECT, $filter: `receivedDateTime ge ${graphTime(input.since)} and receivedDateTime le ${graphTime(new Date(Math.ceil(Date.parse(oldest) / 1000) * 1000))}`, $orderby: 'receivedDateTime desc', $top: String(PAGE_SIZE) })}`,
+              }
+            : nextFolder(deltaLinks);
+      } else throw new ProviderError('transient', 'Microsoft Graph delta page without a next or delta link');
+    }
     if (next.folder >= FOLDERS.length) {
       return { messages, checkpoint: null, cursor: { deltaLinks: next.deltaLinks }, estimate: checkpoint.estimate };
     }
