@@ -3,7 +3,6 @@
  * public API from a generated mailbox (candidates, projects, settings) whose seat is connected through the full
  * OAuth round trip, and scratch databases on the Postgres server.
  */
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { generateMailbox, loadIntoSimulator, oracle, type GeneratedMailbox, type MailboxSize } from '../sim/generator/index.ts';
 import { startSimulators } from '../sim/server.ts';
@@ -15,6 +14,7 @@ import { openDatabase, type Database } from '../src/store/database.ts';
 import { migrateToLatest } from '../src/store/migrate.ts';
 import { startTestApi, type TestApi } from '../test/helpers/app.ts';
 import { createCompany } from '../test/helpers/fixtures.ts';
+import { scratchDatabaseOn } from '../test/helpers/databases.ts';
 
 export type Provider = 'google' | 'microsoft';
 export type Report = (name: string, value: number, unit: string, note?: string) => void;
@@ -172,31 +172,7 @@ export async function postgresReachable(): Promise<{ ok: true } | { ok: false; r
 }
 
 /** A new empty database on the server (dropped by `drop`), like the storage tests use. */
-export async function scratchDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
-  const name = `rs_bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    name,
-    drop: async () => {
-      const client = new pg.Client({ connectionString: serverUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
-}
+export const scratchDatabase = (): Promise<{ url: string; name: string; drop(): Promise<void> }> => scratchDatabaseOn(serverUrl, 'rs_bench');
 
 /** A migrated database: embedded PGlite in memory, or a scratch database on the server. */
 export async function openBenchDatabase(backend: 'pglite' | 'postgres', poolSize = 5): Promise<Database> {

@@ -45,21 +45,26 @@ export const backends: TestBackend[] = serverUrl ? [pglite, postgres] : [pglite]
 /** A new empty database on the test server; `drop()` removes it (ending leftover connections first). */
 export async function createScratchDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   if (!serverUrl) throw new Error('TEST_DATABASE_URL is not set');
-  const name = `rs_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
+  return scratchDatabaseOn(serverUrl, 'rs_test');
+}
+
+/** A new empty database named `<prefix>_<random>` on the server at `server` (tests and benchmarks). */
+export async function scratchDatabaseOn(server: string, prefix: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: server });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
-  const url = new URL(serverUrl);
+  const url = new URL(server);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     name,
     drop: async () => {
-      const client = new pg.Client({ connectionString: serverUrl });
+      const client = new pg.Client({ connectionString: server });
       await client.connect();
       try {
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
