@@ -2,8 +2,8 @@ import type { Provider } from './mail.ts';
 
 /** Injected faults (`POST /_sim/faults`), consumed by the provider routes on matching requests. */
 
-export type FaultKind = 'http_429' | 'http_500' | 'http_503' | 'timeout' | 'reset' | 'cursor_expired' | 'invalid_grant';
-export const FAULT_KINDS: readonly FaultKind[] = ['http_429', 'http_500', 'http_503', 'timeout', 'reset', 'cursor_expired', 'invalid_grant'];
+export type FaultKind = 'http_400' | 'http_429' | 'http_500' | 'http_503' | 'timeout' | 'reset' | 'cursor_expired' | 'invalid_grant';
+export const FAULT_KINDS: readonly FaultKind[] = ['http_400', 'http_429', 'http_500', 'http_503', 'timeout', 'reset', 'cursor_expired', 'invalid_grant'];
 
 export interface FaultSpec {
   provider: Provider;

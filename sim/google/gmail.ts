@@ -81,6 +81,7 @@ function errorResponse(e: GoogleApiError): GResponse {
 
 /** Faults an API request can meet: inside a batch they become the part's response. */
 export function faultError(fault: { fault: string; retryAfterSeconds?: number }): GoogleApiError | undefined {
+  if (fault.fault === 'http_400') return badRequest('Invalid request.');
   if (fault.fault === 'http_429') return rateLimitExceeded('Rate Limit Exceeded', fault.retryAfterSeconds ?? 1);
   if (fault.fault === 'http_500') return backendError(500);
   if (fault.fault === 'http_503') {
@@ -112,7 +113,7 @@ export async function dispatch(ctx: GoogleCtx, req: GRequest): Promise<GResponse
   const state = ctx.state;
   try {
     if (req.inBatch) {
-      const fault = state.faults.take('google', req.method, req.path, ['http_429', 'http_500', 'http_503']);
+      const fault = state.faults.take('google', req.method, req.path, ['http_400', 'http_429', 'http_500', 'http_503']);
       const err = fault && faultError(fault);
       if (err) throw err;
     }

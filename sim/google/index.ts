@@ -47,7 +47,7 @@ export function googleRoutes(state: SimState) {
         // Injected faults (POST /_sim/faults) that any Google request can meet.
         api.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
           const path = req.url.replace(/^\/google/, '');
-          const fault = state.faults.take('google', req.method, path, ['http_429', 'http_500', 'http_503', 'timeout', 'reset']);
+          const fault = state.faults.take('google', req.method, path, ['http_400', 'http_429', 'http_500', 'http_503', 'timeout', 'reset']);
           if (!fault) return;
           if (fault.fault === 'reset') {
             reply.hijack();

@@ -85,7 +85,7 @@ export async function microsoftServicePlugin(app: FastifyInstance, rt: MsRuntime
   // Injected faults apply to every Microsoft request; cursor_expired and invalid_grant are left to the
   // routes they concern.
   app.addHook('onRequest', async (req, reply) => {
-    const fault = rt.core.takeFault(req.method, req.url, ['http_429', 'http_500', 'http_503', 'timeout', 'reset']);
+    const fault = rt.core.takeFault(req.method, req.url, ['http_400', 'http_429', 'http_500', 'http_503', 'timeout', 'reset']);
     if (!fault) return;
     if (fault.fault === 'reset') {
       reply.hijack();

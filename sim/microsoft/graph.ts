@@ -373,6 +373,8 @@ function throttle(ctx: MsContext, address: string): () => void {
 
 export function faultResponse(fault: string, retryAfter: number | undefined): GraphError | null {
   switch (fault) {
+    case 'http_400':
+      return new GraphError(400, 'ErrorInvalidRequest', 'The request is invalid.');
     case 'http_429':
       return new GraphError(429, 'TooManyRequests', 'Too many requests.', { 'retry-after': String(retryAfter ?? 10) });
     case 'http_500':
@@ -401,7 +403,7 @@ export async function dispatch(ctx: MsContext, req: GraphRequest): Promise<Graph
     ctx.tick();
     if (req.inner) {
       const url = `/microsoft/v1.0${req.path}${req.query.size ? `?${req.query.toString()}` : ''}`;
-      const fault = ctx.core.takeFault(req.method, url, ['http_429', 'http_500', 'http_503']);
+      const fault = ctx.core.takeFault(req.method, url, ['http_400', 'http_429', 'http_500', 'http_503']);
       const f = fault ? faultResponse(fault.fault, fault.retryAfterSeconds) : null;
       if (f) return fail(f);
     }

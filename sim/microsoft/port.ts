@@ -55,7 +55,7 @@ export interface MsChange {
 }
 
 export interface MsFault {
-  fault: 'http_429' | 'http_500' | 'http_503' | 'timeout' | 'reset' | 'cursor_expired' | 'invalid_grant';
+  fault: 'http_400' | 'http_429' | 'http_500' | 'http_503' | 'timeout' | 'reset' | 'cursor_expired' | 'invalid_grant';
   retryAfterSeconds?: number | undefined;
 }
 

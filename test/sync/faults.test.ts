@@ -162,11 +162,11 @@ describe.each(['google', 'microsoft'] as const)('provider faults met by the sync
     expect(await schedules()).not.toContain(pollScheduleName(c.grant.id));
   });
 
-  // Only Gmail's simulator can be made to refuse a well-formed request for good (a batch over its limit).
-  it.skipIf(provider !== 'google')('permanent (a request the provider refuses, 400): surfaced in sync health, not retried at once, done once the cause is gone', async () => {
+  it('permanent (a request the provider refuses, 400): surfaced in sync health, not retried at once, done once the cause is gone', async () => {
     const { c, final, fresh } = await seatWithWork();
-    // The backfill's header batch is larger than the provider now accepts: 400. The poll asks for one message.
-    await world.control('PUT', '/_sim/limits', { provider, batchLimit: 1 });
+    // The backfill's search is refused for as long as the cause lasts; the poll's own requests are not.
+    await world.control('POST', '/_sim/faults', { provider, match: { path: searchPath }, fault: 'http_400', count: 100 });
+    const refusals = async () => 100 - ((await world.control('GET', '/_sim/faults')) as { remaining: number }[]).reduce((sum, f) => sum + f.remaining, 0);
     await poll();
     await world.drain();
     expect(await storedMessageIds(world, c)).toContain(fresh);
@@ -174,14 +174,12 @@ describe.each(['google', 'microsoft'] as const)('provider faults met by the sync
     const seat = health.find((h: { seatId: string }) => h.seatId === c.seat.id);
     expect(seat.sync.lastError).toMatch(/refused the request \(400\)/);
     expect((await mailbox(c)).email.state).toBe('authorized');
-    // The refused batch is not counted by the simulator; the backfill's search before it is.
-    const searches = async () => (await usageOf(world, provider, c.address)).requests['messages.list'] ?? 0;
-    expect(await searches()).toBe(1);
+    expect(await refusals()).toBe(1);
     // Not retried at the job queue's pace (30 s); it comes back a quarter of an hour later.
     await later(40_000);
     await world.drain();
-    expect(await searches()).toBe(1);
-    await world.control('PUT', '/_sim/limits', { provider, batchLimit: 100 });
+    expect(await refusals()).toBe(1);
+    await world.control('DELETE', '/_sim/faults');
     await later(15 * 60_000);
     await world.drain();
     expectSameSet(await storedMessageIds(world, c), final);
