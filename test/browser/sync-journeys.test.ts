@@ -33,7 +33,8 @@ beforeAll(async () => {
   prepareBrowserTests();
   sim = await startTestSimulators();
   // The simulator's clock stands still at the start of a quota minute; only the test moves it (and the product's).
-  const now = new Date(Math.ceil(Date.now() / 60_000) * 60_000 + 1000);
+  // A minute ahead, so that the product's clock (real time until set) has not passed it by the time it is set.
+  const now = new Date(Math.ceil(Date.now() / 60_000) * 60_000 + 60_000 + 1000);
   await sim.control('POST', '/_sim/clock', { now: now.toISOString(), frozen: true });
   [browser, product] = await Promise.all([launchBrowser(), startProduct({ simulatorUrl: sim.url, jobs: true })]);
   product.api.clock.set(now);
