@@ -1,15 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startTestApi, type TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
-import { createJobs, type Jobs } from '../../src/jobs/index.ts';
+import { freePort, startTestJobs } from '../helpers/product.ts';
+import type { Jobs } from '../../src/jobs/index.ts';
 import type { Database } from '../../src/store/database.ts';
-import { registerWorkers } from '../../src/workers.ts';
 
 /**
  * What the browser tests share: Debian's Chromium (installed when missing), the built UI (rebuilt only when
@@ -43,17 +41,6 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export interface Product {
   api: TestApi;
   database: Database;
@@ -78,11 +65,7 @@ export async function startProduct(options: { simulatorUrl?: string; jobs?: bool
     serveWeb: true,
     ...(options.jobs ? { drain: () => ref.jobs!.drain(), jobs: { send: (...args) => ref.jobs!.send(...args) } } : {}),
   });
-  if (options.jobs) {
-    ref.jobs = createJobs({ database, clock: api.clock });
-    await ref.jobs.start({ role: 'web' });
-    await registerWorkers(ref.jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
-  }
+  if (options.jobs) ref.jobs = await startTestJobs(database, api);
   await api.app.listen({ port, host: '127.0.0.1' });
   return {
     api,

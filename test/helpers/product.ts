@@ -41,11 +41,7 @@ export async function startTestProduct(options: { jobs?: boolean; push?: boolean
     await api.app.listen({ port, host: '127.0.0.1' });
     await sim.control('POST', '/_sim/google/pubsub-subscriptions', { topicName: TEST_PUBSUB_TOPIC, pushEndpoint: `${api.publicUrl}/webhooks/google/pubsub` });
   }
-  if (options.jobs) {
-    ref.jobs = createJobs({ database, clock: api.clock });
-    await ref.jobs.start({ role: 'web' });
-    await registerWorkers(ref.jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
-  }
+  if (options.jobs) ref.jobs = await startTestJobs(database, api);
   return {
     database,
     api,
@@ -60,7 +56,19 @@ export async function startTestProduct(options: { jobs?: boolean; push?: boolean
   };
 }
 
-function freePort(): Promise<number> {
+/**
+ * The job queue in the web role with every worker registered, on the product's clock: nothing runs until
+ * `drain()` (or `POST /_test/jobs/drain`), so tests step syncs deterministically.
+ */
+export async function startTestJobs(database: Database, api: TestApi): Promise<Jobs> {
+  const jobs = createJobs({ database, clock: api.clock });
+  await jobs.start({ role: 'web' });
+  await registerWorkers(jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
+  return jobs;
+}
+
+/** A TCP port free on the loopback interface right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
