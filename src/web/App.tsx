@@ -5,9 +5,9 @@ import { CandidateProfile } from './screens/CandidateProfile.tsx';
 import { EmailSettings } from './screens/EmailSettings.tsx';
 import { Pipeline } from './screens/Pipeline.tsx';
 import { SignIn } from './screens/SignIn.tsx';
-import { Alert, Link, Loading, navigate, useLocation, useTitle } from './ui.tsx';
+import { Alert, Link, Loading, SETTINGS_PATH, navigate, useLocation, useTitle } from './ui.tsx';
 
-export const ROUTES = { adminEmail: '/admin/email', emailSettings: '/settings/email', pipeline: '/pipeline' } as const;
+export const ROUTES = { adminEmail: '/admin/email', emailSettings: SETTINGS_PATH, pipeline: '/pipeline' } as const;
 const CANDIDATE_ROUTE = /^\/candidates\/([0-9a-f-]{36})$/i;
 
 type SessionState = { kind: 'loading' } | { kind: 'signed_out'; notice: string | null } | { kind: 'signed_in'; session: Session } | { kind: 'error'; message: string };

@@ -1,6 +1,6 @@
 import { useEffect, useId, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
-import type { GrantState } from './api.ts';
-import { STATE_LABELS } from './words.ts';
+import { ApiError, type GrantState } from './api.ts';
+import { SEND_FIXES, STATE_LABELS } from './words.ts';
 
 /** Small building blocks shared by the screens: routing, dialogs, messages, buttons that say why they are off. */
 
@@ -52,6 +52,24 @@ export function useTitle(title: string): void {
 }
 
 // --- Messages
+
+/** Where a recruiter connects their mailbox and calendar: every "reconnect" fix links here. */
+export const SETTINGS_PATH = '/settings/email';
+
+/** A refused mailbox action (send, schedule) with its error and, for the codes that have one, the fix. */
+export function ActionErrorAlert({ error, onDismiss }: { error: Error; onDismiss: () => void }) {
+  const fix = error instanceof ApiError ? SEND_FIXES[error.code] : undefined;
+  return (
+    <Alert tone="error" onDismiss={onDismiss}>
+      <p>{error.message}</p>
+      {fix && (
+        <p>
+          <strong>How to fix it:</strong> {fix.fix} {fix.settingsLink && <Link to={SETTINGS_PATH}>Open My email &amp; calendar</Link>}
+        </p>
+      )}
+    </Alert>
+  );
+}
 
 export function Alert({ tone, children, onDismiss }: { tone: 'error' | 'success' | 'warning' | 'info'; children: ReactNode; onDismiss?: () => void }) {
   // Errors interrupt (role=alert); everything else is announced politely.

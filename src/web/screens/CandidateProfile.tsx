@@ -1,11 +1,11 @@
 import { useEffect, useId, useRef, useState, type KeyboardEvent, type Ref } from 'react';
-import { ApiError, api, errorMessage, type Candidate, type Contract, type Decision, type Mailbox, type Message, type Settings, type Thread, type User, type Visibility } from '../api.ts';
+import type { ApiError} from '../api.ts';
+import { api, errorMessage, type Candidate, type Contract, type Decision, type Mailbox, type Message, type Settings, type Thread, type User, type Visibility } from '../api.ts';
 import { sendBlocked } from '../rules.ts';
-import { ActionButton, Alert, Link, Loading, RuleTag, navigate, useLoad, useLocation, useTitle } from '../ui.tsx';
-import { SEND_FIXES, VISIBILITY_LABELS, count, decisionText, formatDate } from '../words.ts';
+import { ActionButton, ActionErrorAlert, Alert, Link, Loading, RuleTag, SETTINGS_PATH, navigate, useLoad, useLocation, useTitle } from '../ui.tsx';
+import { VISIBILITY_LABELS, count, decisionText, formatDate } from '../words.ts';
 import { ScheduleScreening } from './ScheduleScreening.tsx';
 
-const SETTINGS_PATH = '/settings/email';
 type Tab = 'messages' | 'schedule';
 const TABS: Array<{ id: Tab; label: string }> = [
   { id: 'messages', label: 'Messages' },
@@ -425,7 +425,6 @@ function ComposePane({
     }
   }
 
-  const fix = error instanceof ApiError ? SEND_FIXES[error.code] : undefined;
   return (
     <section className="card compose" aria-labelledby="compose-title" ref={ref} data-testid="compose">
       <h2 id="compose-title">{replyTo ? 'Reply' : 'Email'}</h2>
@@ -454,16 +453,7 @@ function ComposePane({
           {sent}
         </Alert>
       )}
-      {error && (
-        <Alert tone="error" onDismiss={() => setError(null)}>
-          <p>{error.message}</p>
-          {fix && (
-            <p>
-              <strong>How to fix it:</strong> {fix.fix} {fix.settingsLink && <Link to={SETTINGS_PATH}>Open My email &amp; calendar</Link>}
-            </p>
-          )}
-        </Alert>
-      )}
+      {error && <ActionErrorAlert error={error} onDismiss={() => setError(null)} />}
       <form
         className="stack-tight"
         onSubmit={(event) => {

@@ -1,11 +1,11 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, errorMessage, type AuthorizationKind, type Grant, type Mailbox, type Settings, type SyncState, type User } from '../api.ts';
-import { ActionButton, Alert, ConfirmDialog, Loading, RuleTag, StateBadge, navigate, useLoad, useTitle } from '../ui.tsx';
+import { ActionButton, Alert, ConfirmDialog, Loading, RuleTag, SETTINGS_PATH, StateBadge, navigate, useLoad, useTitle } from '../ui.tsx';
 import { outcomeFromQuery, type Outcome } from '../rules.ts';
 import { ExportMessages } from './ExportMessages.tsx';
 import { PHASE_LABELS, PROVIDER_NAMES, count, formatDate, reasonText, scopeWords } from '../words.ts';
 
-const HERE = '/settings/email';
+const HERE = SETTINGS_PATH;
 /** How often the page asks for the sync's progress while the past email is being imported. */
 const PROGRESS_REFRESH_MS = 3000;
 

@@ -1,8 +1,8 @@
 import { useId, useState } from 'react';
-import { ApiError, api, errorMessage, type Candidate, type Conferencing, type Mailbox, type Settings, type User } from '../api.ts';
+import { api, errorMessage, type Candidate, type Conferencing, type Mailbox, type Settings, type User } from '../api.ts';
 import { conferencingFor, scheduleBlocked } from '../rules.ts';
-import { ActionButton, Alert, Link } from '../ui.tsx';
-import { CONFERENCING_NAMES, SEND_FIXES, formatDate } from '../words.ts';
+import { ActionButton, ActionErrorAlert, Alert, Link, SETTINGS_PATH } from '../ui.tsx';
+import { CONFERENCING_NAMES, formatDate } from '../words.ts';
 
 const DURATIONS = [15, 30, 45, 60];
 
@@ -51,7 +51,6 @@ export function ScheduleScreening({ user, candidate, settings, mailbox }: { user
     }
   }
 
-  const fix = error instanceof ApiError ? SEND_FIXES[error.code] : undefined;
   return (
     <section className="card schedule" aria-labelledby="schedule-title" data-testid="schedule">
       <h2 id="schedule-title">Schedule screening</h2>
@@ -61,7 +60,7 @@ export function ScheduleScreening({ user, candidate, settings, mailbox }: { user
           <p>{blocked}</p>
           {/connect/i.test(blocked) && (
             <p>
-              <Link to="/settings/email">Open My email &amp; calendar</Link>
+              <Link to={SETTINGS_PATH}>Open My email &amp; calendar</Link>
             </p>
           )}
         </Alert>
@@ -76,16 +75,7 @@ export function ScheduleScreening({ user, candidate, settings, mailbox }: { user
           )}
         </Alert>
       )}
-      {error && (
-        <Alert tone="error" onDismiss={() => setError(null)}>
-          <p>{error.message}</p>
-          {fix && (
-            <p>
-              <strong>How to fix it:</strong> {fix.fix} {fix.settingsLink && <Link to="/settings/email">Open My email &amp; calendar</Link>}
-            </p>
-          )}
-        </Alert>
-      )}
+      {error && <ActionErrorAlert error={error} onDismiss={() => setError(null)} />}
       <form
         className="stack-tight"
         onSubmit={(event) => {
