@@ -111,6 +111,8 @@ describe('recruiter: a real historical sync, then an admin downgrade', () => {
     const providerRequest = page.waitForRequest((r) => r.isNavigationRequest() && r.url().includes('/o/oauth2/v2/auth'));
     await email.getByRole('button', { name: 'Connect email' }).click();
     const authorization = new URL((await providerRequest).url());
+    // Let the browser's own navigation to the consent page finish first, or the next one would interrupt it.
+    await page.waitForURL((u) => u.href.includes('/o/oauth2/v2/auth'));
     authorization.searchParams.set('auto_consent', '1');
     authorization.searchParams.set('login_hint', RITA);
     await page.goto(authorization.toString());
@@ -222,6 +224,8 @@ describe('recruiter: a real historical sync, then an admin downgrade', () => {
     const providerRequest = page.waitForRequest((r) => r.isNavigationRequest() && r.url().includes('/o/oauth2/v2/auth'));
     await connect.click();
     const authorization = new URL((await providerRequest).url());
+    // Let the browser's own navigation to the consent page finish first, or the next one would interrupt it.
+    await page.waitForURL((u) => u.href.includes('/o/oauth2/v2/auth'));
     expect(authorization.searchParams.get('scope')).toContain('https://www.googleapis.com/auth/gmail.readonly');
     expect(authorization.searchParams.get('scope')).not.toContain('https://www.googleapis.com/auth/gmail.send');
     authorization.searchParams.set('auto_consent', '1');
