@@ -7,6 +7,10 @@ import * as m0004 from './migrations/0004_mail.ts';
 import * as m0005 from './migrations/0005_calendar_events.ts';
 import * as m0006 from './migrations/0006_push_channels.ts';
 import * as m0007 from './migrations/0007_sync_run_lock.ts';
+import * as m0008 from './migrations/0008_oauth_binding.ts';
+import * as m0009 from './migrations/0009_integration_tokens.ts';
+import * as m0010 from './migrations/0010_accounts.ts';
+import * as m0011 from './migrations/0011_keys_and_audit.ts';
 
 /** Versioned migrations, applied in name order. A new migration is a new file plus a line here. */
 const migrations: Record<string, Migration> = {
@@ -17,6 +21,10 @@ const migrations: Record<string, Migration> = {
   '0005_calendar_events': m0005,
   '0006_push_channels': m0006,
   '0007_sync_run_lock': m0007,
+  '0008_oauth_binding': m0008,
+  '0009_integration_tokens': m0009,
+  '0010_accounts': m0010,
+  '0011_keys_and_audit': m0011,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
