@@ -15,7 +15,9 @@ export const SCOPES = {
     identity: ['openid', 'email', 'offline_access', 'User.Read'],
     read: ['Mail.Read'],
     send: ['Mail.Send'],
-    calendar: ['Calendars.ReadWrite', 'OnlineMeetings.ReadWrite'],
+    // Teams meetings are created on the event itself (`isOnlineMeeting`), which Calendars.ReadWrite covers:
+    // OnlineMeetings.ReadWrite would add standalone meetings the product never creates.
+    calendar: ['Calendars.ReadWrite'],
   },
 } as const satisfies Record<Provider, Record<string, readonly string[]>>;
 
