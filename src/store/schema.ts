@@ -32,6 +32,14 @@ export interface UsersTable {
   created_at: Timestamp;
 }
 
+/** Failed sign-ins per account or client address (keys hashed), shared by every web process. */
+export interface SignInThrottlesTable {
+  key: string;
+  failures: number;
+  last_failure_at: Timestamp;
+  blocked_until: Timestamp | null;
+}
+
 export interface SeatsTable {
   id: string;
   contract_id: string;
@@ -313,4 +321,5 @@ export interface DB {
   api_tokens: ApiTokensTable;
   sessions: SessionsTable;
   audit_log: AuditLogTable;
+  sign_in_throttles: SignInThrottlesTable;
 }
