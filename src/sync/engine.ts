@@ -245,8 +245,14 @@ interface HistoricalCheckpoint {
   addresses?: string[];
   /** Threads seen active so far in this scan, with their latest activity (R-36). */
   threads: Record<string, string>;
-  /** A resync after an expired cursor: stored messages the provider no longer has are removed first. */
-  resync?: { reconciled: boolean };
+  /**
+   * A resync after an expired cursor (R-26, R-37): stored messages the provider no longer has are removed once the
+   * scan has taken its new position (its last page), never before — a deletion made before the new position would
+   * be missed by the new cursor, and one made before the reconcile would be missed by it. `reconciled` true: nothing
+   * to remove (done, or a catch-up after re-authorization, R-22). `final`: the scan is over and this is its cursor;
+   * a run stopped during the reconcile resumes there.
+   */
+  resync?: { reconciled: boolean; final?: { cursor: Opaque; estimate: number | null } };
 }
 
 /**
@@ -282,11 +288,33 @@ async function historical(run: Run): Promise<SyncOutcome> {
     const checkpoint: HistoricalCheckpoint = (state.checkpoint as unknown as HistoricalCheckpoint | null) ?? { scan: null, threads: {} };
     checkpoint.threads ??= {};
 
-    if (checkpoint.resync && !checkpoint.resync.reconciled) {
-      await reconcile(run);
-      checkpoint.resync = { reconciled: true };
-      await db.updateTable('sync_states').set({ checkpoint: JSON.stringify(checkpoint), updated_at: clock.now() }).where('authorization_id', '=', authorizationId).execute();
-    }
+    const finish = async (cursor: Opaque, estimate: number | null): Promise<SyncOutcome> => {
+      const now = clock.now();
+      await refreshCounts(db, run.mailbox, {
+        phase: 'incremental',
+        cursor: JSON.stringify(cursor),
+        checkpoint: null,
+        messages_estimated: estimate,
+        historical_completed_at: now,
+        last_synced_at: now,
+        last_error: null,
+        last_error_kind: null,
+        updated_at: now,
+      });
+      return checkpoint.resync ? 'resynced' : 'completed';
+    };
+    /** The scan's position is taken: a pending reconcile runs now, its start saved first so a stopped run resumes here. */
+    const reconcileThenFinish = async (cursor: Opaque, estimate: number | null): Promise<SyncOutcome> => {
+      if (checkpoint.resync && !checkpoint.resync.reconciled) {
+        checkpoint.resync = { reconciled: false, final: { cursor, estimate } };
+        await db.updateTable('sync_states').set({ checkpoint: JSON.stringify(checkpoint), updated_at: clock.now() }).where('authorization_id', '=', authorizationId).execute();
+        run.lease?.check();
+        if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
+        await reconcile(run, syncNow);
+      }
+      return finish(cursor, estimate);
+    };
+    if (checkpoint.resync?.final) return await reconcileThenFinish(checkpoint.resync.final.cursor, checkpoint.resync.final.estimate);
 
     checkpoint.addresses ??= await qualifyingAddresses(run);
     const addresses = checkpoint.addresses;
@@ -311,20 +339,7 @@ async function historical(run: Run): Promise<SyncOutcome> {
       await revisitInactive(run, [...becameActive], page.messages, withActivity, sync);
       checkpoint.scan = page.checkpoint;
       const now = clock.now();
-      if (page.checkpoint === null) {
-        await refreshCounts(db, run.mailbox, {
-          phase: 'incremental',
-          cursor: JSON.stringify(page.cursor ?? {}),
-          checkpoint: null,
-          messages_estimated: page.estimate,
-          historical_completed_at: now,
-          last_synced_at: now,
-          last_error: null,
-          last_error_kind: null,
-          updated_at: now,
-        });
-        return checkpoint.resync ? 'resynced' : 'completed';
-      }
+      if (page.checkpoint === null) return await reconcileThenFinish(page.cursor ?? {}, page.estimate);
       await refreshCounts(db, run.mailbox, { checkpoint: JSON.stringify(checkpoint), messages_estimated: page.estimate, updated_at: now });
     }
   } catch (error) {
@@ -401,9 +416,19 @@ async function mirrorDeletions(run: Run, ids: readonly string[], madeWhileDeauth
   return deleted;
 }
 
-/** After an expired cursor: stored messages the provider no longer has (or has in Trash) are removed (R-26, R-37). */
-async function reconcile(run: Run): Promise<void> {
-  const rows = await run.deps.db.selectFrom('mail_messages').select('provider_message_id').where('owner_seat_id', '=', run.mailbox.seatId).where('origin', '=', 'synced').execute();
+/**
+ * After an expired cursor, once the resync's new position is taken: stored messages the provider no longer has (or
+ * has in Trash) are removed (R-26, R-37). Only messages stored before the resync began can have been deleted unseen;
+ * those the scan stored were listed after the new position, so their deletions are in the changes after it.
+ */
+async function reconcile(run: Run, resyncStartedAt: Date): Promise<void> {
+  const rows = await run.deps.db
+    .selectFrom('mail_messages')
+    .select('provider_message_id')
+    .where('owner_seat_id', '=', run.mailbox.seatId)
+    .where('origin', '=', 'synced')
+    .where('stored_at', '<=', resyncStartedAt)
+    .execute();
   const ids = rows.map((r) => r.provider_message_id);
   for (let i = 0; i < ids.length; i += CHUNK) {
     const chunk = ids.slice(i, i + CHUNK);
@@ -454,7 +479,7 @@ async function incremental(run: Run): Promise<SyncOutcome> {
     return 'completed';
   } catch (error) {
     if (error instanceof ProviderError && error.kind === 'cursor_expired') {
-      // Back to a full scan of the window; reconciliation first removes what the provider no longer has — except
+      // Back to a full scan of the window; reconciliation, once the scan has its new position, removes what the provider no longer has — except
       // in a catch-up after re-authorization, whose missing messages may have been deleted while deauthorized (R-22).
       const now = clock.now();
       await db
