@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z} from 'zod';
 import { type ZodType } from 'zod';
 import type { Actor } from '../services/actors.ts';
+import { AppError } from '../errors.ts';
 import { zodToAppError } from './errors.ts';
 
 /**
@@ -95,6 +96,9 @@ export function defineRoute<
         if (!result.success) throw zodToAppError(result.error, where);
         return result.data as Out<S>;
       };
+      // Before any schema: a control character or a date out of range in any string of the request is refused.
+      const bad = badInput(request.params, 'params') ?? badInput(request.query, 'query') ?? badInput(request.body, 'body');
+      if (bad) throw new AppError('validation_failed', `Invalid request — ${bad.path}: ${bad.message}`, { issues: [bad] });
       const input: RouteInput<Out<P>, Out<Q>, Out<B>> = {
         params: parse(spec.params, request.params, 'params') as Out<P>,
         query: parse(spec.query, request.query, 'query') as Out<Q>,
@@ -111,6 +115,59 @@ export function defineRoute<
       return reply.status(successStatus).send(body);
     },
   });
+}
+
+/**
+ * Fields of multi-line text (email bodies, an event's description) may hold tab, line feed and carriage return;
+ * everything else is one line. Other C0 controls, DEL and lone surrogates are refused everywhere: NUL cannot be
+ * stored, and CR/LF in one-line fields is how headers and redirects get injected.
+ */
+const MULTILINE_FIELDS: ReadonlySet<string> = new Set(['bodyHtml', 'bodyText', 'description']);
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL_ONE_LINE = /[\u0000-\u001F\u007F]/u;
+// eslint-disable-next-line no-control-regex -- as above
+const CONTROL_MULTILINE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/u;
+const LONE_SURROGATE = /\p{Cs}/u;
+/** A whole value that is an ISO-8601 date or date-time: its year must lie in 1970..9999 (PostgreSQL and JS agree there). */
+const ISO_DATE = /^([+-]?\d{4,6})-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+export const MIN_INPUT_YEAR = 1970;
+export const MAX_INPUT_YEAR = 9999;
+
+export interface InputIssue {
+  path: string;
+  message: string;
+}
+
+/** The first string (or object key) of a request part that no route accepts, with where it is and why. */
+export function badInput(value: unknown, path: string, field = ''): InputIssue | undefined {
+  if (typeof value === 'string') {
+    const control = MULTILINE_FIELDS.has(field) ? CONTROL_MULTILINE : CONTROL_ONE_LINE;
+    if (control.test(value)) {
+      return { path: path, message: MULTILINE_FIELDS.has(field) ? 'must not contain control characters such as NUL' : 'must not contain control characters such as NUL or line breaks' };
+    }
+    if (LONE_SURROGATE.test(value)) return { path: path, message: 'is not well-formed text' };
+    const date = ISO_DATE.exec(value.trim());
+    if (date) {
+      const year = Number(date[1]);
+      if (!(year >= MIN_INPUT_YEAR && year <= MAX_INPUT_YEAR)) return { path: path, message: `dates must lie in the years ${MIN_INPUT_YEAR} to ${MAX_INPUT_YEAR}` };
+    }
+    return undefined;
+  }
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const issue = badInput(item, `${path}.${i}`, field);
+      if (issue) return issue;
+    }
+    return undefined;
+  }
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (CONTROL_ONE_LINE.test(key) || LONE_SURROGATE.test(key)) return { path, message: 'a field name contains control characters' };
+      const issue = badInput(item, `${path}.${key}`, key);
+      if (issue) return issue;
+    }
+  }
+  return undefined;
 }
 
 /** Dates become ISO-8601 strings, recursively: the wire format of every time field. */

@@ -7,6 +7,7 @@ import type { DB } from '../store/schema.ts';
 import type { Actor } from './actors.ts';
 import type { ServiceContext } from './context.ts';
 
+import { assertNotThrottled, recordFailure, recordSuccess, throttleKeys } from './sign-in-throttle.ts';
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
 // OWASP's scrypt baseline (N=2^17, r=8, p=1) costs 128 MiB per hash; 2^15 keeps sign-in fast on small machines.
@@ -90,15 +91,37 @@ export interface SessionGrant {
   user: { id: string; contractId: string; email: string; name: string; role: 'admin' | 'recruiter' };
 }
 
-export async function signIn(ctx: ServiceContext, email: string, password: string): Promise<SessionGrant> {
-  const user = await ctx.db
+/**
+ * Signs in by email and password, throttled per account and per client address (see sign-in-throttle.ts).
+ * Emails are unique per contract only, so one address may name users of several contracts: each of them with a
+ * password is tried, oldest first, and the first whose password matches is signed in (people with accounts in
+ * two companies use a different password for each). Unknown address, no password or a wrong one: the same answer
+ * after similar work.
+ */
+export async function signIn(ctx: ServiceContext, email: string, password: string, clientAddress: string): Promise<SessionGrant> {
+  const keys = throttleKeys(email, clientAddress);
+  await assertNotThrottled(ctx.db, keys, ctx.clock.now());
+  const candidates = await ctx.db
     .selectFrom('users')
     .selectAll()
     .where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase()))
-    .executeTakeFirst();
-  // Same answer and similar work whether the address or the password is wrong.
-  const ok = user?.password_hash ? await verifyPassword(password, user.password_hash) : await hashPassword(password).then(() => false);
-  if (!user || !ok) throw new AppError('unauthenticated', 'Wrong email or password.');
+    .where('password_hash', 'is not', null)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  let user: (typeof candidates)[number] | undefined;
+  for (const candidate of candidates) {
+    if (await verifyPassword(password, candidate.password_hash as string)) {
+      user = candidate;
+      break;
+    }
+  }
+  if (candidates.length === 0) await hashPassword(password);
+  if (!user) {
+    await recordFailure(ctx.db, keys, ctx.clock.now());
+    throw new AppError('unauthenticated', 'Wrong email or password.');
+  }
+  await recordSuccess(ctx.db, keys);
   const sessionToken = newSecret('rs_sess');
   const now = ctx.clock.now();
   const expiresAt = new Date(now.getTime() + SESSION_LIFETIME_MS);

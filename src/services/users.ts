@@ -6,6 +6,7 @@ import { assertContractAdmin, assertContractVisible, conflict, requireFound, typ
 import { recordAudit } from './audit.ts';
 import type { ServiceContext } from './context.ts';
 import { hashPassword } from './credentials.ts';
+import { passwordProblem } from './password-policy.ts';
 
 export interface UserView {
   id: string;
@@ -25,16 +26,22 @@ export async function createUser(
   assertContractAdmin(actor, contractId);
   const email = input.email.trim();
   if (!isValidAddress(email)) throw validationFailed(`Not a valid email address: ${email}`, { field: 'email' });
+  if (input.password !== undefined) {
+    const problem = passwordProblem(input.password, email);
+    if (problem) throw validationFailed(problem, { field: 'password' });
+  }
   const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     requireFound(await trx.selectFrom('contracts').select('id').where('id', '=', contractId).executeTakeFirst(), 'contract');
+    // Unique within the contract only: another company's users neither block an address nor show that they have it.
     const taken = await trx
       .selectFrom('users')
       .select('id')
+      .where('contract_id', '=', contractId)
       .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
       .executeTakeFirst();
-    if (taken) throw conflict(`A user with the email ${email} already exists.`);
+    if (taken) throw conflict(`This company already has a user with the email ${email}.`);
     const id = newId();
     await trx
       .insertInto('users')

@@ -18,9 +18,11 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServiceContext, secureC
     {
       method: 'POST', url: '/api/v1/session', summary: 'Sign in; sets the session cookie and returns the CSRF token', tags, auth: 'none',
       body: z.strictObject({ email: z.string().trim().min(1).max(254), password: z.string().min(1).max(200) }), response: SessionView, successStatus: 200,
+      // Failed sign-ins are throttled per account and per client address: 429 with Retry-After, growing.
+      errors: ['rate_limited'],
     },
-    async ({ body, reply }) => {
-      const grant = await signIn(ctx, body.email, body.password);
+    async ({ body, request, reply }) => {
+      const grant = await signIn(ctx, body.email, body.password, request.ip);
       reply.setCookie(SESSION_COOKIE, grant.sessionToken, { ...sessionCookieOptions(secureCookies), expires: grant.expiresAt });
       const user = await getUser(ctx, { kind: 'user', userId: grant.user.id, contractId: grant.user.contractId, role: grant.user.role, via: 'session' }, grant.user.id);
       return { user, csrfToken: grant.csrfToken, expiresAt: grant.expiresAt.toISOString() };
