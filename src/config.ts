@@ -39,6 +39,13 @@ const schema = z.object({
   RECRUITER_SYNC_LEGACY_FIRST_AUTH_BEFORE: isoDate.default('2025-02-05'),
   RECRUITER_SYNC_LEGACY_WINDOW_START: isoDate.default('2024-02-06'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Off by default: X-Forwarded-For is believed only from proxies the operator names (client addresses feed
+  // sign-in throttling, so a spoofable header must not decide them).
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2}|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*)$/, 'expected true, a hop count, or comma-separated proxy addresses/CIDRs')
+    .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d{1,2}$/.test(v) ? Number(v) : v))
+    .optional(),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -54,13 +61,14 @@ export const CONFIG_VARIABLES: Array<[name: string, meaning: string]> = [
   ['GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET', 'Google OAuth client'],
   ['GOOGLE_PUBSUB_TOPIC', 'Gmail push: the Pub/Sub topic watches publish to (projects/P/topics/T); unset → Gmail is polled only'],
   ['GOOGLE_PUBSUB_AUDIENCE', "audience of the push subscription's OIDC tokens (default PUBLIC_URL/webhooks/google/pubsub)"],
-  ['GOOGLE_PUBSUB_SERVICE_ACCOUNT', 'when set, only push tokens of this service account are accepted'],
+  ['GOOGLE_PUBSUB_SERVICE_ACCOUNT', 'only push tokens of this service account are accepted; required with GOOGLE_PUBSUB_TOPIC in production (https PUBLIC_URL, real providers)'],
   ['MICROSOFT_CLIENT_ID / MICROSOFT_CLIENT_SECRET', 'Microsoft identity platform app'],
   ['GOOGLE_API_BASE_URL / MICROSOFT_API_BASE_URL', 'unset → the real services; set → every provider host is replaced by this prefix (the simulators)'],
   ['RECRUITER_SYNC_TEST_MODE', '1 enables the /_test endpoints (refused together with real provider URLs)'],
   ['RECRUITER_SYNC_LEGACY_FIRST_AUTH_BEFORE', 'R-35: seats first authorized before this date (default 2025-02-05) …'],
   ['RECRUITER_SYNC_LEGACY_WINDOW_START', '… get this historical window start (default 2024-02-06)'],
   ['LOG_LEVEL', 'fatal|error|warn|info|debug|trace|silent (default info)'],
+  ['TRUST_PROXY', 'unset → X-Forwarded-* ignored; true, a hop count, or the proxy addresses/CIDRs (comma-separated) to believe'],
 ];
 
 export class ConfigError extends Error {}
@@ -72,7 +80,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
+  assertPushIsAuthenticated(parsed.data);
   return parsed.data;
+}
+
+/**
+ * In production, Gmail push is accepted only from the push subscription's own service account: any Google-signed
+ * OIDC token with our audience would otherwise pass, so a topic without the account is refused at start.
+ */
+export function assertPushIsAuthenticated(config: Config): void {
+  // Production: served over https and talking to the real Google (no simulator base URL).
+  const production = Boolean(config.PUBLIC_URL?.startsWith('https://')) && !config.GOOGLE_API_BASE_URL;
+  if (config.GOOGLE_PUBSUB_TOPIC && !config.GOOGLE_PUBSUB_SERVICE_ACCOUNT && production) {
+    throw new ConfigError(
+      'GOOGLE_PUBSUB_SERVICE_ACCOUNT is required when GOOGLE_PUBSUB_TOPIC is set: name the service account of the ' +
+        'Pub/Sub push subscription, so that only its pushes are accepted.',
+    );
+  }
 }
 
 export function publicUrl(config: Config, port: number): string {

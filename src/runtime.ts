@@ -74,6 +74,8 @@ export async function startRuntime(options: { config: Config; role: Role; databa
       publicUrl: publicUrl(config, port),
       version: VERSION,
       logLevel: config.LOG_LEVEL,
+      logger,
+      trustProxy: config.TRUST_PROXY,
       providers,
       cipher,
       serveWeb: true,
