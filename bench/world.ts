@@ -135,6 +135,11 @@ export async function connectSeat(api: TestApi, p: { seatId: string; userId: str
   const redirect = new URL(location);
   const callback = await api.app.inject({ method: 'GET', url: `${redirect.pathname}${redirect.search}` });
   if (callback.statusCode !== 303) throw new Error(`callback → ${callback.statusCode} ${callback.body}`);
+  // A flow an integration started is finished by the same token acting as the same user (R-14).
+  const flow = new URL(callback.headers.location as string, api.publicUrl).searchParams.get('flow');
+  if (!flow) throw new Error(`callback → ${callback.headers.location}`);
+  const done = await api.call('POST', `/api/v1/seats/${p.seatId}/authorizations/complete`, { token: p.token, actAs: p.userId, body: { flow } });
+  if (done.statusCode !== 200 || done.json().authorization !== 'connected') throw new Error(`completion → ${done.statusCode} ${done.body}`);
   const grant = await api.ctx.db.selectFrom('mailbox_authorizations').select(['id', 'state']).where('seat_id', '=', p.seatId).where('kind', '=', 'email').executeTakeFirstOrThrow();
   if (grant.state !== 'authorized') throw new Error(`grant is ${grant.state}`);
   return grant.id;

@@ -1,16 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
-import type { Selectable } from 'kysely';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { sql, type Selectable } from 'kysely';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import { domainOf } from '../domain/addresses.ts';
-import { mailboxWarnings } from '../domain/mailbox.ts';
+import { externalMailboxRefusal, mailboxWarnings, safeRedirectPath } from '../domain/mailbox.ts';
 import { SCOPES, scopesAllowSending, scopesFor } from '../domain/scopes.ts';
 import type { AuthorizationKind, Provider } from '../domain/types.ts';
-import { AppError, forbidden } from '../errors.ts';
+import { AppError, forbidden, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { ProviderError } from '../providers/errors.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { TokenSet } from '../providers/types.ts';
-import type { MailboxAuthorizationsTable } from '../store/schema.ts';
+import type { MailboxAuthorizationsTable, OAuthStatesTable } from '../store/schema.ts';
 import { assertContractVisible, type Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
 import { deauthorizeGrants } from './authorizations.ts';
@@ -31,9 +31,26 @@ export const callbackUrl = (deps: Pick<MailboxDeps, 'publicUrl'>, provider: Prov
 
 /** Only a path of our own UI may follow an authorization: no open redirect through the callback. */
 function safeRedirect(value: string | undefined): string {
-  if (!value || !value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return '/';
-  return value;
+  return (value && safeRedirectPath(value)) || '/';
 }
+
+/**
+ * R-14: who started a flow. A browser flow is bound to its session cookie, which the browser sends back with
+ * the provider's redirect (SameSite=Lax allows a top-level GET); an integration's flow is bound to its bearer
+ * token. Only a hash of the secret is kept, separated by kind so that it never equals a stored token hash.
+ */
+export interface FlowBinding {
+  kind: 'session' | 'integration';
+  secret: string;
+}
+const bindingHash = (binding: FlowBinding): string => sha256(`oauth-binding:${binding.kind}:${binding.secret}`);
+const sameHash = (a: string | null, b: string): boolean => a !== null && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** How long the callback keeps an integration's authorization code for the integration to complete it. */
+const PARKED_CODE_LIFETIME_MS = 5 * 60 * 1000;
+
+const SESSION_MISMATCH =
+  'This sign-in was started by someone else, or in another browser, so nothing was connected. If you want to connect your own mailbox, start from My email & calendar in the product while signed in as yourself.';
 
 /** R-10: the seat holder starts the authorization; preconditions of R-01, R-02, R-05 are checked first. */
 export async function startAuthorization(
@@ -41,11 +58,13 @@ export async function startAuthorization(
   actor: Actor,
   seatId: string,
   input: { kind: AuthorizationKind; redirectAfter?: string | undefined },
+  binding: FlowBinding,
 ): Promise<{ authorizationUrl: string }> {
   const seat = await loadSeat(deps.db, actor, seatId);
   if (actor.kind !== 'user' || seat.user_id !== actor.userId) {
     throw forbidden('Only the user holding this seat can connect its mailbox (act as that user).');
   }
+  if (binding.kind !== actor.via) throw forbidden('The sign-in must be started by the session or integration acting as the seat holder.');
   const contract = await loadContract(deps.db, seat.contract_id);
   assertAuthorizable(contract, input.kind);
   const provider = contract.email_provider!;
@@ -73,6 +92,12 @@ export async function startAuthorization(
       created_at: now,
       expires_at: new Date(now.getTime() + STATE_LIFETIME_MS),
       used_at: null,
+      binding_kind: binding.kind,
+      binding_hash: bindingHash(binding),
+      flow_hash: null,
+      code_ciphertext: null,
+      code_expires_at: null,
+      completed_at: null,
     })
     .execute();
   const authorizationUrl = deps.providers.oauth(provider).authorizationUrl({
@@ -100,15 +125,42 @@ function assertAuthorizable(contract: { status: string; email_provider: Provider
   }
 }
 
+/**
+ * What the browser is told after the callback. The redirect carries only fixed values (outcome, kind, code,
+ * and for a missing permission its fixed name): the UI words them itself and never shows text from the URL.
+ */
 export type CallbackOutcome =
   | { ok: true; redirectTo: string; seatId: string; kind: AuthorizationKind }
-  | { ok: false; code: string; message: string; redirectTo?: string };
+  | { ok: 'pending'; redirectTo: string; kind: AuthorizationKind }
+  | { ok: false; code: string; message: string; redirectTo?: string; kind?: AuthorizationKind };
 
-/** The provider's redirect: finishes the grant or explains in plain words why it did not happen. */
+type StateRow = Selectable<OAuthStatesTable>;
+type Fail = (code: string, message: string, extra?: Record<string, string>) => Promise<CallbackOutcome & { ok: false }>;
+
+/** The UI path given at the start, with the outcome's parameters added (parsed, never concatenated). */
+function backTo(row: StateRow, params: Record<string, string>): string {
+  const url = new URL(safeRedirect(row.redirect_after ?? undefined), 'https://product.invalid');
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  return `${url.pathname}${url.search}${url.hash}`;
+}
+
+function failer(deps: MailboxDeps, row: StateRow, now: Date): Fail {
+  return async (code, message, extra = {}) => {
+    const via = row.binding_kind === 'integration' ? 'integration' : 'session';
+    await recordAudit(deps.db, { contractId: row.contract_id, actor: { kind: 'user', userId: row.user_id, contractId: row.contract_id, role: 'recruiter', via }, action: 'authorization.failed', targetType: 'seat', targetId: row.seat_id, at: now, details: { kind: row.kind, code } });
+    return { ok: false, code, message, kind: row.kind, redirectTo: backTo(row, { authorization: 'failed', kind: row.kind, code, ...extra }) };
+  };
+}
+
+/**
+ * The provider's redirect: finishes the grant or explains in plain words why it did not happen (R-10, R-14).
+ * `caller.sessionToken` is the session cookie the browser sent with the redirect, if any.
+ */
 export async function completeAuthorization(
   deps: MailboxDeps,
   provider: Provider,
   query: { code?: string | undefined; state?: string | undefined; error?: string | undefined; error_description?: string | undefined },
+  caller: { sessionToken?: string | undefined } = {},
 ): Promise<CallbackOutcome> {
   if (!query.state) return { ok: false, code: 'state_invalid', message: 'This sign-in link is incomplete. Start connecting your mailbox again from the product.' };
   const now = deps.clock.now();
@@ -119,16 +171,66 @@ export async function completeAuthorization(
   // Single use: only the first callback with this state may proceed.
   const claimed = await deps.db.updateTable('oauth_states').set({ used_at: now }).where('id', '=', row.id).where('used_at', 'is', null).returning('id').executeTakeFirst();
   if (!claimed) return { ok: false, code: 'state_reused', message: 'This sign-in link was already used. Start connecting your mailbox again from the product.' };
-  const back = (params: Record<string, string>) => `${row.redirect_after ?? '/'}${(row.redirect_after ?? '/').includes('?') ? '&' : '?'}${new URLSearchParams(params)}`;
-  const fail = async (code: string, message: string): Promise<CallbackOutcome> => {
-    await recordAudit(deps.db, { contractId: row.contract_id, actor: { kind: 'user', userId: row.user_id, contractId: row.contract_id, role: 'recruiter', via: 'session' }, action: 'authorization.failed', targetType: 'seat', targetId: row.seat_id, at: now, details: { kind: row.kind, code } });
-    return { ok: false, code, message, redirectTo: back({ authorization: 'failed', kind: row.kind, code, message }) };
-  };
+  const fail = failer(deps, row, now);
   if (row.expires_at.getTime() < now.getTime()) return fail('state_expired', 'The sign-in took too long and expired. Please connect your mailbox again.');
 
   if (query.error) return fail(...describeProviderRedirectError(provider, query.error, query.error_description ?? '', row.scopes));
   if (!query.code) return fail('state_invalid', 'The provider did not return an authorization code. Please try again.');
 
+  if (row.binding_kind === 'integration') {
+    // A browser redirect carries no bearer token: the code is parked (sealed, short lived) for the integration
+    // that started the flow, which completes it with the flow id that only this browser is shown.
+    const flow = randomBytes(32).toString('base64url');
+    await deps.db
+      .updateTable('oauth_states')
+      .set({ flow_hash: sha256(flow), code_ciphertext: deps.cipher.seal(query.code, `oauth_state:${row.id}:code`), code_expires_at: new Date(now.getTime() + PARKED_CODE_LIFETIME_MS) })
+      .where('id', '=', row.id)
+      .execute();
+    return { ok: 'pending', kind: row.kind, redirectTo: backTo(row, { authorization: 'pending', kind: row.kind, flow }) };
+  }
+  // R-14: a browser flow is finished only in the session that started it: a consent link forwarded to
+  // someone else (signed in or not) connects nothing, and the code is never exchanged.
+  if (!caller.sessionToken || !sameHash(row.binding_hash, bindingHash({ kind: 'session', secret: caller.sessionToken }))) {
+    return fail('session_mismatch', SESSION_MISMATCH);
+  }
+  return finishGrant(deps, row, query.code, now, fail);
+}
+
+/**
+ * R-14: the integration that started a flow finishes it after the browser came back with
+ * `authorization=pending&flow=…`: the same token, acting as the same user, on the same seat.
+ */
+export async function completeIntegrationFlow(
+  deps: MailboxDeps,
+  actor: Actor,
+  seatId: string,
+  flow: string,
+  binding: FlowBinding,
+): Promise<CallbackOutcome> {
+  const row = await deps.db.selectFrom('oauth_states').selectAll().where('flow_hash', '=', sha256(flow)).where('seat_id', '=', seatId).executeTakeFirst();
+  if (!row) throw notFound('authorization flow');
+  assertContractVisible(actor, row.contract_id, 'authorization flow');
+  const sameCaller = binding.kind === 'integration' && row.binding_kind === 'integration' && actor.kind === 'user' && actor.userId === row.user_id && sameHash(row.binding_hash, bindingHash(binding));
+  if (!sameCaller) throw forbidden('This sign-in was started by someone else: only the integration that started it, acting as the same person, can complete it.');
+  const now = deps.clock.now();
+  const claimed = await deps.db
+    .updateTable('oauth_states')
+    .set({ completed_at: now, code_ciphertext: null })
+    .where('id', '=', row.id)
+    .where('completed_at', 'is', null)
+    .where('code_ciphertext', 'is not', null)
+    .returning('id')
+    .executeTakeFirst();
+  const fail = failer(deps, row, now);
+  if (!claimed) return fail('state_reused', 'This sign-in was already completed. Start connecting the mailbox again.');
+  if (!row.code_expires_at || row.code_expires_at.getTime() < now.getTime()) return fail('state_expired', 'The sign-in took too long and expired. Please connect the mailbox again.');
+  const code = deps.cipher.open(row.code_ciphertext!, `oauth_state:${row.id}:code`);
+  return finishGrant(deps, row, code, now, fail);
+}
+
+/** Exchanges the code and stores the grant once every rule allows it (R-05, R-06, R-13, R-14). */
+async function finishGrant(deps: MailboxDeps, row: StateRow, code: string, now: Date, fail: Fail): Promise<CallbackOutcome> {
+  const provider = row.provider;
   const contract = await loadContract(deps.db, row.contract_id);
   try {
     assertAuthorizable(contract, row.kind);
@@ -145,7 +247,7 @@ export async function completeAuthorization(
   let identity: { address: string; aliases: string[] };
   try {
     const codeVerifier = deps.cipher.open(row.code_verifier_ciphertext, `oauth_state:${row.id}`);
-    tokens = await oauth.exchangeCode({ code: query.code, codeVerifier, redirectUri: callbackUrl(deps, provider) });
+    tokens = await oauth.exchangeCode({ code, codeVerifier, redirectUri: callbackUrl(deps, provider) });
     identity = await oauth.identity(tokens.accessToken);
   } catch (error) {
     if (error instanceof ProviderError) {
@@ -154,24 +256,46 @@ export async function completeAuthorization(
     }
     throw error;
   }
+  // Tokens we will not keep are revoked at the provider at once.
+  const refuse: Fail = async (...args) => {
+    await oauth.revoke(tokens.refreshToken ?? tokens.accessToken).catch(() => undefined);
+    return fail(...args);
+  };
   // R-13: a permission the grant needs but did not get (granular consent, or the IT admin withheld it).
   const granted = tokens.scopes.length > 0 ? tokens.scopes : row.scopes;
   const missing = row.scopes.filter((s) => !scopeGranted(provider, s, granted));
-  if (missing.length > 0) {
-    await oauth.revoke(tokens.refreshToken ?? tokens.accessToken).catch(() => undefined);
-    return fail('permission_missing', missingPermissionMessage(provider, missing));
-  }
+  if (missing.length > 0) return refuse(...permissionMissing(provider, missing));
   if (!tokens.refreshToken) return fail('provider_error', `${providerName(provider)} did not grant offline access. Please connect again and accept all permissions.`);
 
-  await storeGrant(deps, { seatId: row.seat_id, contractId: row.contract_id, userId: row.user_id, kind: row.kind, provider, tokens, scopes: granted, identity, now });
-  return { ok: true, seatId: row.seat_id, kind: row.kind, redirectTo: back({ authorization: 'connected', kind: row.kind }) };
+  // R-14: a personal or foreign mailbox only when the admin allowed it (it then shows a warning).
+  const external = externalMailboxRefusal(identity.address, contract.company_domains);
+  if (external && !contract.allow_external_mailboxes) return refuse(external.code, external.message);
+
+  const stored = await storeGrant(deps, { seatId: row.seat_id, contractId: row.contract_id, userId: row.user_id, via: row.binding_kind === 'integration' ? 'integration' : 'session', kind: row.kind, provider, tokens, scopes: granted, identity, now });
+  if (stored === 'already_connected') {
+    return refuse('mailbox_already_connected', `${identity.address} is already connected to another seat, so it was not connected here. A mailbox can be connected to one seat only: disconnect it there first, or connect your own mailbox.`);
+  }
+  return { ok: true, seatId: row.seat_id, kind: row.kind, redirectTo: backTo(row, { authorization: 'connected', kind: row.kind }) };
 }
 
 async function storeGrant(
   deps: MailboxDeps,
-  g: { seatId: string; contractId: string; userId: string; kind: AuthorizationKind; provider: Provider; tokens: TokenSet; scopes: string[]; identity: { address: string; aliases: string[] }; now: Date },
-): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+  g: { seatId: string; contractId: string; userId: string; via: 'session' | 'integration'; kind: AuthorizationKind; provider: Provider; tokens: TokenSet; scopes: string[]; identity: { address: string; aliases: string[] }; now: Date },
+): Promise<'stored' | 'already_connected'> {
+  return deps.db.transaction().execute(async (trx) => {
+    // R-14: a mailbox belongs to one person, so it is connected to one seat only — in any contract, since the
+    // same address in two companies would give the second one the first one's mail. The lock makes two
+    // concurrent grants of one address take turns.
+    const address = g.identity.address.toLowerCase();
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`mailbox:${address}`}))`.execute(trx);
+    const elsewhere = await trx
+      .selectFrom('mailbox_authorizations')
+      .select('id')
+      .where(sql<string>`lower(address)`, '=', address)
+      .where('seat_id', '<>', g.seatId)
+      .where('state', 'in', ['authorized', 'needs_reauthorization'])
+      .executeTakeFirst();
+    if (elsewhere) return 'already_connected' as const;
     const existing = await trx.selectFrom('mailbox_authorizations').select(['id', 'state', 'first_authorized_at', 'deauthorized_at']).where('seat_id', '=', g.seatId).where('kind', '=', g.kind).forUpdate().executeTakeFirst();
     const id = existing?.id ?? newId();
     const sealed = {
@@ -203,13 +327,15 @@ async function storeGrant(
     }
     await recordAudit(trx, {
       contractId: g.contractId,
-      actor: { kind: 'user', userId: g.userId, contractId: g.contractId, role: 'recruiter', via: 'session' },
+      actor: { kind: 'user', userId: g.userId, contractId: g.contractId, role: 'recruiter', via: g.via },
       action: existing ? 'authorization.reauthorized' : 'authorization.granted',
       targetType: 'seat',
       targetId: g.seatId,
       at: g.now,
-      details: { kind: g.kind, provider: g.provider, address: g.identity.address, scopes: g.scopes },
+      // No mailbox address: the audit log outlives a suspension, which must leave no provider address behind.
+      details: { kind: g.kind, provider: g.provider, scopes: g.scopes },
     });
+    return 'stored' as const;
   });
 }
 
@@ -234,6 +360,23 @@ const PERMISSION_NAMES: Record<string, string> = {
 };
 const permissionName = (scope: string) => PERMISSION_NAMES[scope] ?? scope;
 
+/** Fixed names of permissions for the redirect, which the UI words itself (it shows no text from the URL). */
+const PERMISSION_KEYS: Record<string, string> = {
+  'https://www.googleapis.com/auth/gmail.readonly': 'read_email',
+  'https://www.googleapis.com/auth/gmail.send': 'send_email',
+  'https://www.googleapis.com/auth/calendar.events': 'calendar_events',
+  'Mail.Read': 'read_email',
+  'Mail.Send': 'send_email',
+  'Calendars.ReadWrite': 'calendar_events',
+  'OnlineMeetings.ReadWrite': 'teams_meetings',
+};
+
+/** R-13: the failure for permissions withheld, naming them in the message and, by fixed name, in the redirect. */
+function permissionMissing(provider: Provider, missing: string[]): [string, string, Record<string, string>] {
+  const keys = [...new Set(missing.map((s) => PERMISSION_KEYS[s]).filter((k): k is string => !!k))];
+  return ['permission_missing', missingPermissionMessage(provider, missing), { provider, ...(keys.length > 0 ? { missing: keys.join(',') } : {}) }];
+}
+
 function missingPermissionMessage(provider: Provider, missing: string[]): string {
   return (
     `${providerName(provider)} did not grant the permission to ${missing.map(permissionName).join(' and ')}. ` +
@@ -241,12 +384,12 @@ function missingPermissionMessage(provider: Provider, missing: string[]): string
   );
 }
 
-function describeProviderRedirectError(provider: Provider, error: string, description: string, requested: string[]): [string, string] {
+function describeProviderRedirectError(provider: Provider, error: string, description: string, requested: string[]): [string, string, Record<string, string>?] {
   const consentCodes = ['consent_required', 'admin_policy_enforced', 'AADSTS65001', 'AADSTS90094', 'AADSTS90008'];
   if (consentCodes.includes(error) || consentCodes.some((c) => description.includes(c))) {
     const named = requested.filter((s) => description.includes(s) || description.includes(s.split('/').pop() ?? s));
     const which = named.length > 0 ? named : requested.filter((s) => !(SCOPES[provider].identity as readonly string[]).includes(s));
-    return ['permission_missing', missingPermissionMessage(provider, which)];
+    return permissionMissing(provider, which);
   }
   if (error === 'access_denied') return ['consent_denied', 'You declined the permissions, so your mailbox was not connected. Connect again and accept them to sync your candidate email.'];
   return ['provider_error', `${providerName(provider)} reported an error (${error}). Please try again.`];

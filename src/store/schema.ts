@@ -20,6 +20,8 @@ export interface ContractsTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   suspended_at: Timestamp | null;
+  /** mailboxes outside the company domains may be connected (with a warning); off by default. */
+  allow_external_mailboxes: Generated<boolean>;
 }
 
 export interface UsersTable {
@@ -135,6 +137,14 @@ export interface OAuthStatesTable {
   created_at: Timestamp;
   expires_at: Timestamp;
   used_at: Timestamp | null;
+  /** the flow is finished only by the session or integration caller that started it (hash of its secret). */
+  binding_kind: 'session' | 'integration' | null;
+  binding_hash: string | null;
+  /** An integration's flow: the callback parks the sealed code until the integration completes it. */
+  flow_hash: string | null;
+  code_ciphertext: string | null;
+  code_expires_at: Timestamp | null;
+  completed_at: Timestamp | null;
 }
 
 export interface TokenRevocationsTable {
