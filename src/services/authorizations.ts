@@ -8,12 +8,22 @@ import { queuePushStops } from './push-stops.ts';
 /** Providers with an endpoint that revokes one app's grant (Microsoft has none: its tokens are deleted). */
 const REVOCABLE: ReadonlySet<Provider> = new Set(['google']);
 
+/** Why grants end: the user (R-22), an admin downgrade (R-03), a provider change (R-06), a seat transfer or park (R-62). */
+export type DeauthorizationReason = 'user_request' | 'access_level_downgrade' | 'provider_change' | 'seat_transferred' | 'seat_parked';
+
+const sameAddress = (a: string | null, b: string | null) => a !== null && b !== null && a.toLowerCase() === b.toLowerCase();
+
 /**
  * R-22 deauthorization of stored grants: tokens leave the grant at once (a revocable refresh token moves to
  * `token_revocations` until the provider confirms; push channels move to `push_stops` with what ending them at the
  * provider needs), the state and reason are recorded; the cursor and the
  * authorization history (first/last authorized) stay so that a re-authorization can resume (R-23).
- * Every path that ends grants — the user, an admin downgrade (R-03), a provider change (R-06) — comes here.
+ * Every path that ends grants — the user, an admin downgrade (R-03), a provider change (R-06), a seat transfer or
+ * park (R-62) — comes here.
+ *
+ * R-05: Google revokes the whole consent of an account to the app, whichever token is named, so a calendar token
+ * of the same account as a live email grant is deleted here but not revoked: revoking it would end the email grant.
+ * It is revoked with the email grant's token when that one ends.
  */
 export async function deauthorizeGrants(
   trx: Tx,
@@ -22,14 +32,14 @@ export async function deauthorizeGrants(
     kinds: AuthorizationKind[];
     provider?: Provider | undefined;
     seatId?: string | undefined;
-    reason: 'user_request' | 'access_level_downgrade' | 'provider_change';
+    reason: DeauthorizationReason;
     actor: Actor | 'system';
     now: Date;
   },
 ): Promise<Array<{ id: string; seatId: string; kind: AuthorizationKind }>> {
   let select = trx
     .selectFrom('mailbox_authorizations')
-    .select(['id', 'contract_id', 'seat_id', 'kind', 'provider', 'scopes', 'access_token_ciphertext', 'access_token_expires_at', 'refresh_token_ciphertext'])
+    .select(['id', 'contract_id', 'seat_id', 'kind', 'provider', 'address', 'scopes', 'access_token_ciphertext', 'access_token_expires_at', 'refresh_token_ciphertext'])
     .where('contract_id', '=', params.contractId)
     .where('kind', 'in', params.kinds)
     .where('state', '!=', 'deauthorized')
@@ -37,10 +47,12 @@ export async function deauthorizeGrants(
   if (params.provider) select = select.where('provider', '=', params.provider);
   if (params.seatId) select = select.where('seat_id', '=', params.seatId);
   const ending = await select.execute();
+  const endingIds = new Set(ending.map((g) => g.id));
   for (const grant of ending) {
     // Push channels are ended at the provider with these tokens before the refresh token is revoked (tokens.revoke).
     await queuePushStops(trx, grant, params.reason, params.now);
-    if (grant.refresh_token_ciphertext && REVOCABLE.has(grant.provider)) {
+    const sharesLiveEmailGrant = grant.kind === 'calendar' && grant.provider === 'google' && (await liveEmailGrantOfAccount(trx, grant, endingIds));
+    if (grant.refresh_token_ciphertext && REVOCABLE.has(grant.provider) && !sharesLiveEmailGrant) {
       await trx
         .insertInto('token_revocations')
         .values({
@@ -79,8 +91,21 @@ export async function deauthorizeGrants(
       targetType: 'seat',
       targetId: grant.seat_id,
       at: params.now,
-      details: { kind: grant.kind, provider: grant.provider, reason: params.reason },
+      details: { kind: grant.kind, provider: grant.provider, reason: params.reason, ...(sharesLiveEmailGrant ? { revokedAtProvider: false, keptFor: 'email' } : {}) },
     });
   }
   return ending.map((g) => ({ id: g.id, seatId: g.seat_id, kind: g.kind }));
+}
+
+/** R-05: the seat's email grant at the same provider and account, still live and not ending in this same call. */
+async function liveEmailGrantOfAccount(trx: Tx, grant: { seat_id: string; provider: Provider; address: string | null }, endingIds: ReadonlySet<string>): Promise<boolean> {
+  const rows = await trx
+    .selectFrom('mailbox_authorizations')
+    .select(['id', 'address'])
+    .where('seat_id', '=', grant.seat_id)
+    .where('kind', '=', 'email')
+    .where('provider', '=', grant.provider)
+    .where('state', '!=', 'deauthorized')
+    .execute();
+  return rows.some((r) => !endingIds.has(r.id) && sameAddress(r.address, grant.address));
 }

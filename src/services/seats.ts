@@ -3,9 +3,13 @@ import { newId } from '../ids.ts';
 import type { SeatsTable } from '../store/schema.ts';
 import { assertContractAdmin, assertContractVisible, conflict, requireFound, type Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
+import { deauthorizeGrants } from './authorizations.ts';
 import type { ServiceContext, Tx } from './context.ts';
 
-/** A licence held by one user at a time; synced data belongs to the seat, so it survives transfers. */
+/**
+ * A licence held by one user at a time; synced data belongs to the seat (R-60) and stays with it, but the mailbox
+ * belongs to the person: a transfer or park ends the seat's grants (R-62).
+ */
 export interface SeatView {
   id: string;
   contractId: string;
@@ -74,7 +78,11 @@ export async function listSeats(ctx: ServiceContext, actor: Actor, contractId: s
   return Promise.all(seats.map((s) => seatView(ctx.db, s)));
 }
 
-/** Moves the seat (and with it all its synced data, R-62) to another user, or to nobody when parking. */
+/**
+ * Moves the seat to another user, or to nobody when parking (R-62). Its synced data stays with it (private mail
+ * then visible to nobody, store/visibility.ts); its email and calendar grants end as R-22 says, in the same
+ * transaction, so the new holder never sends from or syncs the previous holder's mailbox and connects their own.
+ */
 export async function changeSeatHolder(
   ctx: ServiceContext,
   actor: Actor,
@@ -86,8 +94,18 @@ export async function changeSeatHolder(
     const seat = await loadSeat(trx, actor, seatId);
     assertContractAdmin(actor, seat.contract_id, 'seat');
     if (toUserId !== null && toUserId === seat.user_id) throw conflict('The seat is already held by this user.');
-    if (toUserId === null && seat.user_id === null) return seatView(trx, seat); // already parked
     if (toUserId !== null) await requireUserOfContract(trx, toUserId, seat.contract_id);
+    // Locks the grants before the holder changes: a sync batch that checks its grant (ingestBatch) waits, then writes nothing.
+    const ended = await deauthorizeGrants(trx, {
+      contractId: seat.contract_id,
+      kinds: ['email', 'calendar'],
+      seatId,
+      reason: toUserId ? 'seat_transferred' : 'seat_parked',
+      actor,
+      now,
+    });
+    // Already parked: nothing else changes (a grant left from before grants ended with the holder is ended above).
+    if (toUserId === null && seat.user_id === null) return seatView(trx, seat);
     await trx.updateTable('seat_holders').set({ held_until: now }).where('seat_id', '=', seatId).where('held_until', 'is', null).execute();
     if (toUserId !== null) {
       await trx.insertInto('seat_holders').values({ seat_id: seatId, contract_id: seat.contract_id, user_id: toUserId, held_from: now, held_until: null }).execute();
@@ -105,7 +123,7 @@ export async function changeSeatHolder(
       targetType: 'seat',
       targetId: seatId,
       at: now,
-      details: { fromUserId: seat.user_id, toUserId },
+      details: { fromUserId: seat.user_id, toUserId, deauthorized: ended.map((g) => g.kind) },
     });
     return seatView(trx, updated);
   });

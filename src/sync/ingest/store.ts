@@ -8,6 +8,7 @@ import { sql, type Kysely } from 'kysely';
 import { normalizeAddress } from '../../domain/addresses.ts';
 import { formatInstant, parseAddressList, type AddressField } from '../../domain/ingestion/index.ts';
 import { newId } from '../../ids.ts';
+import { RetryLaterError } from '../../jobs/index.ts';
 import type { DB } from '../../store/schema.ts';
 import { ownerAddresses } from './candidates.ts';
 import { referencedMessageIds } from './decide.ts';
@@ -371,8 +372,22 @@ export interface IngestBatchResult {
 }
 
 /**
+ * R-22, R-62: the mailbox's grant ended (disconnected, downgraded, seat transferred or parked) while a run was
+ * fetching. Nothing of the batch is written; the job goes back to the queue, where its next try finds the grant
+ * ended and stops, its checkpoint left before this batch for a re-authorization to resume from (R-23).
+ */
+export class GrantEndedError extends RetryLaterError {
+  constructor(at: Date) {
+    super(at, 'the mailbox authorization ended during the sync run; nothing of the batch was written');
+    this.name = 'GrantEndedError';
+  }
+}
+
+/**
  * Stores a batch in one transaction: the ingested messages and every decision of the batch, so a crash leaves
- * either all of it or none (R-26). MIME is parsed before the transaction opens, to keep it short.
+ * either all of it or none (R-26). MIME is parsed before the transaction opens, to keep it short. The seat's
+ * email grant is read with a share lock first: a deauthorization (which locks it for update) either waits for the
+ * batch or is seen by it, and a batch of a mailbox no longer authorized for the seat throws `GrantEndedError`.
  */
 export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'], items: readonly IngestItem[], now: Date): Promise<IngestBatchResult> {
   // Messages stored before (a retried batch, a duplicated notification) need no parse: one query for the batch.
@@ -406,6 +421,14 @@ export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'],
     }
   }
   return db.transaction().execute(async (trx) => {
+    const grant = await trx
+      .selectFrom('mailbox_authorizations')
+      .select(['state', 'address'])
+      .where('seat_id', '=', mailbox.seatId)
+      .where('kind', '=', 'email')
+      .forShare()
+      .executeTakeFirst();
+    if (grant?.state !== 'authorized' || grant.address?.toLowerCase() !== mailbox.owner.address.toLowerCase()) throw new GrantEndedError(new Date(now.getTime() + 1000));
     const outcomes: Record<StoreOutcome, number> = { inserted: 0, already_stored: 0, matched_sent: 0, duplicate_message_id: 0 };
     const stored: Array<{ providerMessageId: string } & StoreMessageResult> = [];
     const records: DecisionRecord[] = [];

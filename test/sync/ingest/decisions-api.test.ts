@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../../src/store/database.ts';
 import { decideBatch } from '../../../src/sync/ingest/decide.ts';
-import { ingestBatch, recordDecisions } from '../../../src/sync/ingest/store.ts';
+import { GrantEndedError, ingestBatch, recordDecisions } from '../../../src/sync/ingest/store.ts';
 import type { TestApi } from '../../helpers/app.ts';
 import { backends } from '../../helpers/databases.ts';
 import { startTestApi } from '../../helpers/app.ts';
@@ -128,17 +128,18 @@ describe.each(backends)('decisions API on $name', (backend) => {
     expect(body[0]!.detail).not.toHaveProperty('facts');
     // The previous holder, now without the seat, is refused.
     expect((await get(url(a.seat.id), { token: a.contractToken, actAs: a.recruiter.id })).status).toBe(403);
-    // What sync decides during Nina's tenure, she sees in full; and it is hers, although the sync run loaded
-    // the mailbox before the transfer.
+    // The transfer ended the previous holder's mailbox grant: a sync run that loaded that mailbox
+    // before the transfer writes nothing of what it fetches afterwards, neither the message nor its decision.
+    const grant = await api.ctx.db.selectFrom('mailbox_authorizations').select(['state', 'state_reason', 'refresh_token_ciphertext']).where('seat_id', '=', a.seat.id).where('kind', '=', 'email').executeTakeFirstOrThrow();
+    expect(grant).toEqual({ state: 'deauthorized', state_reason: 'seat_transferred', refresh_token_ciphertext: null });
     const mailbox = a.mailbox;
     const later = new Date(Math.max(api.clock.now().getTime(), at(400).getTime()) + 60_000);
     const m = await mail({ id: 'after-transfer', from: 'carla@mail.example', to: 'rita@alpha.test', date: later });
     const decision = (await decideBatch(api.ctx.db, a.seat.id, [m.facts], await decideContext(api, mailbox, later)))[0]!;
-    await ingestBatch(api.ctx.db, mailbox, [{ facts: m.facts, decision, raw: m.raw }], later);
-    const fresh = await get(url(a.seat.id, '?providerMessageId=after-transfer'), { token: a.contractToken, actAs: nina.id });
-    expect(fresh.body[0]!.detail).toHaveProperty('facts');
-    const stored = await api.ctx.db.selectFrom('mail_messages').select('owner_user_id').where('provider_message_id', '=', 'after-transfer').executeTakeFirstOrThrow();
-    expect(stored.owner_user_id).toBe(nina.id);
+    expect(decision.ingested).toBe(true);
+    await expect(ingestBatch(api.ctx.db, mailbox, [{ facts: m.facts, decision, raw: m.raw }], later)).rejects.toBeInstanceOf(GrantEndedError);
+    expect((await get(url(a.seat.id, '?providerMessageId=after-transfer'), { token: a.contractToken, actAs: nina.id })).body).toEqual([]);
+    expect(await api.ctx.db.selectFrom('mail_messages').select('id').where('provider_message_id', '=', 'after-transfer').execute()).toEqual([]);
   });
 
   it('is documented in the OpenAPI document', async () => {
