@@ -20,10 +20,11 @@ const UNLEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a',
 /** Forms of a password compared with the list: as typed, with look-alikes undone, and without digits and symbols around a word. */
 function variants(password: string): string[] {
   const lower = password.toLowerCase();
-  const unleet = [...lower].map((c) => UNLEET[c] ?? c).join('');
+  const unleet = (s: string): string => [...s].map((c) => UNLEET[c] ?? c).join('');
   const trimmed = (s: string): string => s.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, '');
   const lettersOnly = (s: string): string => s.replace(/[^\p{L}]/gu, '');
-  return [lower, unleet, trimmed(lower), trimmed(unleet), lettersOnly(lower), lettersOnly(unleet)];
+  // Digits and symbols around a word are stripped before look-alikes are undone ("P4ssw0rd!!2024" is "password").
+  return [lower, unleet(lower), trimmed(lower), trimmed(unleet(lower)), unleet(trimmed(lower)), lettersOnly(lower), lettersOnly(unleet(lower))];
 }
 
 /** Why a password is refused, in words for the person choosing it; undefined when it is acceptable. */
