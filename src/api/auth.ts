@@ -1,12 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError } from '../errors.ts';
+import { AppError, validationFailed } from '../errors.ts';
 import type { Actor } from '../services/actors.ts';
 import type { ServiceContext } from '../services/context.ts';
-import { actorFromBearer, actorFromSession, csrfTokenMatches } from '../services/credentials.ts';
+import { actorFromBearer, actorFromSession, auditActAs, csrfTokenMatches } from '../services/credentials.ts';
 import type { AuthMode } from './route.ts';
 
 export const SESSION_COOKIE = 'rs_session';
 export const CSRF_HEADER = 'x-csrf-token';
+/** Why an integration acts as a user: optional, kept in the audit entry of that use (R-63). */
+export const ACT_AS_REASON_HEADER = 'x-act-as-reason';
 
 export const sessionCookieOptions = (secure: boolean) => ({ httpOnly: true, secure, sameSite: 'lax' as const, path: '/' });
 
@@ -29,7 +31,10 @@ async function resolveActor(ctx: ServiceContext, request: FastifyRequest): Promi
   if (authorization !== undefined) {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization);
     if (!match?.[1]) throw new AppError('unauthenticated', 'Authorization must be "Bearer <token>".');
-    return actorFromBearer(ctx.db, match[1], actAs);
+    const reason = actAs === undefined ? null : actAsReason(headerValue(request.headers[ACT_AS_REASON_HEADER]));
+    const actor = await actorFromBearer(ctx.db, match[1], actAs);
+    if (actor.kind === 'user' && actor.via === 'integration') await auditActAs(ctx, actor, { method: request.method, route: routePattern(request), reason });
+    return actor;
   }
   const sessionToken = request.cookies[SESSION_COOKIE];
   if (!sessionToken) throw new AppError('unauthenticated', 'Sign in, or send an integration token.');
@@ -42,5 +47,19 @@ async function resolveActor(ctx: ServiceContext, request: FastifyRequest): Promi
   }
   return actor;
 }
+
+/** One line of printable text, at most 200 characters; anything else is refused rather than stored. */
+function actAsReason(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const reason = value.trim();
+  if (reason.length === 0) return null;
+  if (reason.length > 200 || /[\u0000-\u001f\u007f-\u009f]/.test(reason)) {
+    throw validationFailed('X-Act-As-Reason must be one line of printable text of at most 200 characters.', { field: 'headers.x-act-as-reason' });
+  }
+  return reason;
+}
+
+/** The route as declared (`/api/v1/seats/{id}/export`), never the URL: no ids or query strings in the audit. */
+const routePattern = (request: FastifyRequest): string => (request.routeOptions.url ?? '').replace(/:(\w+)/g, '{$1}');
 
 const headerValue = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);

@@ -37,6 +37,8 @@ export interface AuditPage {
     at: Date;
     actorKind: string;
     actorUserId: string | null;
+    /** The integration token that performed it, itself or acting as `actorUserId` (R-63). */
+    actorTokenId: string | null;
     action: string;
     targetType: string | null;
     targetId: string | null;
@@ -65,6 +67,7 @@ export async function listAudit(
     at: r.at,
     actorKind: r.actor_kind,
     actorUserId: r.actor_user_id,
+    actorTokenId: r.actor_token_id,
     action: r.action,
     targetType: r.target_type,
     targetId: r.target_id,

@@ -3,7 +3,8 @@ import type { EmailDiscovery } from '../domain/types.ts';
 import { validationFailed } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Jobs } from '../jobs/index.ts';
-import { assertContractAdmin, assertContractVisible, conflict, requireFound, type Actor } from './actors.ts';
+import { assertContractAdmin, assertContractVisible, assertSystem, conflict, requireFound, type Actor } from './actors.ts';
+import { recordAudit } from './audit.ts';
 import type { ServiceContext, Tx } from './context.ts';
 
 export interface CandidateView {
@@ -112,13 +113,25 @@ async function writeEmails(trx: Tx, contractId: string, candidateId: string, ema
     .execute();
 }
 
+/** A candidate created without a setting from the host system (API.md's default). */
+export const DEFAULT_EMAIL_DISCOVERY: EmailDiscovery = 'anyone';
+
+/**
+ * R-34: the discovery setting is the candidate's own choice, which only the host recruiting system knows, so
+ * only a system token sets it; users (signed in or acted as) and contract tokens cannot widen or change it.
+ */
+const DISCOVERY_IS_THE_HOST_SYSTEMS =
+  "A candidate's email discovery setting is the candidate's own choice: it comes from the recruiting system and cannot be changed here.";
+
 export async function createCandidate(
   ctx: ServiceContext,
   actor: Actor,
   contractId: string,
-  input: { name: string; emails: string[]; emailDiscovery: EmailDiscovery },
+  input: { name: string; emails: string[]; emailDiscovery?: EmailDiscovery | undefined },
 ): Promise<CandidateView> {
   assertContractVisible(actor, contractId);
+  const discovery = input.emailDiscovery ?? DEFAULT_EMAIL_DISCOVERY;
+  if (discovery !== DEFAULT_EMAIL_DISCOVERY) assertSystem(actor, DISCOVERY_IS_THE_HOST_SYSTEMS);
   const emails = cleanEmails(input.emails);
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
@@ -126,7 +139,7 @@ export async function createCandidate(
     const id = newId();
     const row = await trx
       .insertInto('candidates')
-      .values({ id, contract_id: contractId, name: input.name.trim(), email_discovery: input.emailDiscovery, created_at: now, updated_at: now })
+      .values({ id, contract_id: contractId, name: input.name.trim(), email_discovery: discovery, created_at: now, updated_at: now })
       .returningAll()
       .executeTakeFirstOrThrow();
     await writeEmails(trx, contractId, id, emails, now);
@@ -156,6 +169,9 @@ export async function updateCandidate(
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     const before = await loadCandidate(trx, actor, candidateId);
+    // Sending the current value again is no change; any other value is the host system's to set.
+    const discoveryChanged = input.emailDiscovery !== undefined && input.emailDiscovery !== before.email_discovery;
+    if (discoveryChanged) assertSystem(actor, DISCOVERY_IS_THE_HOST_SYSTEMS);
     const row = await trx
       .updateTable('candidates')
       .set({
@@ -172,8 +188,18 @@ export async function updateCandidate(
       newAddress = emails.some((e) => !known.has(e.normalized));
       await writeEmails(trx, before.contract_id, candidateId, emails, now);
     }
+    if (discoveryChanged) {
+      await recordAudit(trx, {
+        contractId: before.contract_id,
+        actor,
+        action: 'candidate.discovery_changed',
+        targetType: 'candidate',
+        targetId: candidateId,
+        at: now,
+        details: { from: before.email_discovery, to: row.email_discovery },
+      });
+    }
     // A new address, or a discovery setting that may now admit seat holders: their past mail may qualify.
-    const discoveryChanged = input.emailDiscovery !== undefined && input.emailDiscovery !== before.email_discovery;
     if ((newAddress || discoveryChanged) && (await isInPipeline(trx, candidateId))) await requestCandidateBackfill(jobs, trx, before.contract_id, candidateId);
     return (await candidateViews(trx, [row]))[0]!;
   });

@@ -3,7 +3,8 @@ import { validationFailed } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { ContractsTable } from '../store/schema.ts';
 import type { Selectable } from 'kysely';
-import { assertContractAdmin, assertContractVisible, assertIntegration, assertSystem, requireFound, type Actor } from './actors.ts';
+import { assertContractAdmin, assertContractVisible, assertSystem, requireFound, type Actor } from './actors.ts';
+import { createApiToken } from './credentials.ts';
 import { recordAudit } from './audit.ts';
 import type { ServiceContext, Tx } from './context.ts';
 import type { MailboxDeps } from './mailbox-authorization.ts';
@@ -69,6 +70,29 @@ export async function loadContract(db: Tx | ServiceContext['db'], contractId: st
   return requireFound(await query.executeTakeFirst(), 'contract');
 }
 
+/**
+ * R-63: a contract integration token can act as any user of the contract (`X-Act-As-User`), so only the host
+ * system (a system token) creates one — never a user's session, nor a contract token. Audited with who asked
+ * and why.
+ */
+export async function createContractToken(
+  ctx: ServiceContext,
+  actor: Actor,
+  contractId: string,
+  input: { purpose?: string | undefined },
+): Promise<{ id: string; token: string }> {
+  assertContractVisible(actor, contractId);
+  assertSystem(actor, 'Only the host recruiting system can create integration tokens.');
+  await loadContract(ctx.db, contractId);
+  const purpose = input.purpose ?? null;
+  const createdBy = actor.kind === 'integration' ? actor.tokenId : null;
+  return ctx.db.transaction().execute(async (trx) => {
+    const created = await createApiToken({ db: trx, clock: ctx.clock }, { kind: 'contract', contractId }, { createdBy, purpose });
+    await recordAudit(trx, { contractId, actor, action: 'integration.token_created', targetType: 'api_token', targetId: created.id, at: ctx.clock.now(), details: { purpose } });
+    return created;
+  });
+}
+
 export async function getContract(ctx: ServiceContext, actor: Actor, contractId: string): Promise<ContractView> {
   assertContractVisible(actor, contractId);
   return contractView(await loadContract(ctx.db, contractId));
@@ -87,8 +111,10 @@ export async function updateContract(
   input: { name?: string | undefined; companyDomains?: string[] | undefined; status?: 'active' | 'suspended' | undefined },
 ): Promise<ContractView & { deletionReceipt?: DeletionReceipt }> {
   assertContractAdmin(actor, contractId);
-  // The contract's commercial status belongs to the host recruiting system, not to the company's admins.
-  if (input.status !== undefined) assertIntegration(actor, contractId);
+  // R-63: the contract's commercial status belongs to the host recruiting system. Suspending erases every
+  // synced email (R-70), so neither the company's admins nor a contract token (which acts for the company)
+  // may do it, nor reactivate.
+  if (input.status !== undefined) assertSystem(actor, 'Only the host recruiting system can suspend or reactivate a company.');
   // R-70: tokens are revoked at the provider before they are deleted (network calls: outside the transaction).
   const suspending = input.status === 'suspended' && (await loadContract(ctx.db, contractId)).status === 'active';
   const revocations = suspending ? await revokeContractGrants(ctx, contractId) : { revoked: 0, unsupported: 0, failed: 0 };

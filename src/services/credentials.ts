@@ -5,9 +5,10 @@ import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { DB } from '../store/schema.ts';
 import type { Actor } from './actors.ts';
+import { recordAudit } from './audit.ts';
 import type { ServiceContext } from './context.ts';
-
 import { assertNotThrottled, recordFailure, recordSuccess, throttleKeys } from './sign-in-throttle.ts';
+
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
 // OWASP's scrypt baseline (N=2^17, r=8, p=1) costs 128 MiB per hash; 2^15 keeps sign-in fast on small machines.
@@ -36,9 +37,14 @@ export async function verifyPassword(password: string, stored: string): Promise<
 const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('base64url');
 const newSecret = (prefix: string): string => `${prefix}_${randomBytes(32).toString('base64url')}`;
 
+/**
+ * Stores a new bearer token (hashed). `createdBy` is the system token that asked for it (R-63: contract
+ * tokens come from the host system only, see services/contracts.ts), `purpose` the reason it gave.
+ */
 export async function createApiToken(
   ctx: ServiceContext,
   scope: { kind: 'system' } | { kind: 'contract'; contractId: string },
+  origin: { createdBy?: string | null; purpose?: string | null } = {},
 ): Promise<{ id: string; token: string }> {
   const token = newSecret(scope.kind === 'system' ? 'rs_sys' : 'rs_ct');
   const id = newId();
@@ -51,6 +57,8 @@ export async function createApiToken(
       token_hash: hashSecret(token),
       created_at: ctx.clock.now(),
       revoked_at: null,
+      created_by: origin.createdBy ?? null,
+      purpose: origin.purpose ?? null,
     })
     .execute();
   return { id, token };
@@ -71,7 +79,30 @@ export async function actorFromBearer(db: Kysely<DB>, token: string, actAsUserId
   if (!user || (row.contract_id !== null && user.contract_id !== row.contract_id)) {
     throw new AppError('not_found', 'X-Act-As-User names no user this token can act as.');
   }
-  return { kind: 'user', userId: user.id, contractId: user.contract_id, role: user.role, via: 'integration' };
+  return { kind: 'user', userId: user.id, contractId: user.contract_id, role: user.role, via: 'integration', tokenId: row.id };
+}
+
+/**
+ * R-63: acting as a user is the host system's integration only, and every use is audited — one entry per
+ * request, written before the request runs (so refused and failed requests count too): who (the token), as
+ * whom (the target user), what (method and route pattern, never the URL with its ids or query) and why (the
+ * optional `X-Act-As-Reason`). Per request rather than coalesced per minute: an audit log that merges uses
+ * can no longer say which reads and sends happened, and the volume is bounded by the integration's traffic.
+ */
+export async function auditActAs(
+  ctx: ServiceContext,
+  actor: Extract<Actor, { kind: 'user' }>,
+  use: { method: string; route: string; reason: string | null },
+): Promise<void> {
+  await recordAudit(ctx.db, {
+    contractId: actor.contractId,
+    actor: { kind: 'integration', tokenId: actor.tokenId ?? 'unknown', contractId: actor.contractId },
+    action: 'integration.acted_as',
+    targetType: 'user',
+    targetId: actor.userId,
+    at: ctx.clock.now(),
+    details: { method: use.method, route: use.route, reason: use.reason },
+  });
 }
 
 async function findUser(db: Kysely<DB>, userId: string) {

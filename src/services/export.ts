@@ -120,6 +120,16 @@ export async function exportSeat(ctx: ServiceContext, actor: Actor, seatId: stri
   }
 
   const now = ctx.clock.now();
-  await recordAudit(ctx.db, { contractId: seat.contract_id, actor, action: 'seat.exported', targetType: 'seat', targetId: seat.id, at: now, details: { messages: messages.length } });
+  // the entry names who performed the export — the holder signed in, or an integration token acting as
+  // the holder (the entry's actor token) — never just "the user".
+  await recordAudit(ctx.db, {
+    contractId: seat.contract_id,
+    actor,
+    action: 'seat.exported',
+    targetType: 'seat',
+    targetId: seat.id,
+    at: now,
+    details: { messages: messages.length, via: actor.via, ...(actor.tokenId !== undefined ? { tokenId: actor.tokenId } : {}) },
+  });
   return { format: 'recruiter-sync-export/1', seat: { id: seat.id, contractId: seat.contract_id, userId: actor.userId }, exportedAt: now, messages };
 }

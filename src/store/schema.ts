@@ -168,6 +168,9 @@ export interface ApiTokensTable {
   token_hash: string;
   created_at: Timestamp;
   revoked_at: Timestamp | null;
+  /** The system token that created it (null: the CLI, or before this was recorded). */
+  created_by: ColumnType<string | null, string | null | undefined, string | null>;
+  purpose: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface SessionsTable {
@@ -184,6 +187,8 @@ export interface AuditLogTable {
   at: Timestamp;
   actor_kind: 'user' | 'integration' | 'system';
   actor_user_id: string | null;
+  /** The integration token that performed the action, itself or acting as `actor_user_id` (R-63). */
+  actor_token_id: ColumnType<string | null, string | null | undefined, string | null>;
   action: string;
   target_type: string | null;
   target_id: string | null;

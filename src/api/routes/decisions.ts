@@ -15,7 +15,7 @@ const Decision = z.object({
   detail: z
     .record(z.string(), z.unknown())
     .describe(
-      "Header facts and the reason in plain words (`summary`), never a body. The seat's holder sees every fact of decisions made while holding the seat; admins, integrations and later holders see `summary`, `ruleTitle`, `counterpart` and `messageDate` only (`restricted: true`).",
+      "Header facts and the reason in plain words (`summary`), never a body. The seat's holder sees every fact of decisions made while holding the seat; admins, integrations acting as themselves and later holders see decisions about candidate mail only (the counterpart is a candidate email of the company, or the email was synced), with `summary`, `ruleTitle`, `counterpart` and `messageDate` only (`restricted: true`).",
     ),
 });
 

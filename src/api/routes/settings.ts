@@ -27,6 +27,7 @@ export function settingsRoutes(app: FastifyInstance, ctx: ServiceContext): void 
         emailProvider: z.enum(['google', 'microsoft']).nullable().optional(),
         emailAccess: z.enum(['off', 'view', 'send_and_view']).optional(),
         calendarEnabled: z.boolean().optional(),
+        allowExternalMailboxes: z.boolean().optional(),
         // Accepted so that a GET result can be sent back as it is; notices are computed, never stored.
         notices: z.array(Notice).optional(),
       }),
@@ -47,7 +48,8 @@ export function settingsRoutes(app: FastifyInstance, ctx: ServiceContext): void 
       response: z.object({
         entries: z.array(
           z.object({
-            id: z.number().int(), at: Timestamp, actorKind: z.string(), actorUserId: Id.nullable(), action: z.string(),
+            id: z.number().int(), at: Timestamp, actorKind: z.string(), actorUserId: Id.nullable(),
+            actorTokenId: z.string().nullable().describe('The integration token that performed it: acting as itself, or as actorUserId'), action: z.string(),
             targetType: z.string().nullable(), targetId: z.string().nullable(), details: z.record(z.string(), z.unknown()),
           }),
         ),

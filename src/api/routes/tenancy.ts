@@ -3,13 +3,19 @@ import { z } from 'zod';
 import * as candidates from '../../services/candidates.ts';
 import * as contracts from '../../services/contracts.ts';
 import type { MailboxDeps } from '../../services/mailbox-authorization.ts';
-import { createApiToken } from '../../services/credentials.ts';
-import { assertContractAdmin } from '../../services/actors.ts';
 import * as projects from '../../services/projects.ts';
 import * as seats from '../../services/seats.ts';
 import * as users from '../../services/users.ts';
 import { defineRoute } from '../route.ts';
 import { Candidate, Contract, DeletionReceipt, Email, EmailDiscovery, Id, IdParams, Name, Paging, Project, Seat, User } from '../schemas.ts';
+
+/** Why a contract token is created: one line of printable text, shown in the audit log. */
+const Purpose = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'must be printable text on one line');
 
 /** API.md "Tenancy and people": contracts, tokens, users, seats, candidates, connections, projects. */
 export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps, jobs?: candidates.PipelineJobs): void {
@@ -38,7 +44,7 @@ export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps, jobs?: can
     app,
     {
       method: 'PATCH', url: '/api/v1/contracts/{id}',
-      summary: 'Rename, set company domains, or suspend / reactivate (suspending runs R-70 and returns the deletion receipt)',
+      summary: 'Rename or set company domains (admins), or suspend / reactivate (system token only; suspending runs R-70 and returns the deletion receipt)',
       tags, auth: 'caller', params: IdParams,
       body: z.strictObject({ name: Name.optional(), companyDomains: z.array(z.string()).min(1).max(50).optional(), status: z.enum(['active', 'suspended']).optional() }),
       response: Contract.extend({ deletionReceipt: DeletionReceipt.optional() }),
@@ -48,14 +54,13 @@ export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps, jobs?: can
   defineRoute(
     app,
     {
-      method: 'POST', url: '/api/v1/contracts/{id}/tokens', summary: 'Create a contract integration token (shown once)', tags, auth: 'caller',
-      params: IdParams, response: z.object({ id: Id, token: z.string() }),
+      method: 'POST', url: '/api/v1/contracts/{id}/tokens',
+      summary: 'Create a contract integration token (shown once; system token only — a contract token can act as any user of the contract). The optional purpose is kept in the audit log',
+      tags, auth: 'caller', params: IdParams,
+      body: z.strictObject({ purpose: Purpose.optional() }).optional(),
+      response: z.object({ id: Id, token: z.string() }),
     },
-    async ({ actor, params }) => {
-      assertContractAdmin(actor, params.id);
-      await contracts.loadContract(ctx.db, params.id);
-      return createApiToken(ctx, { kind: 'contract', contractId: params.id });
-    },
+    ({ actor, params, body }) => contracts.createContractToken(ctx, actor, params.id, { purpose: body?.purpose }),
   );
 
   // Users
@@ -113,10 +118,12 @@ export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps, jobs?: can
   );
 
   // Candidates
+  const DISCOVERY_NOTE =
+    "The candidate's own choice (R-34), default `anyone`: only a system token may set another value or change it (others get 403 forbidden); a change is audited";
   const CandidateBody = z.strictObject({
     name: Name,
     emails: z.array(Email).max(20).default([]),
-    emailDiscovery: EmailDiscovery.default('anyone'),
+    emailDiscovery: EmailDiscovery.optional().describe(DISCOVERY_NOTE),
   });
   defineRoute(
     app,
@@ -140,7 +147,7 @@ export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps, jobs?: can
     app,
     {
       method: 'PATCH', url: '/api/v1/candidates/{id}', summary: 'Change a candidate (emails are replaced as a whole)', tags, auth: 'caller', params: IdParams,
-      body: z.strictObject({ name: Name.optional(), emails: z.array(Email).max(20).optional(), emailDiscovery: EmailDiscovery.optional() }), response: Candidate,
+      body: z.strictObject({ name: Name.optional(), emails: z.array(Email).max(20).optional(), emailDiscovery: EmailDiscovery.optional().describe(DISCOVERY_NOTE) }), response: Candidate,
     },
     ({ actor, params, body }) => candidates.updateCandidate(ctx, actor, params.id, body, jobs),
   );

@@ -2,12 +2,15 @@
  * R-40 read side: "why is (or isn't) this email here?" answered from the decision log of one seat.
  *
  * Who reads what. The log holds header facts only, but those still say who wrote to whom and when, so:
- * - the seat's current holder sees the full detail of decisions made during their tenure of the seat;
- * - the contract's admins (and the contract's integrations, which act with an admin's rights) see the rule,
- *   the counterpart and the date, but not the other facts (other participants, candidates, settings) — enough
- *   to explain an exclusion, nothing of anyone's mail beyond that;
- * - decisions made before the current holder took the seat are shown to them in that reduced form too, as
- *   R-62 hides a previous holder's private mail from the next;
+ * - the seat's current holder sees the full detail of every decision made during their tenure of the seat;
+ * - the contract's admins (and integrations acting as themselves, which have an admin's rights) see only
+ *   decisions about candidate mail — the counterpart is a candidate email of the contract, or the message was
+ *   synced — in a reduced form: rule, counterpart and date, no other facts. The counterparts and dates of a
+ *   seat's other one-to-one mail are the holder's private business (R-63); for such an address the answer is
+ *   the same explanation by the rules that an address never seen gets, so it does not even tell whether mail
+ *   with it exists;
+ * - decisions made before the current holder took the seat are shown to them likewise (reduced, candidate
+ *   mail only), as R-62 hides a previous holder's private mail from the next;
  * - anyone else of the contract is refused; another contract's seat does not exist for the caller.
  */
 import { sql } from 'kysely';
@@ -75,6 +78,22 @@ export async function listSeatDecisions(ctx: ServiceContext, actor: Actor, seatI
     .select(['d.id', 'd.provider_message_id', 'd.provider_thread_id', 'd.decided_at', 'd.ingested', 'd.rule', 'd.counterpart', 'd.detail', 'm.thread_id'])
     .where('d.seat_id', '=', seat.id)
     .where('d.contract_id', '=', seat.contract_id);
+  // Outside the holder's own tenure: candidate mail only (see above). Candidate emails are matched on the
+  // contract's current profiles, normalized as the decision's counterpart is.
+  const since = fullSince;
+  query = query.where((eb) => {
+    const candidateMail = eb.or([
+      eb('d.ingested', '=', true),
+      eb.exists(
+        eb
+          .selectFrom('candidate_emails as ce')
+          .select('ce.candidate_id')
+          .where('ce.contract_id', '=', seat.contract_id)
+          .whereRef('ce.normalized', '=', 'd.counterpart'),
+      ),
+    ]);
+    return since === null ? candidateMail : eb.or([eb('d.decided_at', '>=', since), candidateMail]);
+  });
   if (filter.providerMessageId !== undefined) query = query.where('d.provider_message_id', '=', filter.providerMessageId);
   if (filter.address !== undefined) {
     const address = normalizeAddress(filter.address);

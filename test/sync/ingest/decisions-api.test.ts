@@ -82,13 +82,22 @@ describe.each(backends)('decisions API on $name', (backend) => {
     expect(unseen.map((d) => [d.providerMessageId, d.ingested, d.rule])).toEqual([[null, false, 'R-33']]);
   });
 
-  it('shows admins and integrations the rule and counterpart only', async () => {
+  it('shows admins and integrations the rule and counterpart of candidate mail only (R-63)', async () => {
     for (const who of [{ token: a.contractToken, actAs: a.admin.id }, { token: a.contractToken }]) {
-      const { status, body } = await get(url(a.seat.id, '?providerMessageId=n-1'), who);
+      const { status, body } = await get(url(a.seat.id, '?providerMessageId=c-spam'), who);
       expect(status).toBe(200);
       expect(body).toHaveLength(1);
-      expect(body[0]).toMatchObject({ providerMessageId: 'n-1', ingested: false, rule: 'R-33' });
-      expect(body[0]!.detail).toEqual({ summary: 'Not synced (R-33, Matching profile).', ruleTitle: 'Matching profile', counterpart: 'news@letters.example', messageDate: at(-50).toISOString(), restricted: true });
+      expect(body[0]).toMatchObject({ providerMessageId: 'c-spam', ingested: false, rule: 'R-38' });
+      expect(body[0]!.detail).toEqual({ summary: 'Not synced (R-38, Spam and drafts).', ruleTitle: 'Spam and drafts', counterpart: 'carla@mail.example', messageDate: at(-200).toISOString(), restricted: true });
+      // Mail with a counterpart who is no candidate stays the holder's: not listed, and asked by address, the
+      // answer is the one an address never seen gets (the rules applied to the address), so its existence and date stay hidden.
+      expect((await get(url(a.seat.id, '?providerMessageId=n-1'), who).then((r) => r.body))).toEqual([]);
+      const byAddress = (await get(url(a.seat.id, '?address=news@letters.example'), who)).body;
+      const unseen = (await get(url(a.seat.id, '?address=never@letters.example'), who)).body;
+      expect(byAddress.map((d) => [d.providerMessageId, d.rule, d.detail.addressOnly])).toEqual([[null, 'R-33', true]]);
+      expect(unseen.map((d) => [d.providerMessageId, d.rule, d.detail.addressOnly])).toEqual([[null, 'R-33', true]]);
+      const all = (await get(url(a.seat.id), who)).body;
+      expect(all.map((d) => d.providerMessageId).sort()).toEqual(['c-1', 'c-spam']);
     }
   });
 
