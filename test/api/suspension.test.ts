@@ -36,10 +36,13 @@ describe.each(backends)('contract suspension (R-70) on $name', (backend) => {
     const a = await createCompany(api, 'Suspended Co', 'suspended.test');
     const b = await createCompany(api, 'Other Co', 'other.test');
     for (const c of [a, b]) await insertGrant(api, { seatId: c.seat.id, contractId: c.contract.id, kind: 'email', provider: 'google', scopes: [] });
-    const integration = { token: a.contractToken };
-    const forbidden = await api.call('PATCH', `/api/v1/contracts/${a.contract.id}`, { token: a.contractToken, actAs: a.admin.id, body: { status: 'suspended' } });
-    expect(forbidden.statusCode).toBe(403);
-    const res = await api.call('PATCH', `/api/v1/contracts/${a.contract.id}`, { ...integration, body: { status: 'suspended' } });
+    // Suspension erases every synced email: the host system's call (system token), never the company's (R-63).
+    for (const who of [{ token: a.contractToken, actAs: a.admin.id }, { token: a.contractToken }, { actAs: a.admin.id }]) {
+      const refused = await api.call('PATCH', `/api/v1/contracts/${a.contract.id}`, { ...who, body: { status: 'suspended' } });
+      expect([refused.statusCode, refused.json().error.code]).toEqual([403, 'forbidden']);
+    }
+    expect((await a.json('GET', `/api/v1/contracts/${a.contract.id}`)).status).toBe('active');
+    const res = await api.call('PATCH', `/api/v1/contracts/${a.contract.id}`, { body: { status: 'suspended' } });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.status).toBe('suspended');
@@ -55,6 +58,10 @@ describe.each(backends)('contract suspension (R-70) on $name', (backend) => {
     // Suspended: settings cannot change and mailboxes cannot connect until reactivated.
     const settings = await api.call('PUT', `/api/v1/contracts/${a.contract.id}/settings`, { body: { emailAccess: 'view' } });
     expect(settings.json().error.code).toBe('contract_suspended');
+    for (const who of [{ token: a.contractToken, actAs: a.admin.id }, { token: a.contractToken }]) {
+      const refused = await api.call('PATCH', `/api/v1/contracts/${a.contract.id}`, { ...who, body: { status: 'active' } });
+      expect([refused.statusCode, refused.json().error.code]).toEqual([403, 'forbidden']);
+    }
     const reactivated = await a.json('PATCH', `/api/v1/contracts/${a.contract.id}`, { status: 'active' });
     expect(reactivated.status).toBe('active');
   });

@@ -86,7 +86,7 @@ describe.each(['google', 'microsoft'] as const)('Email Connect sending (R-50, R-
     expect(noScope.json().error.message).toMatch(/Reconnect/);
 
     const suspended = await company();
-    await api.call('PATCH', `/api/v1/contracts/${suspended.contract.id}`, { token: suspended.contractToken, body: { status: 'suspended' } });
+    await api.call('PATCH', `/api/v1/contracts/${suspended.contract.id}`, { body: { status: 'suspended' } });
     expect((await suspended.send({ subject: 'x', bodyText: 'y' })).json().error.code).toBe('contract_suspended');
     expect(await c.sent()).toEqual([]);
   });

@@ -23,7 +23,8 @@ describe.each(['google', 'microsoft'] as const)('suspension revokes at the provi
     await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: provider, emailAccess: 'view', calendarEnabled: true });
     await connectMailbox(api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address: `rita@${domain}` });
     await connectMailbox(api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'calendar', address: `rita@${domain}` });
-    const res = await api.call('PATCH', `/api/v1/contracts/${c.contract.id}`, { token: c.contractToken, body: { status: 'suspended' } });
+    // Suspension is the host system's (R-63): the system token, not the contract's.
+    const res = await api.call('PATCH', `/api/v1/contracts/${c.contract.id}`, { body: { status: 'suspended' } });
     expect(res.statusCode, res.body).toBe(200);
     const receipt = res.json().deletionReceipt;
     expect(receipt.counts.authorizations).toBe(2);
