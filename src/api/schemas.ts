@@ -74,6 +74,7 @@ export const Settings = z.object({
   emailProvider: z.enum(['google', 'microsoft']).nullable(),
   emailAccess: z.enum(['off', 'view', 'send_and_view']),
   calendarEnabled: z.boolean(),
+  allowExternalMailboxes: z.boolean().describe('R-14: mailboxes outside the company domains may be connected, with a warning (off: refused)'),
   notices: z.array(Notice),
 });
 

@@ -8,6 +8,12 @@ export interface EmailSettings {
   calendarEnabled: boolean;
 }
 
+/** Everything the admin sets on the settings page: the email settings and R-14's exception. */
+export interface ContractSettings extends EmailSettings {
+  /** R-14: mailboxes outside the company domains (or at public mail domains) may be connected, with a warning. */
+  allowExternalMailboxes: boolean;
+}
+
 const ACCESS_RANK: Record<EmailAccess, number> = { off: 0, view: 1, send_and_view: 2 };
 
 /** R-03: any change to a lower level is a downgrade. */

@@ -1,4 +1,4 @@
-import { effectsOfSettingsChange, settingsNotices, type EmailSettings, type Notice } from '../domain/settings.ts';
+import { effectsOfSettingsChange, settingsNotices, type ContractSettings, type EmailSettings, type Notice } from '../domain/settings.ts';
 import { scopesAllowSending } from '../domain/scopes.ts';
 import type { EmailAccess, Provider } from '../domain/types.ts';
 import { AppError } from '../errors.ts';
@@ -9,7 +9,7 @@ import type { ServiceContext, Tx } from './context.ts';
 import { loadContract } from './contracts.ts';
 
 /** SPEC §2 admin settings: R-01 provider, R-02/R-03 access level, R-04 notices, R-05 calendar, R-06, R-07. */
-export interface SettingsView extends EmailSettings {
+export interface SettingsView extends ContractSettings {
   notices: Notice[];
 }
 
@@ -25,10 +25,11 @@ async function noticesFor(db: Tx | ServiceContext['db'], contractId: string, set
   );
 }
 
-const settingsOf = (row: { email_provider: Provider | null; email_access: EmailAccess; calendar_enabled: boolean }): EmailSettings => ({
+const settingsOf = (row: { email_provider: Provider | null; email_access: EmailAccess; calendar_enabled: boolean; allow_external_mailboxes: boolean }): ContractSettings => ({
   emailProvider: row.email_provider,
   emailAccess: row.email_access,
   calendarEnabled: row.calendar_enabled,
+  allowExternalMailboxes: row.allow_external_mailboxes,
 });
 
 export async function getSettings(ctx: ServiceContext, actor: Actor, contractId: string): Promise<SettingsView> {
@@ -42,7 +43,7 @@ export async function updateSettings(
   ctx: ServiceContext,
   actor: Actor,
   contractId: string,
-  input: Partial<EmailSettings>,
+  input: Partial<ContractSettings>,
 ): Promise<SettingsView & { deauthorizedSeats: number }> {
   assertContractAdmin(actor, contractId);
   const now = ctx.clock.now();
@@ -55,10 +56,12 @@ export async function updateSettings(
     if (input.emailProvider === null && before.emailProvider !== null) {
       throw new AppError('validation_failed', 'The email provider can be changed but not unset (R-01); set the access level to "off" to stop email.');
     }
-    const after: EmailSettings = {
+    const after: ContractSettings = {
       emailProvider: input.emailProvider === undefined ? before.emailProvider : input.emailProvider,
       emailAccess: input.emailAccess ?? before.emailAccess,
       calendarEnabled: input.calendarEnabled ?? before.calendarEnabled,
+      // turning this off refuses new connections of such mailboxes; grants already made stay.
+      allowExternalMailboxes: input.allowExternalMailboxes ?? before.allowExternalMailboxes,
     };
     const effects = effectsOfSettingsChange(before, after);
     const deauthorizedSeats = new Set<string>();
@@ -72,11 +75,11 @@ export async function updateSettings(
       const ended = await deauthorizeGrants(trx, { contractId, kinds: ['email'], reason: 'access_level_downgrade', actor, now });
       ended.forEach((g) => deauthorizedSeats.add(g.seatId));
     }
-    const changed = (Object.keys(after) as Array<keyof EmailSettings>).filter((k) => after[k] !== before[k]);
+    const changed = (Object.keys(after) as Array<keyof ContractSettings>).filter((k) => after[k] !== before[k]);
     if (changed.length > 0) {
       await trx
         .updateTable('contracts')
-        .set({ email_provider: after.emailProvider, email_access: after.emailAccess, calendar_enabled: after.calendarEnabled, updated_at: now })
+        .set({ email_provider: after.emailProvider, email_access: after.emailAccess, calendar_enabled: after.calendarEnabled, allow_external_mailboxes: after.allowExternalMailboxes, updated_at: now })
         .where('id', '=', contractId)
         .execute();
       await recordAudit(trx, {

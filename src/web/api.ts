@@ -45,10 +45,11 @@ export interface Settings {
   emailProvider: Provider | null;
   emailAccess: EmailAccess;
   calendarEnabled: boolean;
+  allowExternalMailboxes: boolean;
   notices: Notice[];
 }
 
-export type SettingsChange = Partial<Pick<Settings, 'emailProvider' | 'emailAccess' | 'calendarEnabled'>>;
+export type SettingsChange = Partial<Pick<Settings, 'emailProvider' | 'emailAccess' | 'calendarEnabled' | 'allowExternalMailboxes'>>;
 
 export interface SeatHealth {
   seatId: string;

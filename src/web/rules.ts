@@ -24,7 +24,47 @@ export function seatsDisconnectedBy(before: Draft, after: Draft, health: SeatHea
 
 export type Outcome = { tone: 'success' | 'error'; text: string };
 
-/** What the OAuth callback reported through the query string, in plain words (its message is the server's). */
+/** Permissions the callback names by a fixed key when the provider withheld them (R-13). */
+const PERMISSION_WORDS: Record<string, string> = {
+  read_email: 'read email',
+  send_email: 'send email',
+  calendar_events: 'manage calendar events',
+  teams_meetings: 'create Teams meetings',
+};
+const ADMIN_CONSOLE: Record<string, string> = { google: 'Google Workspace admin console', microsoft: 'Microsoft Entra admin center' };
+
+/**
+ * Why a connection failed, by the callback's code only. The query string comes from whoever made the link,
+ * so no free text of it is ever shown: unknown codes get the general sentence.
+ */
+const FAILURE_WORDS: Record<string, string> = {
+  session_mismatch: 'This sign-in was started by someone else, or in another browser, so nothing was connected. To connect your own mailbox, start here while signed in as yourself.',
+  personal_mailbox: 'The mailbox you signed in with is a personal one. Connect your company mailbox instead, or ask your admin to allow mailboxes outside the company domains.',
+  outside_company_domains: "The mailbox you signed in with is not at one of your company's domains. Connect your company mailbox instead, or ask your admin to allow mailboxes outside the company domains.",
+  mailbox_already_connected: 'The mailbox you signed in with is already connected to another seat. A mailbox can be connected to one seat only: disconnect it there first, or connect your own mailbox.',
+  consent_denied: 'You declined the permissions, so your mailbox was not connected. Connect again and accept them to sync your candidate email.',
+  state_expired: 'The sign-in took too long and expired. Please connect again.',
+  state_reused: 'This sign-in link was already used. Please connect again.',
+  state_invalid: 'The sign-in link was not valid. Please connect again.',
+  provider_changed: 'Your company changed its email provider while you were signing in. Please connect again.',
+  seat_changed: 'This seat changed hands while you were signing in.',
+  contract_suspended: 'This company is suspended: mailboxes cannot be connected.',
+  provider_not_selected: 'Your admin has not chosen an email provider yet. Ask them to select one in the company email settings.',
+  email_disabled: 'Email is turned off for your company. Your admin can turn it on in the company email settings.',
+  calendar_disabled: 'The calendar is turned off for your company. Your admin can turn it on in the company email settings.',
+};
+const GENERAL_FAILURE = 'The provider did not complete the sign-in. Please try again.';
+/** A map's own entry only: a key from the URL such as "constructor" must not reach Object.prototype. */
+const own = (map: Record<string, string>, key: string): string | undefined => (Object.hasOwn(map, key) ? map[key] : undefined);
+
+function permissionMissingWords(params: URLSearchParams): string {
+  const missing = (params.get('missing') ?? '').split(',').map((k) => own(PERMISSION_WORDS, k)).filter((w): w is string => !!w);
+  const what = missing.length > 0 ? `the permission to ${missing.join(' and ')}` : 'a permission the connection needs';
+  const where = own(ADMIN_CONSOLE, params.get('provider') ?? '');
+  return `The provider did not grant ${what}. Your company's IT admin must grant this permission to the recruiting app${where ? ` in the ${where}` : ''}; then connect again.`;
+}
+
+/** What the OAuth callback reported through the query string, in the product's own words chosen by its code. */
 export function outcomeFromQuery(search: string): Outcome | null {
   const params = new URLSearchParams(search);
   const result = params.get('authorization');
@@ -33,8 +73,12 @@ export function outcomeFromQuery(search: string): Outcome | null {
     return { tone: 'success', text: kind === 'calendar' ? 'Your calendar is connected.' : 'Your email is connected. Syncing your candidate conversations starts now.' };
   }
   if (result === 'failed') {
-    const message = params.get('message');
-    return { tone: 'error', text: `Your ${kind} was not connected. ${message ?? 'The provider did not complete the sign-in. Please try again.'}` };
+    const code = params.get('code') ?? '';
+    const why = code === 'permission_missing' ? permissionMissingWords(params) : (own(FAILURE_WORDS, code) ?? GENERAL_FAILURE);
+    return { tone: 'error', text: `Your ${kind} was not connected. ${why}` };
+  }
+  if (result === 'pending') {
+    return { tone: 'success', text: `The sign-in worked; your recruiting system finishes connecting your ${kind}.` };
   }
   return null;
 }

@@ -87,10 +87,15 @@ export const count = plural;
 const valueWords = (key: string, value: unknown): string => {
   if (key === 'emailProvider') return value === null ? 'none' : (PROVIDER_NAMES[value as Provider] ?? String(value));
   if (key === 'emailAccess') return ACCESS_NAMES[value as EmailAccess] ?? String(value);
-  if (key === 'calendarEnabled') return value ? 'on' : 'off';
+  if (key === 'calendarEnabled' || key === 'allowExternalMailboxes') return value ? 'on' : 'off';
   return String(value);
 };
-const SETTING_NAMES: Record<string, string> = { emailProvider: 'Provider', emailAccess: 'Email access', calendarEnabled: 'Calendar' };
+const SETTING_NAMES: Record<string, string> = {
+  emailProvider: 'Provider',
+  emailAccess: 'Email access',
+  calendarEnabled: 'Calendar',
+  allowExternalMailboxes: 'Mailboxes outside the company domains',
+};
 
 /** One audit entry as a sentence. Unknown actions fall back to their name and details as text. */
 export function auditText(entry: AuditEntry): string {

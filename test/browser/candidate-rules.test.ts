@@ -4,7 +4,7 @@ import { conferencingFor, scheduleBlocked, sendBlocked } from '../../src/web/rul
 import { decisionText, SEND_FIXES } from '../../src/web/words.ts';
 
 /** The profile's decisions without a browser: when compose and scheduling are off, and what they say. */
-const settings = (emailAccess: Settings['emailAccess'], calendarEnabled = true): Settings => ({ emailProvider: 'google', emailAccess, calendarEnabled, notices: [] });
+const settings = (emailAccess: Settings['emailAccess'], calendarEnabled = true): Settings => ({ emailProvider: 'google', emailAccess, calendarEnabled, allowExternalMailboxes: false, notices: [] });
 const grant = (state: Grant['state'], canSend = false): Grant => ({
   state,
   provider: 'google',

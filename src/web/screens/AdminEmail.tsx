@@ -59,6 +59,9 @@ function Notices({ settings, health }: { settings: Settings; health: SeatHealth[
   );
 }
 
+/** The page's draft: the email settings and whether mailboxes outside the company domains are allowed. */
+type FormDraft = Draft & { allowExternalMailboxes: boolean };
+
 function SettingsForm({
   contractId,
   suspended,
@@ -72,22 +75,26 @@ function SettingsForm({
   health: SeatHealth[] | undefined;
   onSaved: () => Promise<void>;
 }) {
-  const saved: Draft = useMemo(
-    () => ({ emailProvider: settings.emailProvider, emailAccess: settings.emailAccess, calendarEnabled: settings.calendarEnabled }),
-    [settings.emailProvider, settings.emailAccess, settings.calendarEnabled],
+  const saved: FormDraft = useMemo(
+    () => ({ emailProvider: settings.emailProvider, emailAccess: settings.emailAccess, calendarEnabled: settings.calendarEnabled, allowExternalMailboxes: settings.allowExternalMailboxes }),
+    [settings.emailProvider, settings.emailAccess, settings.calendarEnabled, settings.allowExternalMailboxes],
   );
-  const [draft, setDraftState] = useState<Draft>(saved);
+  const [draft, setDraftState] = useState<FormDraft>(saved);
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<{ tone: 'success' | 'error'; text: string } | null>(null);
   useEffect(() => setDraftState(saved), [saved]);
   // A new edit replaces the message about the previous save.
-  const setDraft = (next: Draft) => {
+  const setDraft = (next: FormDraft) => {
     setDraftState(next);
     setResult(null);
   };
 
-  const changed = draft.emailProvider !== saved.emailProvider || draft.emailAccess !== saved.emailAccess || draft.calendarEnabled !== saved.calendarEnabled;
+  const changed =
+    draft.emailProvider !== saved.emailProvider ||
+    draft.emailAccess !== saved.emailAccess ||
+    draft.calendarEnabled !== saved.calendarEnabled ||
+    draft.allowExternalMailboxes !== saved.allowExternalMailboxes;
   const providerChange = saved.emailProvider !== null && draft.emailProvider !== saved.emailProvider;
   const downgrade = isDowngrade(saved.emailAccess, draft.emailAccess);
   const affected = health ? seatsDisconnectedBy(saved, draft, health) : [];
@@ -109,6 +116,7 @@ function SettingsForm({
         ...(draft.emailProvider !== saved.emailProvider && draft.emailProvider !== null ? { emailProvider: draft.emailProvider } : {}),
         ...(draft.emailAccess !== saved.emailAccess ? { emailAccess: draft.emailAccess } : {}),
         ...(draft.calendarEnabled !== saved.calendarEnabled ? { calendarEnabled: draft.calendarEnabled } : {}),
+        ...(draft.allowExternalMailboxes !== saved.allowExternalMailboxes ? { allowExternalMailboxes: draft.allowExternalMailboxes } : {}),
       };
       const answer = await api.updateSettings(contractId, change);
       setResult({
@@ -177,6 +185,25 @@ function SettingsForm({
             <span>Let recruiters schedule interviews in their calendar</span>
           </label>
           <p className="muted small">Turning the calendar off disconnects nobody; turning it on again needs no reconnecting.</p>
+        </fieldset>
+
+        <fieldset className="choice-group" disabled={locked}>
+          <legend>Mailboxes outside the company</legend>
+          <label className="switch">
+            <input
+              type="checkbox"
+              role="switch"
+              name="allowExternalMailboxes"
+              checked={draft.allowExternalMailboxes}
+              onChange={(e) => setDraft({ ...draft, allowExternalMailboxes: e.target.checked })}
+            />
+            <span className="switch-track" aria-hidden="true" />
+            <span>Allow recruiters to connect a mailbox outside your company domains</span>
+          </label>
+          <p className="muted small">
+            Off: only mailboxes at your company domains can be connected; personal addresses such as Gmail or Outlook.com are refused. On: they can be
+            connected, and the recruiter is advised to use the company mailbox.
+          </p>
         </fieldset>
 
         <div className="form-actions">
