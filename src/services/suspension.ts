@@ -80,6 +80,8 @@ export async function revokeContractGrants(deps: MailboxDeps, contractId: string
 }
 
 export async function runSuspension(trx: Tx, contractId: string, actor: Actor | 'system', now: Date, revocations: ProviderRevocation): Promise<DeletionReceipt> {
+  // Before the grants go: their addresses are what the audit log must no longer hold.
+  await redactMailboxAddresses(trx, contractId);
   const counts: Record<string, number> = {};
   for (const { table, kind } of THIRD_PARTY_DATA_TABLES) {
     const result = await sql`DELETE FROM ${sql.table(table)} WHERE contract_id = ${contractId}`.execute(trx);
@@ -88,4 +90,54 @@ export async function runSuspension(trx: Tx, contractId: string, actor: Actor | 
   const receipt: DeletionReceipt = { contractId, deletedAt: now.toISOString(), counts, revocations };
   await recordAudit(trx, { contractId, actor, action: 'contract.suspended', at: now, details: { deletionReceipt: receipt } });
   return receipt;
+}
+
+/**
+ * R-70 and R-07: the audit log is kept through a suspension, but no provider mailbox address may stay in it. Entries
+ * written before addresses were kept out of the log can hold one (`details.address` of `authorization.granted`, an
+ * address inside a provider's error message). They lose those values: every `address`/`aliases` key, and every
+ * string that names one of the contract's mailboxes. The table's trigger allows only this — an UPDATE that removes
+ * from `details` and changes nothing else — and only while `recruiter_sync.redact` is on in this transaction
+ * (migration 0011), so the log stays append-only for every other write.
+ */
+export async function redactMailboxAddresses(trx: Tx, contractId: string): Promise<number> {
+  const grants = await trx.selectFrom('mailbox_authorizations').select(['address', 'aliases']).where('contract_id', '=', contractId).execute();
+  const addresses = [...new Set(grants.flatMap((g) => [g.address ?? '', ...g.aliases]).map((a) => a.trim().toLowerCase()).filter((a) => a.includes('@')))];
+  const rows = await trx
+    .selectFrom('audit_log')
+    .select(['id', 'details'])
+    .where('contract_id', '=', contractId)
+    .where((eb) =>
+      eb.or([
+        sql<boolean>`details ?| array['address', 'aliases']`,
+        ...addresses.map((a) => sql<boolean>`strpos(lower(details::text), ${a}) > 0`),
+      ]),
+    )
+    .execute();
+  if (rows.length === 0) return 0;
+  await sql`SELECT set_config('recruiter_sync.redact', 'on', true)`.execute(trx);
+  for (const row of rows) {
+    const details = typeof row.details === 'string' ? (JSON.parse(row.details) as unknown) : row.details;
+    const redacted = withoutAddresses(details, addresses) ?? {};
+    await trx.updateTable('audit_log').set({ details: JSON.stringify(redacted) }).where('id', '=', row.id).execute();
+  }
+  // Append-only again for the rest of the transaction.
+  await sql`SELECT set_config('recruiter_sync.redact', 'off', true)`.execute(trx);
+  return rows.length;
+}
+
+/** The value with address keys and address-bearing strings removed (never rewritten: the trigger allows removal only). */
+function withoutAddresses(value: unknown, addresses: string[]): unknown {
+  if (typeof value === 'string') return addresses.some((a) => value.toLowerCase().includes(a)) ? undefined : value;
+  if (Array.isArray(value)) return value.map((v) => withoutAddresses(v, addresses)).filter((v) => v !== undefined);
+  if (value && typeof value === 'object') {
+    const kept: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      if (key === 'address' || key === 'aliases') continue;
+      const w = withoutAddresses(v, addresses);
+      if (w !== undefined) kept[key] = w;
+    }
+    return kept;
+  }
+  return value;
 }
