@@ -50,6 +50,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimit: 2 * 1024 * 1024,
     // Believing X-Forwarded-For from anyone would let a client pick its own address (sign-in throttling).
     trustProxy: typeof deps.trustProxy === 'number' ? hopsTrusted(deps.trustProxy) : (deps.trustProxy ?? false),
+    // A URL the router cannot decode (invalid percent-encoding, an over-long parameter) answers in the API's error shape too.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
   });
   const metrics = createMetrics();
   await app.register(cookie);
