@@ -11,6 +11,7 @@ import * as m0008 from './migrations/0008_oauth_binding.ts';
 import * as m0009 from './migrations/0009_integration_tokens.ts';
 import * as m0010 from './migrations/0010_accounts.ts';
 import * as m0011 from './migrations/0011_keys_and_audit.ts';
+import * as m0013 from './migrations/0013_sync_cursor_identity.ts';
 
 /** Versioned migrations, applied in name order. A new migration is a new file plus a line here. */
 const migrations: Record<string, Migration> = {
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '0009_integration_tokens': m0009,
   '0010_accounts': m0010,
   '0011_keys_and_audit': m0011,
+  '0013_sync_cursor_identity': m0013,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -282,6 +282,10 @@ export interface SyncStatesTable {
   run_lease_id: string | null;
   run_lease_until: Timestamp | null;
   run_lease_kind: 'historical' | 'incremental' | 'backfill' | null;
+  /** Whose cursor this is (0013): the provider and mailbox address its historical sync read, and when that began. */
+  cursor_provider: Provider | null;
+  cursor_address: string | null;
+  cursor_since: Timestamp | null;
 }
 
 export interface PushSubscriptionsTable {

@@ -42,6 +42,14 @@ export interface Run {
   candidates: CandidateCache;
   /** The run's hold on its grant; checked at every page boundary. */
   lease?: RunLease;
+  /** The mailbox the grant reads now: a cursor issued for another one is never used (R-06). */
+  identity?: CursorIdentity;
+}
+
+/** A provider and a mailbox address (lower case): what a cursor belongs to. */
+export interface CursorIdentity {
+  provider: 'google' | 'microsoft';
+  address: string | null;
 }
 
 /** `failed`: a permanent provider error, recorded in the sync state (sync health) and not retried by the job. */
@@ -106,10 +114,29 @@ async function refuseGrant(deps: SyncDeps, authorizationId: string, error: Provi
 }
 
 async function openRun(deps: SyncDeps, authorizationId: string): Promise<Run | null> {
-  const grant = await deps.db.selectFrom('mailbox_authorizations').select(['seat_id', 'state', 'kind', 'provider']).where('id', '=', authorizationId).executeTakeFirst();
+  const grant = await deps.db.selectFrom('mailbox_authorizations').select(['seat_id', 'state', 'kind', 'provider', 'address']).where('id', '=', authorizationId).executeTakeFirst();
   if (!grant || grant.kind !== 'email' || grant.state !== 'authorized') return null;
   const mailbox = await loadSeatMailbox(deps.db, grant.seat_id);
-  return { deps, authorizationId, mailbox, client: deps.mail.client(grant.provider), candidates: new CandidateCache(deps.db) };
+  const identity: CursorIdentity = { provider: grant.provider, address: grant.address === null ? null : grant.address.trim().toLowerCase() };
+  return { deps, authorizationId, mailbox, client: deps.mail.client(grant.provider), candidates: new CandidateCache(deps.db), identity };
+}
+
+/**
+ * R-06, R-23: the sync state's cursor and scan checkpoint belong to the provider and mailbox that issued them. A grant
+ * re-authorized at another provider, or with another mailbox, starts over: the state goes back to idle, so the next
+ * historical sync takes its window from this authorization. What was stored stays (R-06, R-22). Returns whether
+ * the state was reset.
+ */
+export async function forgetForeignCursor(run: Run, state: { phase: string; cursor_provider: string | null; cursor_address: string | null }): Promise<boolean> {
+  const identity = run.identity;
+  if (!identity || state.phase === 'idle' || state.cursor_provider === null) return false;
+  if (state.cursor_provider === identity.provider && (state.cursor_address === null || identity.address === null || state.cursor_address === identity.address)) return false;
+  await run.deps.db
+    .updateTable('sync_states')
+    .set({ phase: 'idle', cursor: null, checkpoint: null, window_start: null, historical_started_at: null, historical_completed_at: null, cursor_provider: null, cursor_address: null, cursor_since: null, updated_at: run.deps.clock.now() })
+    .where('authorization_id', '=', run.authorizationId)
+    .execute();
+  return true;
 }
 
 async function ensureState(db: Db, mailbox: SeatMailbox, now: Date) {
@@ -269,14 +296,30 @@ async function historical(run: Run): Promise<SyncOutcome> {
   const { deps, authorizationId } = run;
   const { db, clock } = deps;
   let state = await ensureState(db, run.mailbox, clock.now());
+  if (await forgetForeignCursor(run, state)) state = await ensureState(db, run.mailbox, clock.now());
   if (state.phase === 'incremental' && state.checkpoint === null) return 'skipped';
   try {
     if (state.phase !== 'historical') {
       const now = clock.now();
       const start = windowStart({ authorizedAt: run.mailbox.lastAuthorizedAt, firstAuthorizedAt: run.mailbox.firstAuthorizedAt, ...(deps.legacy ? { legacy: deps.legacy } : {}) });
+      // The scan's positions and the cursor it ends with belong to this provider and mailbox.
+      const identity = run.identity ?? { provider: run.mailbox.provider, address: null };
       await db
         .updateTable('sync_states')
-        .set({ phase: 'historical', window_start: start, historical_started_at: now, historical_completed_at: null, checkpoint: JSON.stringify({ scan: null, threads: {} }), cursor: null, updated_at: now, last_error: null, last_error_kind: null })
+        .set({
+          phase: 'historical',
+          window_start: start,
+          historical_started_at: now,
+          historical_completed_at: null,
+          checkpoint: JSON.stringify({ scan: null, threads: {} }),
+          cursor: null,
+          cursor_provider: identity.provider,
+          cursor_address: identity.address,
+          cursor_since: now,
+          updated_at: now,
+          last_error: null,
+          last_error_kind: null,
+        })
         .where('authorization_id', '=', authorizationId)
         .execute();
       state = await db.selectFrom('sync_states').selectAll().where('authorization_id', '=', authorizationId).executeTakeFirstOrThrow();
@@ -310,7 +353,7 @@ async function historical(run: Run): Promise<SyncOutcome> {
         await db.updateTable('sync_states').set({ checkpoint: JSON.stringify(checkpoint), updated_at: clock.now() }).where('authorization_id', '=', authorizationId).execute();
         run.lease?.check();
         if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
-        await reconcile(run, syncNow);
+        await reconcile(run, state.cursor_since, syncNow);
       }
       return finish(cursor, estimate);
     };
@@ -421,14 +464,16 @@ async function mirrorDeletions(run: Run, ids: readonly string[], madeWhileDeauth
  * has in Trash) are removed (R-26, R-37). Only messages stored before the resync began can have been deleted unseen;
  * those the scan stored were listed after the new position, so their deletions are in the changes after it.
  */
-async function reconcile(run: Run, resyncStartedAt: Date): Promise<void> {
-  const rows = await run.deps.db
+async function reconcile(run: Run, identitySince: Date | null, resyncStartedAt: Date): Promise<void> {
+  let query = run.deps.db
     .selectFrom('mail_messages')
     .select('provider_message_id')
     .where('owner_seat_id', '=', run.mailbox.seatId)
     .where('origin', '=', 'synced')
-    .where('stored_at', '<=', resyncStartedAt)
-    .execute();
+    .where('stored_at', '<=', resyncStartedAt);
+  // Mail stored from another provider or mailbox before a change (R-06) is not this mailbox's to take back.
+  if (identitySince !== null) query = query.where('stored_at', '>=', identitySince);
+  const rows = await query.execute();
   const ids = rows.map((r) => r.provider_message_id);
   for (let i = 0; i < ids.length; i += CHUNK) {
     const chunk = ids.slice(i, i + CHUNK);
@@ -457,6 +502,8 @@ async function incremental(run: Run): Promise<SyncOutcome> {
   const { db, clock } = deps;
   const state = await db.selectFrom('sync_states').selectAll().where('authorization_id', '=', authorizationId).executeTakeFirst();
   if (!state || state.phase !== 'incremental' || !state.cursor) return 'skipped';
+  // A cursor of another provider or mailbox (R-06): a historical sync of this one, in this run under its lease.
+  if (await forgetForeignCursor(run, state)) return historical(run);
   let cursor = state.cursor as Opaque;
   // The first run after a re-authorization (R-23) reads changes made while deauthorized: no deletion mirrored (R-22).
   const catchUp = (state.checkpoint as { catchUp?: unknown } | null)?.catchUp !== undefined;

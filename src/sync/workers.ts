@@ -17,10 +17,27 @@ export const pollScheduleName = (authorizationId: string): string => `sync.poll:
  * finished resumes from its cursor (R-23); any other begins or resumes its historical sync (R-20).
  */
 export async function startSyncForGrant(ctx: ServiceContext, jobs: Pick<Jobs, 'send'>, authorizationId: string): Promise<void> {
-  const grant = await ctx.db.selectFrom('mailbox_authorizations').select(['kind', 'state', 'deauthorized_at', 'last_authorized_at']).where('id', '=', authorizationId).executeTakeFirst();
+  const grant = await ctx.db.selectFrom('mailbox_authorizations').select(['kind', 'state', 'deauthorized_at', 'last_authorized_at', 'provider', 'address']).where('id', '=', authorizationId).executeTakeFirst();
   if (!grant || grant.kind !== 'email' || grant.state !== 'authorized') return;
-  const state = await ctx.db.selectFrom('sync_states').select(['phase', 'cursor']).where('authorization_id', '=', authorizationId).executeTakeFirst();
+  const state = await ctx.db.selectFrom('sync_states').select(['phase', 'cursor', 'cursor_provider', 'cursor_address']).where('authorization_id', '=', authorizationId).executeTakeFirst();
   const now = ctx.clock.now();
+  const address = grant.address?.trim().toLowerCase() ?? null;
+  // R-06: a cursor (or a scan's checkpoint) of another provider or another mailbox is never handed to this one.
+  const foreign =
+    state !== undefined &&
+    state.phase !== 'idle' &&
+    state.cursor_provider !== null &&
+    (state.cursor_provider !== grant.provider || (state.cursor_address !== null && address !== null && state.cursor_address !== address));
+  if (foreign) {
+    await ctx.db
+      .updateTable('sync_states')
+      .set({ phase: 'idle', cursor: null, checkpoint: null, window_start: null, historical_started_at: null, historical_completed_at: null, cursor_provider: null, cursor_address: null, cursor_since: null, updated_at: now })
+      .where('authorization_id', '=', authorizationId)
+      .execute();
+    // A new historical sync, its window relative to this authorization; what was stored stays.
+    await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
+    return;
+  }
   if (state?.phase === 'incremental' && state.cursor) {
     const deauthorizedAt = grant.deauthorized_at;
     if (deauthorizedAt && deauthorizedAt.getTime() <= grant.last_authorized_at.getTime() && !reauthorizationResumes({ deauthorizedAt, reauthorizedAt: grant.last_authorized_at })) {
