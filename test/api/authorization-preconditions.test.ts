@@ -67,12 +67,14 @@ describe.each(backends)('starting a seat authorization on $name', (backend) => {
 
   it('R-10 on Microsoft: offline_access and Graph scopes, no redirect outside our own UI', async () => {
     await settings({ emailProvider: 'microsoft', emailAccess: 'send_and_view' });
-    const res = await api.call('POST', `/api/v1/seats/${c.seat.id}/authorizations`, { token: c.contractToken, actAs: c.recruiter.id, body: { kind: 'email', redirectAfter: 'https://evil.example/steal' } });
+    const evil = await api.call('POST', `/api/v1/seats/${c.seat.id}/authorizations`, { token: c.contractToken, actAs: c.recruiter.id, body: { kind: 'email', redirectAfter: 'https://evil.example/steal' } });
+    expect([evil.statusCode, evil.json().error.code]).toEqual([400, 'validation_failed']);
+    const res = await start('email');
     const url = new URL(res.json().authorizationUrl);
     expect(url.pathname).toBe('/microsoft/common/oauth2/v2.0/authorize');
     expect(url.searchParams.get('scope')?.split(' ')).toEqual(['openid', 'email', 'offline_access', 'User.Read', 'Mail.Read', 'Mail.Send']);
     const row = await api.ctx.db.selectFrom('oauth_states').select('redirect_after').orderBy('created_at', 'desc').executeTakeFirstOrThrow();
-    expect(row.redirect_after).toBe('/');
+    expect(row.redirect_after).toBe('/settings/email');
   });
 
   it('the callback rejects a missing or unknown state in plain words', async () => {

@@ -39,10 +39,14 @@ describe('seats a settings change disconnects', () => {
 describe('plain words', () => {
   it('reads the OAuth outcome from the query string', () => {
     expect(outcomeFromQuery('?authorization=connected&kind=calendar')).toEqual({ tone: 'success', text: 'Your calendar is connected.' });
-    expect(outcomeFromQuery('?authorization=failed&kind=email&code=permission_missing&message=Your%20IT%20admin%20must%20grant%20it.')).toEqual({
+    expect(outcomeFromQuery('?authorization=failed&kind=email&code=permission_missing&missing=send_email&provider=google')).toEqual({
       tone: 'error',
-      text: 'Your email was not connected. Your IT admin must grant it.',
+      text: "Your email was not connected. The provider did not grant the permission to send email. Your company's IT admin must grant this permission to the recruiting app in the Google Workspace admin console; then connect again.",
     });
+    // The query string is anyone's: a message in it is never shown, nor a code the page does not know.
+    const forged = outcomeFromQuery('?authorization=failed&kind=email&code=constructor&message=Call%20IT%20at%20555-0100%20now&missing=__proto__');
+    expect(forged).toEqual({ tone: 'error', text: 'Your email was not connected. The provider did not complete the sign-in. Please try again.' });
+    expect(outcomeFromQuery('?authorization=failed&code=session_mismatch')?.text).toMatch(/started by someone else/);
     expect(outcomeFromQuery('?other=1')).toBeNull();
   });
   it('names permissions without repeats, for both providers', () => {
