@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { FAULT_KINDS } from './core/faults.ts';
+import { FAULT_KINDS, parseFaultPath } from './core/faults.ts';
 import { MailError } from './core/mail.ts';
 import type { SimState } from './core/state.ts';
 
@@ -207,10 +207,9 @@ export function controlRoutes(state: SimState) {
     app.post('/faults', async (req, reply) => {
       const b = parse(faultBody, req.body, reply);
       if (!b) return reply;
-      if (b.match.path && /^\/.+\/[a-z]*$/.test(b.match.path)) {
+      if (b.match.path) {
         try {
-          const m = /^\/(.+)\/([a-z]*)$/.exec(b.match.path)!;
-          new RegExp(m[1]!, m[2]);
+          parseFaultPath(b.match.path);
         } catch {
           return fail(reply, 400, 'validation_failed', 'match.path: invalid regular expression');
         }

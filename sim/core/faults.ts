@@ -7,7 +7,10 @@ export const FAULT_KINDS: readonly FaultKind[] = ['http_400', 'http_429', 'http_
 
 export interface FaultSpec {
   provider: Provider;
-  /** `path`: a substring of the request path, or a regular expression written `/…/flags`. */
+  /**
+   * `path`: a literal piece of the request path (and query), matched as written — `/gmail/v1/users/me/messages` is a
+   * path, not a pattern. A regular expression only in the explicit form `re:/…/flags` (`re:/\/me$/`).
+   */
   match: { method?: string; path?: string };
   fault: FaultKind;
   /** How many matching requests fail (default 1). */
@@ -24,17 +27,28 @@ export interface ActiveFault {
   retryAfterSeconds?: number;
 }
 
+const REGEX_FORM = /^re:\/(.+)\/([dgimsuvy]*)$/;
+
+/**
+ * A fault's `path` pattern: a regular expression when written `re:/…/flags`, otherwise the literal text. Throws for
+ * an explicit regular expression that does not compile (the control API refuses it with a 400).
+ */
+export function parseFaultPath(pattern: string): { regex: RegExp } | { literal: string } {
+  const re = REGEX_FORM.exec(pattern);
+  if (!re) return { literal: pattern };
+  // `g` and `y` would make `test` stateful across requests.
+  return { regex: new RegExp(re[1]!, re[2]!.replace(/[gy]/g, '')) };
+}
+
 function pathMatches(pattern: string | undefined, path: string): boolean {
   if (!pattern) return true;
-  const re = /^\/(.+)\/([a-z]*)$/.exec(pattern);
-  if (re) {
-    try {
-      return new RegExp(re[1]!, re[2]).test(path);
-    } catch {
-      return false;
-    }
+  let parsed: ReturnType<typeof parseFaultPath>;
+  try {
+    parsed = parseFaultPath(pattern);
+  } catch {
+    return false;
   }
-  return path.includes(pattern);
+  return 'regex' in parsed ? parsed.regex.test(path) : path.includes(parsed.literal);
 }
 
 export class Faults {

@@ -52,7 +52,7 @@ describe('faults', () => {
       expect(r.body.error).toMatchObject({ code: 429, status: 'RESOURCE_EXHAUSTED', errors: [{ reason: 'rateLimitExceeded' }] });
     }
     expect((await get()).status).toBe(200);
-    await sim.ok('POST', '/_sim/faults', { provider: 'google', match: { path: '/^\\/gmail\\/v1\\/users\\/me\\/messages\\/[0-9a-f]+/' }, fault: 'http_500' });
+    await sim.ok('POST', '/_sim/faults', { provider: 'google', match: { path: 're:/^\\/gmail\\/v1\\/users\\/me\\/messages\\/[0-9a-f]+/' }, fault: 'http_500' });
     const e500 = await get();
     expect(e500.status).toBe(500);
     expect(e500.body.error.errors[0].reason).toBe('backendError');
@@ -63,6 +63,25 @@ describe('faults', () => {
     expect((await get()).status).toBe(200);
     await sim.ok('DELETE', '/_sim/faults');
     expect(await sim.ok('GET', '/_sim/faults')).toEqual([]);
+  });
+
+  it('matches a fault path literally, slashes and all; a regular expression only when written re:/…/flags', async () => {
+    // A literal path that looks like `/pattern/flags` is still a path.
+    await sim.ok('POST', '/_sim/faults', { provider: 'google', match: { path: '/gmail/v1/users/me/messages' }, fault: 'http_500' });
+    expect((await sim.api(token, 'GET', '/gmail/v1/users/me/profile')).status).toBe(200);
+    expect((await get()).status).toBe(500);
+    expect((await get()).status).toBe(200);
+    // Regular-expression characters in a literal path are plain text.
+    await sim.ok('POST', '/_sim/faults', { provider: 'google', match: { path: 'messages/.*' }, fault: 'http_500' });
+    expect((await get()).status).toBe(200);
+    expect(await sim.ok('GET', '/_sim/faults')).toHaveLength(1);
+    await sim.ok('DELETE', '/_sim/faults');
+    await sim.ok('POST', '/_sim/faults', { provider: 'google', match: { path: 're:/^\\/gmail\\/.*\\/profile$/' }, fault: 'http_503' });
+    expect((await get()).status).toBe(200);
+    expect((await sim.api(token, 'GET', '/gmail/v1/users/me/profile')).status).toBe(503);
+    const bad = await sim.control('POST', '/_sim/faults', { provider: 'google', match: { path: 're:/(/' }, fault: 'http_500' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('regular expression');
   });
 
   it('resets the connection, and hangs on timeout until the client gives up', async () => {

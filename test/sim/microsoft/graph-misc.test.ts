@@ -108,7 +108,7 @@ describe('throttling, faults, usage', () => {
     const s = await g.post('/me/sendMail', { message: { subject: 'x', toRecipients: [{ emailAddress: { address: 'a@example.org' } }] } });
     expect(s.statusCode).toBe(503);
     expect(s.json().error.code).toBe('ServiceNotAvailable');
-    await sim.app.inject({ method: 'POST', url: '/_sim/faults', payload: { provider: 'microsoft', match: { path: '/me$/' }, fault: 'http_500' } });
+    await sim.app.inject({ method: 'POST', url: '/_sim/faults', payload: { provider: 'microsoft', match: { path: 're:/\\/me$/' }, fault: 'http_500' } });
     expect((await g.get('/me')).statusCode).toBe(500);
   });
 
