@@ -7,6 +7,7 @@ import type { LegacyWindow } from './domain/ingestion/index.ts';
 import { registerSyncWorkers } from './sync/workers.ts';
 import { registerPushWorkers, RENEW_EVERY_SECONDS } from './sync/push.ts';
 import { processPushStops } from './services/push-stops.ts';
+import { registerKeyRotation } from './services/key-rotation.ts';
 
 /**
  * What the worker role does: one handler per queue and the recurring schedules. Registered in every role
@@ -55,4 +56,6 @@ export async function registerWorkers(jobs: Jobs, deps: MailboxDeps, logger: Log
   await jobs.schedule('tokens.revoke', { seconds: 300 }, 'tokens.revoke', {});
   await jobs.schedule('subscriptions.renew', { seconds: RENEW_EVERY_SECONDS }, 'subscriptions.renew', {});
   await jobs.schedule('tokens.refresh', { seconds: 300 }, 'tokens.refresh', {});
+  // tokens sealed with a previous key are re-sealed in the background (hourly, and at start during a rotation).
+  await registerKeyRotation(jobs, deps, logger);
 }

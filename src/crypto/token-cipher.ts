@@ -2,7 +2,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 
 /**
  * R-11: OAuth tokens at rest are encrypted with AES-256-GCM. The envelope names the key that sealed it, so
- * keys can rotate: new writes use the current key, older envelopes still open with a previous key.
+ * keys can rotate: new writes use the current key, older envelopes still open with a previous key, and the
+ * `tokens.rotate` job re-seals them (src/services/key-rotation.ts) so that the previous key can then be removed.
  * Each envelope is bound to where it is stored (associated data, e.g. `<authorization id>:refresh`), so a
  * ciphertext copied into another row or column does not decrypt.
  *
@@ -50,9 +51,27 @@ export class TokenCipher {
 
   /** Whether an envelope was sealed with an older key and should be re-sealed. */
   needsRotation(envelope: string): boolean {
-    return envelope.split('.')[1] !== this.currentKeyId;
+    return envelopeKeyId(envelope) !== this.currentKeyId;
+  }
+
+  /** The same token sealed again with the current key (the envelope itself when it already is). */
+  reseal(envelope: string, boundTo: string): string {
+    return this.needsRotation(envelope) ? this.seal(this.open(envelope, boundTo), boundTo) : envelope;
+  }
+
+  /** Fingerprint of the key new envelopes are sealed with. */
+  get currentKey(): string {
+    return this.currentKeyId;
+  }
+
+  /** Fingerprints of the former keys (TOKEN_ENCRYPTION_PREVIOUS_KEYS): envelopes under them are due for re-sealing. */
+  get previousKeys(): string[] {
+    return [...this.keys.keys()].filter((id) => id !== this.currentKeyId);
   }
 }
+
+/** The key fingerprint an envelope names (`v1.<keyId>.…`). */
+export const envelopeKeyId = (envelope: string): string | undefined => envelope.split('.')[1];
 
 export class TokenCipherError extends Error {}
 

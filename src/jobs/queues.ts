@@ -63,6 +63,11 @@ export const QUEUES = {
     payload: z.strictObject({}),
     policy: { ...standard, retryLimit: 2, retryDelaySeconds: 60 },
   },
+  'tokens.rotate': {
+    description: 'Re-seal stored tokens still sealed with a previous encryption key, so that key can be removed (R-11).',
+    payload: z.strictObject({}),
+    policy: { ...standard, retryLimit: 3, retryDelaySeconds: 300, expireInSeconds: 60 * 60 },
+  },
   'contract.suspend': {
     description: 'Delete all third-party data of a suspended contract and write the deletion receipt (R-70).',
     payload: z.strictObject({ contractId: id }),
