@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/store/database.ts';
 import { startTestApi, type TestApi } from '../helpers/app.ts';
@@ -85,5 +86,40 @@ describe.each(backends)('the audit log (R-07) on $name', (backend) => {
     const kept = await api.ctx.db.selectFrom('audit_log').select('details').where('contract_id', '=', other.contract.id).where('action', '=', 'authorization.granted').executeTakeFirstOrThrow();
     expect(kept.details).toEqual({ address: 'keep@other-audit.test' });
     await expect(sql`UPDATE audit_log SET details = '{}' WHERE contract_id = ${c.contract.id}`.execute(api.ctx.db)).rejects.toThrow(/append-only/);
+  });
+
+  // README "Database roles": the processes connect as a role that can neither remove entries nor drop the triggers.
+  it.runIf(backend.name === 'postgres')('the application role of README cannot truncate, delete or rewrite entries, only redact under the setting', async () => {
+    const c = await createCompany(api, 'Role Co', 'role-audit.test');
+    const owner = new URL(database.connectionString!);
+    await sql.raw(`
+      DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'recruiter_sync_app') THEN CREATE ROLE recruiter_sync_app LOGIN PASSWORD 'app'; END IF;
+      END $$;
+      GRANT USAGE ON SCHEMA public TO recruiter_sync_app;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO recruiter_sync_app;
+      GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO recruiter_sync_app;
+      REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM recruiter_sync_app;
+      GRANT UPDATE (details) ON audit_log TO recruiter_sync_app;
+    `).execute(api.ctx.db);
+    const appUrl = new URL(owner);
+    appUrl.username = 'recruiter_sync_app';
+    appUrl.password = 'app';
+    const app = new pg.Client({ connectionString: appUrl.toString() });
+    await app.connect();
+    try {
+      const where = `contract_id = '${c.contract.id}' AND action = 'contract.created'`;
+      for (const statement of ['TRUNCATE audit_log', `DELETE FROM audit_log WHERE ${where}`, `UPDATE audit_log SET action = 'x' WHERE ${where}`, 'ALTER TABLE audit_log DISABLE TRIGGER USER']) {
+        await expect(app.query(statement), statement).rejects.toThrow(/permission denied|must be owner/);
+      }
+      await expect(app.query(`UPDATE audit_log SET details = '{}' WHERE ${where}`)).rejects.toThrow(/append-only/);
+      await app.query('BEGIN');
+      await app.query(`SELECT set_config('recruiter_sync.redact', 'on', true)`);
+      await app.query(`UPDATE audit_log SET details = details - 'companyDomains' WHERE ${where}`);
+      await app.query('COMMIT');
+      expect((await app.query(`SELECT details FROM audit_log WHERE ${where}`)).rows).toEqual([{ details: {} }]);
+    } finally {
+      await app.end();
+    }
   });
 });
