@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.ts';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const production = {
@@ -31,5 +31,7 @@ describe('start-up configuration', () => {
     expect(loadConfig({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
     expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).TRUST_PROXY).toBe('10.0.0.0/8, 127.0.0.1');
     expect(() => loadConfig({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY/);
+    // `serve --help` lists it.
+    expect(CONFIG_VARIABLES.map(([name]) => name)).toContain('TRUST_PROXY');
   });
 });
