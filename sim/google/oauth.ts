@@ -1,9 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createPublicKey, KeyObject, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignJWT } from 'jose';
 import type { Mailbox } from '../core/mail.ts';
 import type { SimState } from '../core/state.ts';
 import { invalidCredentials, loginRequired } from './errors.ts';
+import { selfSignedCertificatePem } from './x509.ts';
 import { IDENTITY_SCOPES, KNOWN_SCOPES, normalizeScope } from './scopes.ts';
 import {
   fingerprint,
@@ -413,4 +414,21 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: GoogleCtx): void 
     };
   });
   app.get('/oauth2/v3/certs', async (_req, reply) => reply.header('cache-control', 'public, max-age=3600').send({ keys: [ctx.g.jwk] }));
+  // The same keys as PEM X.509 certificates keyed by kid, as Google serves them (google-auth-library's
+  // OAuth2Client.verifyIdToken and Pub/Sub push verification read this one). Built once, from the clock then.
+  let pemCerts: Record<string, string> | undefined;
+  app.get('/oauth2/v1/certs', async (_req, reply) => {
+    if (!pemCerts) {
+      const now = ctx.state.clock.now().getTime();
+      const pem = selfSignedCertificatePem({
+        publicKey: createPublicKey({ key: { kty: ctx.g.jwk.kty!, n: ctx.g.jwk.n!, e: ctx.g.jwk.e! }, format: 'jwk' }),
+        privateKey: KeyObject.from(ctx.g.privateKey),
+        commonName: 'federated-signon.system.gserviceaccount.com',
+        notBefore: new Date(now - 86_400_000),
+        notAfter: new Date(now + 3650 * 86_400_000),
+      });
+      pemCerts = { [ctx.g.kid]: pem };
+    }
+    return reply.header('cache-control', 'public, max-age=3600').send(pemCerts);
+  });
 }

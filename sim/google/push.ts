@@ -8,7 +8,7 @@ import type { PubSubSubscription, Watch } from './state.ts';
  * Gmail push notifications (https://developers.google.com/gmail/api/guides/push): users.watch on a Pub/Sub
  * topic, delivered to the push endpoints subscribed to that topic as Pub/Sub push requests
  * (https://cloud.google.com/pubsub/docs/push) authenticated with an OIDC token signed by the key served at
- * `/oauth2/v3/certs`. At most one notification per user per `pushIntervalMs` (Gmail's rate); changes in
+ * `/oauth2/v3/certs` (JWKS) and `/oauth2/v1/certs` (PEM certificates). At most one notification per user per `pushIntervalMs` (Gmail's rate); changes in
  * between coalesce into the next notification, which carries the latest historyId.
  */
 

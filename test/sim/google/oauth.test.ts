@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createPublicKey, verify, X509Certificate } from 'node:crypto';
+import { createRemoteJWKSet, decodeProtectedHeader, importX509, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CAL, READ, REDIRECT, SEND, startGoogleSim, type GoogleSim } from './harness.ts';
 
@@ -22,6 +23,34 @@ describe('Google OAuth 2.0', () => {
     expect(payload.email).toBe('ann@acme.com');
     const info = await sim.api(t.access_token!, 'GET', '/oauth2/v3/userinfo');
     expect(info.body).toMatchObject({ email: 'ann@acme.com', email_verified: true, hd: 'acme.com' });
+  });
+
+  it('serves the signing keys as PEM X.509 certificates keyed by kid at /oauth2/v1/certs, as Google does', async () => {
+    const t = await sim.authorize('ann@acme.com', ['openid', 'email', READ]);
+    const { kid } = decodeProtectedHeader(t.id_token!);
+    const res = await fetch(`${sim.G}/oauth2/v1/certs`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toMatch(/max-age=\d+/);
+    const certs = (await res.json()) as Record<string, string>;
+    expect(Object.keys(certs)).toEqual([kid]);
+    const pem = certs[kid!]!;
+    expect(pem).toMatch(/^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----\n$/);
+    const cert = new X509Certificate(pem);
+    // Self-signed, for the same key as the JWKS at v3.
+    expect(cert.verify(cert.publicKey)).toBe(true);
+    expect(cert.checkIssued(cert)).toBe(true);
+    const jwks = (await (await fetch(`${sim.G}/oauth2/v3/certs`)).json()) as { keys: Array<{ kid: string }> };
+    const jwk = jwks.keys.find((k) => k.kid === kid)!;
+    expect(cert.publicKey.export({ format: 'jwk' })).toMatchObject({ n: (jwk as { n?: string }).n, e: (jwk as { e?: string }).e });
+    expect(new Date(cert.validFrom).getTime()).toBeLessThanOrEqual(sim.state.clock.now().getTime());
+    expect(new Date(cert.validTo).getTime()).toBeGreaterThan(sim.state.clock.now().getTime());
+    // The id_token verifies with the certificate's key, as google-auth-library does (RS256 over header.payload).
+    const [header, payload, signature] = t.id_token!.split('.');
+    expect(verify('sha256', Buffer.from(`${header}.${payload}`), createPublicKey(pem), Buffer.from(signature!, 'base64url'))).toBe(true);
+    const verified = await jwtVerify(t.id_token!, await importX509(pem, 'RS256'), { issuer: 'https://accounts.google.com', audience: 'recruiter-sync-local', currentDate: sim.state.clock.now() });
+    expect(verified.payload.email).toBe('ann@acme.com');
+    // Stable between requests (clients cache by kid).
+    expect(await (await fetch(`${sim.G}/oauth2/v1/certs`)).json()).toEqual(certs);
   });
 
   it('shows a consent page listing the scopes and signs in with the password', async () => {
