@@ -35,7 +35,7 @@ describe.each(backends)('admin settings (R-01 … R-07) on $name', (backend) => 
 
   it('R-01/R-02: defaults to no provider and email off; only google or microsoft can be chosen', async () => {
     const c = await createCompany(api, 'One', 'one.test');
-    expect(await c.json('GET', `/api/v1/contracts/${c.contract.id}/settings`)).toEqual({ emailProvider: null, emailAccess: 'off', calendarEnabled: false, notices: [] });
+    expect(await c.json('GET', `/api/v1/contracts/${c.contract.id}/settings`)).toEqual({ emailProvider: null, emailAccess: 'off', calendarEnabled: false, allowExternalMailboxes: false, notices: [] });
     const bad = await api.call('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { body: { emailProvider: 'yahoo' } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('validation_failed');

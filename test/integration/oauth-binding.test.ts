@@ -15,7 +15,9 @@ import { startTestSimulators, type TestSimulators } from '../helpers/simulators.
  */
 const PASSWORD = 'correct horse battery';
 
-describe.each(['google', 'microsoft'] as const)('OAuth binding with %s', (provider) => {
+const cases = backends.flatMap((backend) => (['google', 'microsoft'] as const).map((provider) => ({ backend, provider })));
+
+describe.each(cases)('OAuth binding with $provider on $backend.name', ({ backend, provider }) => {
   let database: Database;
   let api: TestApi;
   let sim: TestSimulators;
@@ -23,7 +25,7 @@ describe.each(['google', 'microsoft'] as const)('OAuth binding with %s', (provid
 
   beforeAll(async () => {
     sim = await startTestSimulators();
-    database = await backends[0]!.open();
+    database = await backend.open();
     api = await startTestApi(database, { simulatorUrl: sim.url });
   });
   afterAll(async () => {
