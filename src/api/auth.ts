@@ -48,12 +48,21 @@ async function resolveActor(ctx: ServiceContext, request: FastifyRequest): Promi
   return actor;
 }
 
+/** No control characters (C0, DEL, C1): text that goes into the audit log as one line. */
+export function isPrintableLine(value: string): boolean {
+  for (const ch of value) {
+    const code = ch.codePointAt(0)!;
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return false;
+  }
+  return true;
+}
+
 /** One line of printable text, at most 200 characters; anything else is refused rather than stored. */
 function actAsReason(value: string | undefined): string | null {
   if (value === undefined) return null;
   const reason = value.trim();
   if (reason.length === 0) return null;
-  if (reason.length > 200 || /[\u0000-\u001f\u007f-\u009f]/.test(reason)) {
+  if (reason.length > 200 || !isPrintableLine(reason)) {
     throw validationFailed('X-Act-As-Reason must be one line of printable text of at most 200 characters.', { field: 'headers.x-act-as-reason' });
   }
   return reason;

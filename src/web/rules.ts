@@ -90,7 +90,7 @@ export function outcomeFromQuery(search: string): Outcome | null {
 export function sendBlocked(input: { seatId: string | null; settings: Settings | undefined; mailbox: Mailbox | undefined; suspended?: boolean }): string | null {
   const { seatId, settings, mailbox } = input;
   if (!seatId) return 'You do not hold a seat, so you have no mailbox to send from. Ask your admin for a seat.';
-  if (input.suspended) return 'Your company is suspended: email cannot be sent until an admin reactivates it.';
+  if (input.suspended) return 'Your company is suspended: email cannot be sent until your recruiting system reactivates it.';
   if (!settings || !mailbox) return 'Checking whether you can send…';
   if (settings.emailAccess === 'off') return 'Email is turned off for your company. Your admin can turn it on.';
   if (settings.emailAccess === 'view') return 'Your company\'s email access is "View only": sending from the product is turned off. An admin can change it to "Send & view".';

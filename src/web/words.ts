@@ -97,6 +97,14 @@ const SETTING_NAMES: Record<string, string> = {
   allowExternalMailboxes: 'Mailboxes outside the company domains',
 };
 
+/** A candidate's email discovery setting in words (the candidate's own choice, set by the recruiting system). */
+export const DISCOVERY_WORDS: Readonly<Record<string, string>> = {
+  anyone: 'Anyone',
+  second_degree: '1st and 2nd degree connections',
+  first_degree: '1st degree connections only',
+  nobody: 'Nobody',
+};
+
 /** One audit entry as a sentence (R-07). Unknown actions fall back to their name and details as text. */
 export function auditText(entry: AuditEntry): string {
   const d = entry.details;
@@ -135,6 +143,12 @@ export function auditText(entry: AuditEntry): string {
       return `User created${typeof d.role === 'string' ? ` (${d.role})` : ''}`;
     case 'seat.created':
       return 'Seat created';
+    case 'integration.token_created':
+      return `Integration token created${typeof d.purpose === 'string' ? ` — ${d.purpose}` : ''}`;
+    case 'integration.acted_as':
+      return `Integration acted as a user: ${String(d.method ?? '')} ${String(d.route ?? '')}${typeof d.reason === 'string' ? ` — ${d.reason}` : ''}`;
+    case 'candidate.discovery_changed':
+      return `Candidate's email discovery setting changed: ${DISCOVERY_WORDS[String(d.from)] ?? String(d.from)} → ${DISCOVERY_WORDS[String(d.to)] ?? String(d.to)}`;
     case 'message.visibility_changed':
     case 'thread.visibility_changed':
       return `${entry.action.startsWith('thread') ? 'Thread' : 'Message'} visibility changed to ${d.to === 'contract' ? 'shared with the company' : 'private'}`;
@@ -155,7 +169,7 @@ export const SEND_FIXES: Record<string, { fix: string; settingsLink?: boolean }>
   send_scope_missing: { fix: 'Reconnect your mailbox and grant the permission to send.', settingsLink: true },
   not_authorized: { fix: 'Connect your mailbox first: email is sent from your own mailbox.', settingsLink: true },
   needs_reauthorization: { fix: 'Reconnect your mailbox: the provider no longer accepts the connection.', settingsLink: true },
-  contract_suspended: { fix: 'Your company is suspended. An admin must reactivate it before email can be sent.' },
+  contract_suspended: { fix: 'Your company is suspended. Email can be sent again once your recruiting system reactivates it.' },
   rate_limited: { fix: 'Wait a few minutes, then send again. Your draft is kept.' },
   provider_unavailable: { fix: 'Your mailbox provider did not answer. Try again in a moment. Your draft is kept.' },
   email_disabled: { fix: 'Ask your admin to turn email on for the company.' },

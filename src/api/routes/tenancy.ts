@@ -6,6 +6,7 @@ import type { MailboxDeps } from '../../services/mailbox-authorization.ts';
 import * as projects from '../../services/projects.ts';
 import * as seats from '../../services/seats.ts';
 import * as users from '../../services/users.ts';
+import { isPrintableLine } from '../auth.ts';
 import { defineRoute } from '../route.ts';
 import { Candidate, Contract, DeletionReceipt, Email, EmailDiscovery, Id, IdParams, Name, Paging, Project, Seat, User } from '../schemas.ts';
 
@@ -15,7 +16,7 @@ const Purpose = z
   .trim()
   .min(1)
   .max(200)
-  .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'must be printable text on one line');
+  .refine(isPrintableLine, 'must be printable text on one line');
 
 /** API.md "Tenancy and people": contracts, tokens, users, seats, candidates, connections, projects. */
 export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps, jobs?: candidates.PipelineJobs): void {
