@@ -36,7 +36,7 @@ export function exportRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     {
       method: 'GET', url: '/api/v1/seats/{id}/export', tags: ['Seat mailbox'], auth: 'caller', params: IdParams,
       summary:
-        'Export the messages the seat owns that its current holder may see (R-71, filtered by R-60 … R-63); only the holder may call it. ' +
+        'Export the messages the seat owns that its current holder may see (R-71, filtered by R-60 … R-63); only the holder may call it, signed in or acted as by an integration, and the audit entry names who did. ' +
         'Served as a download (`Content-Disposition: attachment; filename="recruiter-sync-export-<seat>.json"`): ' +
         '`{format: "recruiter-sync-export/1", seat, exportedAt, messages: [{…fields, eml}]}`, where `eml` is the message as a base64 RFC 5322 file',
       response: z.object({
