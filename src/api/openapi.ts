@@ -52,7 +52,8 @@ export function buildOpenApi(routes: RegisteredRoute[], info: { version: string;
       version: info.version,
       description:
         'Email and calendar integration of the recruiting product. Errors carry {error: {code, message}}. ' +
-        'Integrations send `Authorization: Bearer <token>` and may act as a user with `X-Act-As-User`; browser ' +
+        'Integrations send `Authorization: Bearer <token>` and may act as a user with `X-Act-As-User` (each use ' +
+        'is audited, with the optional `X-Act-As-Reason`: one printable line of at most 200 characters); browser ' +
         'sessions use the `rs_session` cookie and send `X-CSRF-Token` on state-changing requests.',
     },
     servers: [{ url: info.serverUrl }],
