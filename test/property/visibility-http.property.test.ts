@@ -5,7 +5,7 @@ import type { Database } from '../../src/store/database.ts';
 import { startTestApi, type TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
 import { REGRESSIONS, runSequence, stepArbitrary, type Driver, type MessageSeen, type Outcome, type Reader } from './visibility-model.ts';
-import { insertWorld, storeSyncedMessage, visiblePairsReader } from './visibility-store.ts';
+import { connectMailbox, insertWorld, mailboxOf, storeSyncedMessage, visiblePairsReader } from './visibility-store.ts';
 
 /**
  * The visibility property (visibility-model.ts) through the HTTP API, as the host recruiting system calls it: its
@@ -39,7 +39,8 @@ function httpDriver(api: TestApi): Driver {
       api.clock.set(new Date(api.clock.now().getTime() + 1000));
       return api.clock.now();
     },
-    sync: (input) => storeSyncedMessage(api.ctx.db, input),
+    sync: ({ mailboxOf: userId, ...input }) => storeSyncedMessage(api.ctx.db, { ...input, mailbox: mailboxOf(userId) }),
+    connect: (contractId, seatId, userId) => connectMailbox(api.ctx.db, { contractId, seatId, address: mailboxOf(userId), at: api.clock.now() }),
     createSeat: async (contractId, userId) => call('system', 'POST', `/api/v1/contracts/${contractId}/seats`, { userId }),
     changeSeatHolder: async (seatId, toUserId) => (toUserId === null ? call('system', 'POST', `/api/v1/seats/${seatId}/park`) : call('system', 'POST', `/api/v1/seats/${seatId}/transfer`, { toUserId })),
     setMessageVisibility: async (reader, messageId, visibility) => map(await call<MessageSeen>(reader, 'PATCH', `/api/v1/messages/${messageId}`, { visibility }), seen),

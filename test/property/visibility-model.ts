@@ -10,6 +10,10 @@ import { expect } from 'vitest';
  * every user of its contract who holds a seat. Only the owner (the holder at storage time, same tenure) may change
  * a message's visibility (R-61). Admins have no other way in (R-63); an integration acting as itself holds no
  * seat and reads no mail.
+ *
+ * Mailboxes belong to people: a seat syncs the mailbox its holder connected, and a transfer or park ends that
+ * grant (R-62, R-22). Mail arriving in the previous holder's mailbox afterwards is never stored, for anybody, until
+ * the seat's holder connects their own mailbox (`connect`).
  */
 export const USERS = 4; // per contract: 0 is the admin, 1 … 3 recruiters
 export const CANDIDATES = 2; // per contract
@@ -25,6 +29,7 @@ export type Step =
   | { kind: 'transfer'; contract: number; seat: number; toUser: number }
   | { kind: 'park'; contract: number; seat: number }
   | { kind: 'newSeat'; contract: number; user: number }
+  | { kind: 'connect'; contract: number; seat: number }
   | { kind: 'read'; reader: number; path: ReadPath; target: number };
 
 const visibility = fc.constantFrom<Visibility>('private', 'contract');
@@ -39,6 +44,7 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('transfer' as const), contract: fc.nat(1), seat: fc.nat(3), toUser: fc.nat(USERS - 1) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('park' as const), contract: fc.nat(1), seat: fc.nat(3) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('newSeat' as const), contract: fc.nat(1), user: fc.nat(USERS - 1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('connect' as const), contract: fc.nat(1), seat: fc.nat(3) }) },
   {
     weight: 5,
     arbitrary: fc.record({
@@ -68,7 +74,7 @@ export interface World {
   users: string[];
   /** Candidates in global order: contract k has k*CANDIDATES … */
   candidates: string[];
-  /** Seat k of contract k, held by its first recruiter (user k*USERS+1). */
+  /** Seat k of contract k, held by its first recruiter (user k*USERS+1), whose mailbox is connected to it. */
   seats: string[];
 }
 
@@ -78,8 +84,13 @@ export interface Driver {
   setup(run: number): Promise<World>;
   /** Moves the product's clock forward; every step happens at a later instant than the one before. */
   tick(): Date;
-  /** A message stored the way the sync engine stores it, now; the owner is whoever holds the seat at that moment. */
-  sync(input: { contractId: string; seatId: string; providerThreadId: string; candidateId: string; subject: string; at: Date }): Promise<{ messageId: string; threadId: string }>;
+  /**
+   * A message arriving in the user's mailbox, last connected to the seat, stored the way a sync run of that mailbox
+   * stores it, now; the owner is whoever holds the seat at that moment. `null`: the product stored nothing.
+   */
+  sync(input: { contractId: string; seatId: string; mailboxOf: string; providerThreadId: string; candidateId: string; subject: string; at: Date }): Promise<{ messageId: string; threadId: string } | null>;
+  /** The seat's holder connects their own mailbox to it (what the OAuth callback leaves). */
+  connect(contractId: string, seatId: string, userId: string): Promise<void>;
   createSeat(contractId: string, userId: string): Promise<Outcome<{ id: string }>>;
   changeSeatHolder(seatId: string, toUserId: string | null): Promise<Outcome<unknown>>;
   setMessageVisibility(reader: Reader, messageId: string, visibility: Visibility): Promise<Outcome<MessageSeen>>;
@@ -98,6 +109,9 @@ interface ModelSeat {
   contract: number;
   holder: number | null;
   tenure: number;
+  /** Whose mailbox the seat's grant was last connected to, and whether that grant lives (R-62: it ends with the tenure). */
+  mailbox: number | null;
+  connected: boolean;
 }
 
 interface ModelMessage {
@@ -140,7 +154,7 @@ export async function runSequence(driver: Driver, run: number, steps: readonly S
   const check = <T>(what: string, actual: Outcome<T>, expected: Outcome<T>) => expect(actual, what).toEqual(expected);
 
 
-  for (const [k, id] of world.seats.entries()) seats.push({ id, contract: k, holder: k * USERS + 1, tenure: 1 });
+  for (const [k, id] of world.seats.entries()) seats.push({ id, contract: k, holder: k * USERS + 1, tenure: 1, mailbox: k * USERS + 1, connected: true });
 
   for (const [i, step] of steps.entries()) {
     const at = driver.tick();
@@ -150,8 +164,13 @@ export async function runSequence(driver: Driver, run: number, steps: readonly S
         const own = seatsOf(step.contract);
         const seat = own[step.seat % own.length]!;
         const candidate = step.contract * CANDIDATES + (step.thread % CANDIDATES);
+        // A seat no mailbox was ever connected to has nothing to sync.
+        if (seat.mailbox === null) break;
         const subject = `run ${run} message ${messages.length}`;
-        const stored = await driver.sync({ contractId: world.contracts[step.contract]!, seatId: seat.id, providerThreadId: `thread-${step.thread}`, candidateId: world.candidates[candidate]!, subject, at });
+        const stored = await driver.sync({ contractId: world.contracts[step.contract]!, seatId: seat.id, mailboxOf: world.users[seat.mailbox]!, providerThreadId: `thread-${step.thread}`, candidateId: world.candidates[candidate]!, subject, at });
+        // R-62, R-22: mail reaching a mailbox whose grant ended with a transfer or park is stored for nobody.
+        expect(stored !== null, `${what}: stored while ${seat.connected ? 'connected' : 'the grant has ended'}`).toBe(seat.connected);
+        if (stored === null) break;
         messages.push({ id: stored.messageId, threadId: stored.threadId, contract: step.contract, seat, owner: seat.holder, tenure: seat.tenure, visibility: 'private', candidate, subject, sentAt: at.getTime() });
         break;
       }
@@ -199,6 +218,17 @@ export async function runSequence(driver: Driver, run: number, steps: readonly S
           seat.holder = to;
           seat.tenure++;
         }
+        // Any transfer or park that did not fail ends the seat's grant (R-62), the previous holder's mailbox with it.
+        if (result.ok) seat.connected = false;
+        break;
+      }
+      case 'connect': {
+        const own = seatsOf(step.contract);
+        const seat = own[step.seat % own.length]!;
+        if (seat.holder === null) break; // a parked seat has nobody to connect a mailbox
+        await driver.connect(world.contracts[step.contract]!, seat.id, world.users[seat.holder]!);
+        seat.mailbox = seat.holder;
+        seat.connected = true;
         break;
       }
       case 'newSeat': {
@@ -208,7 +238,7 @@ export async function runSequence(driver: Driver, run: number, steps: readonly S
           check(what, result, fail('conflict'));
         } else {
           expect(result.ok, `${what}: ${JSON.stringify(result)}`).toBe(true);
-          if (result.ok) seats.push({ id: result.value.id, contract: step.contract, holder: u, tenure: 1 });
+          if (result.ok) seats.push({ id: result.value.id, contract: step.contract, holder: u, tenure: 1, mailbox: null, connected: false });
         }
         break;
       }
@@ -336,12 +366,28 @@ export const REGRESSIONS: Step[][] = [
     { kind: 'read', reader: 7, path: 'candidateMessages', target: 3 },
     { kind: 'read', reader: 4, path: 'candidateMessages', target: 3 },
   ],
-  // Mail stored while the seat is parked belongs to nobody, not to the next holder (R-60, R-62).
+  // A parked seat syncs nothing: mail reaching the previous holder's mailbox is stored for nobody (R-62, R-22).
   [
     { kind: 'park', contract: 0, seat: 0 },
     { kind: 'sync', contract: 0, seat: 0, thread: 2 },
     { kind: 'transfer', contract: 0, seat: 0, toUser: 3 },
     { kind: 'read', reader: 3, path: 'export', target: 0 },
     { kind: 'read', reader: 0, path: 'health', target: 0 },
+  ],
+  // Mail arriving after a transfer is not synced to the seat, nor seen by the new holder, until they connect
+  // their own mailbox; then only their mail comes in (R-62).
+  [
+    { kind: 'sync', contract: 0, seat: 0, thread: 0 },
+    { kind: 'share', user: 'owner', message: 0, visibility: 'contract' },
+    { kind: 'transfer', contract: 0, seat: 0, toUser: 2 },
+    { kind: 'sync', contract: 0, seat: 0, thread: 0 },
+    { kind: 'read', reader: 2, path: 'candidateMessages', target: 0 },
+    { kind: 'read', reader: 2, path: 'export', target: 0 },
+    { kind: 'connect', contract: 0, seat: 0 },
+    { kind: 'sync', contract: 0, seat: 0, thread: 0 },
+    { kind: 'read', reader: 2, path: 'candidateMessages', target: 0 },
+    { kind: 'transfer', contract: 0, seat: 0, toUser: 1 },
+    { kind: 'sync', contract: 0, seat: 0, thread: 1 },
+    { kind: 'read', reader: 1, path: 'previews', target: 0 },
   ],
 ];

@@ -2,16 +2,20 @@ import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import { newId } from '../../src/ids.ts';
 import type { DB } from '../../src/store/schema.ts';
 import { messageVisibleTo, type Viewer } from '../../src/store/visibility.ts';
-import { storeMessage } from '../../src/sync/ingest/index.ts';
+import { GrantEndedError, ingestBatch } from '../../src/sync/ingest/store.ts';
 import { CANDIDATES, USERS, type World } from './visibility-model.ts';
 
 /** What both drivers of the visibility property share: the world's rows, stored mail, and the predicate's answer. */
 
+/** The mailbox a user connects to a seat (one per person: R-62, the mailbox belongs to the person, not the seat). */
+export const mailboxOf = (userId: string) => `mailbox-${userId}@example.test`;
+
 /**
  * Two contracts (email access `view`) with their users and candidates, and one seat each held by the first
- * recruiter, written as plain rows in a few statements: tenancy is not what the property is about, and thousands
- * of sequences each need a world of their own. Seats are written as `createSeat` leaves them (the seat and the
- * holder's open tenure); every later seat and holder change goes through the service.
+ * recruiter with that recruiter's mailbox connected, written as plain rows in a few statements: tenancy is not
+ * what the property is about, and thousands of sequences each need a world of their own. Seats are written as
+ * `createSeat` leaves them (the seat and the holder's open tenure); every later seat and holder change goes through
+ * the service.
  */
 export async function insertWorld(db: Kysely<DB>, now: Date, run: number): Promise<World> {
   const contracts = [newId(), newId()];
@@ -40,29 +44,61 @@ export async function insertWorld(db: Kysely<DB>, now: Date, run: number): Promi
     .insertInto('seat_holders')
     .values(seats.map((id, k) => ({ seat_id: id, contract_id: contracts[k]!, user_id: holders[k]!, held_from: now, held_until: null })))
     .execute();
+  for (const [k, seatId] of seats.entries()) await connectMailbox(db, { contractId: contracts[k]!, seatId, address: mailboxOf(holders[k]!), at: now });
   return { contracts, users, candidates, seats };
 }
 
-/** A candidate's message stored by the sync engine's own `storeMessage`: owner is whoever holds the seat as it is written. */
+/**
+ * The seat's email grant as the OAuth callback leaves it when its holder connects their mailbox (the property is
+ * not about OAuth): authorized, at that mailbox's address. No token is kept, so an ending queues no revocation.
+ */
+export async function connectMailbox(db: Kysely<DB>, input: { contractId: string; seatId: string; address: string; at: Date }): Promise<void> {
+  const { contractId, seatId, address, at } = input;
+  await db
+    .insertInto('mailbox_authorizations')
+    .values({
+      id: newId(), seat_id: seatId, contract_id: contractId, kind: 'email', provider: 'google', state: 'authorized', address, aliases: [], scopes: [],
+      access_token_ciphertext: null, refresh_token_ciphertext: null, access_token_expires_at: null, first_authorized_at: at, last_authorized_at: at,
+      deauthorized_at: null, state_reason: null, updated_at: at, refresh_lease_id: null, refresh_lease_until: null,
+    })
+    .onConflict((oc) => oc.columns(['seat_id', 'kind']).doUpdateSet({ state: 'authorized', address, last_authorized_at: at, deauthorized_at: null, state_reason: null, updated_at: at }))
+    .execute();
+}
+
+/**
+ * A candidate's message arriving in `mailbox`, stored as a sync run of that mailbox stores it: through the sync
+ * engine's `ingestBatch`, whose owner is whoever holds the seat as it is written. `null` when the product wrote
+ * nothing because the seat's grant for that mailbox has ended (R-22, R-62).
+ */
 export async function storeSyncedMessage(
   db: Kysely<DB>,
-  input: { contractId: string; seatId: string; providerThreadId: string; candidateId: string; subject: string; at: Date },
-): Promise<{ messageId: string; threadId: string }> {
-  const { contractId, seatId, providerThreadId, candidateId, subject, at } = input;
+  input: { contractId: string; seatId: string; mailbox: string; providerThreadId: string; candidateId: string; subject: string; at: Date },
+): Promise<{ messageId: string; threadId: string } | null> {
+  const { contractId, seatId, mailbox, providerThreadId, candidateId, subject, at } = input;
   const counterpart = `candidate-${candidateId}@mail.example`;
-  const mailbox = `seat-${seatId}@example.test`;
   const rfcMessageId = `${newId()}@mail.example`;
-  const stored = await storeMessage(db, {
-    mailbox: { seatId, contractId, provider: 'google', owner: { address: mailbox, aliases: [] } },
-    facts: { providerMessageId: newId(), providerThreadId, from: counterpart, to: mailbox, date: at, isSpam: false, isDraft: false, isSent: false, rfcMessageId },
-    parsed: { from: { address: counterpart }, to: [{ address: mailbox }], cc: [], bcc: [], subject, date: at, rfcMessageId, inReplyTo: null, references: [], bodyHtml: null, bodyText: subject, snippet: subject, attachments: [], problems: [] },
-    decision: { ingested: true, rule: null, reason: 'property', summary: 'property', facts: {}, counterpart, participants: [counterpart], candidateIds: [candidateId], threadInitiatedThroughProduct: false },
-    storedAt: at,
-    // What ingestBatch establishes for a new message in one query per batch.
-    known: { notStored: true, noMessageIdTwin: true },
-  });
-  if (stored.outcome !== 'inserted') throw new Error(`a new message was not inserted: ${stored.outcome}`);
-  return { messageId: stored.messageId, threadId: stored.threadId };
+  const raw = [`From: ${counterpart}`, `To: ${mailbox}`, `Subject: ${subject}`, `Date: ${at.toUTCString()}`, `Message-ID: <${rfcMessageId}>`, 'Content-Type: text/plain; charset=utf-8', '', subject, ''].join('\r\n');
+  const providerMessageId = newId();
+  try {
+    const result = await ingestBatch(
+      db,
+      { seatId, contractId, provider: 'google', owner: { address: mailbox, aliases: [] } },
+      [
+        {
+          facts: { providerMessageId, providerThreadId, from: counterpart, to: mailbox, date: at, isSpam: false, isDraft: false, isSent: false, rfcMessageId },
+          decision: { ingested: true, rule: null, reason: 'property', summary: 'property', facts: {}, counterpart, participants: [counterpart], candidateIds: [candidateId], threadInitiatedThroughProduct: false },
+          raw,
+        },
+      ],
+      at,
+    );
+    const stored = result.stored[0];
+    if (stored?.outcome !== 'inserted') throw new Error(`a new message was not inserted: ${stored?.outcome}`);
+    return { messageId: stored.messageId, threadId: stored.threadId };
+  } catch (error) {
+    if (error instanceof GrantEndedError) return null;
+    throw error;
+  }
 }
 
 /**

@@ -11,13 +11,13 @@ import { syncHealth } from '../../src/services/sync-health.ts';
 import type { Database } from '../../src/store/database.ts';
 import { backends } from '../helpers/databases.ts';
 import { REGRESSIONS, runSequence, stepArbitrary, type Driver, type Outcome, type Reader } from './visibility-model.ts';
-import { insertWorld, storeSyncedMessage, visiblePairsReader } from './visibility-store.ts';
+import { connectMailbox, insertWorld, mailboxOf, storeSyncedMessage, visiblePairsReader } from './visibility-store.ts';
 
 /**
  * R-60 … R-63 under thousands of random sequences of syncs, visibility changes (message and thread), transfers,
- * parks, new seats and reads across two contracts, each sequence on contracts of its own in one database. Commands
- * and reads call the product's services and store functions directly: a message is stored by the sync engine's
- * `storeMessage`, and every read path answers through its own service (candidate messages, message by id, the
+ * parks (which end the seat's grant, R-62), mailbox connections, new seats and reads across two contracts, each
+ * sequence on contracts of its own in one database. Commands and reads call the product's services and store
+ * functions directly: a message is stored by the sync engine's `ingestBatch`, and every read path answers through its own service (candidate messages, message by id, the
  * previews of pipeline rows and search hovers, the seat export, sync health), each answer compared with the model
  * (visibility-model.ts). After every step that acts on a contract, the store's visibility predicate is asked about
  * each of its users and every message, and compared with the model too.
@@ -48,7 +48,8 @@ function serviceDriver(ctx: ServiceContext & { clock: AdjustableClock }): Driver
       clock.set(new Date(clock.now().getTime() + 1000));
       return clock.now();
     },
-    sync: (input) => storeSyncedMessage(db, input),
+    sync: ({ mailboxOf: userId, ...input }) => storeSyncedMessage(db, { ...input, mailbox: mailboxOf(userId) }),
+    connect: (contractId, seatId, userId) => connectMailbox(db, { contractId, seatId, address: mailboxOf(userId), at: clock.now() }),
     createSeat: (contractId, userId) => outcome(createSeat(ctx, system, contractId, { userId })),
     changeSeatHolder: (seatId, toUserId) => outcome(changeSeatHolder(ctx, system, seatId, toUserId)),
     setMessageVisibility: (reader, messageId, visibility) => outcome(setMessageVisibility(ctx, actor(reader), messageId, visibility).then(seen)),
