@@ -1,12 +1,16 @@
 import type { ExpressionBuilder, Selectable, SqlBool } from 'kysely';
+import PostalMime from 'postal-mime';
 import { AppError, forbidden, notFound } from '../errors.ts';
+import { ProviderError } from '../providers/errors.ts';
 import type { DB, MailMessagesTable, Visibility } from '../store/schema.ts';
 import { messageVisibleTo, ownedByViewer, type Viewer } from '../store/visibility.ts';
 import { assertContractVisible, type Actor } from './actors.ts';
+import { accessTokenFor } from './access-tokens.ts';
 import { recordAudit } from './audit.ts';
 import type { ServiceContext } from './context.ts';
 import { loadCandidate } from './candidates.ts';
 import { loadContract } from './contracts.ts';
+import type { MailboxDeps } from './mailbox-authorization.ts';
 
 /** Reading stored mail and changing its visibility (R-60 … R-63), always through `messageVisibleTo`. */
 export interface MessageView {
@@ -27,6 +31,15 @@ export interface MessageView {
   origin: 'synced' | 'sent_from_product';
   ownerSeatId: string;
   isOwner: boolean;
+  /** Metadata of the attachments as synced; their content stays in the mailbox until someone downloads one. */
+  attachments: AttachmentView[];
+}
+
+export interface AttachmentView {
+  id: string;
+  filename: string;
+  contentType: string;
+  sizeBytes: number;
 }
 
 export interface ThreadView {
@@ -51,14 +64,23 @@ const addressesOf = (value: unknown): string[] => (Array.isArray(value) ? value.
 /** R-61: `isOwner` says whether the caller may change the visibility — the owner in the same tenure, not any former holder. */
 const ownerColumn = (viewer: Viewer) => (eb: ExpressionBuilder<DB, 'mail_messages'>) => ownedByViewer(eb, viewer).as('is_owner');
 
-function messageView(row: Selectable<MailMessagesTable> & { is_owner: SqlBool }): MessageView {
+type MessageRow = Selectable<MailMessagesTable> & { is_owner: SqlBool; owner_name?: string | null };
+
+/**
+ * A message sent from the product carries the bare mailbox address in From (the seat's grant knows no name);
+ * the sender's display name is then the owner's name, as a mail client would show for synced mail.
+ */
+const ownerName = (eb: ExpressionBuilder<DB, 'mail_messages'>) =>
+  eb.selectFrom('users as owner').select('owner.name').whereRef('owner.id', '=', 'mail_messages.owner_user_id').as('owner_name');
+
+function messageView(row: MessageRow, attachments: AttachmentView[] = []): MessageView {
   return {
     id: row.id,
     threadId: row.thread_id,
     candidateId: row.candidate_id,
     direction: row.direction,
     from: row.from_address,
-    fromName: row.from_name,
+    fromName: row.from_name ?? (row.origin === 'sent_from_product' ? (row.owner_name ?? null) : null),
     to: addressesOf(row.to_addresses),
     cc: addressesOf(row.cc_addresses),
     subject: row.subject,
@@ -70,7 +92,28 @@ function messageView(row: Selectable<MailMessagesTable> & { is_owner: SqlBool })
     origin: row.origin,
     ownerSeatId: row.owner_seat_id,
     isOwner: Boolean(row.is_owner),
+    attachments,
   };
+}
+
+/** Attachment metadata of messages the caller may already see (the caller filtered `messageIds` by visibility). */
+async function attachmentsOf(ctx: ServiceContext, messageIds: string[]): Promise<Map<string, AttachmentView[]>> {
+  const byMessage = new Map<string, AttachmentView[]>();
+  for (let i = 0; i < messageIds.length; i += 1000) {
+    const rows = await ctx.db
+      .selectFrom('mail_attachments')
+      .select(['id', 'message_id', 'filename', 'content_type', 'size_bytes'])
+      .where('message_id', 'in', messageIds.slice(i, i + 1000))
+      .orderBy('filename')
+      .orderBy('id')
+      .execute();
+    for (const row of rows) {
+      const list = byMessage.get(row.message_id) ?? [];
+      list.push({ id: row.id, filename: row.filename, contentType: row.content_type, sizeBytes: Number(row.size_bytes) });
+      byMessage.set(row.message_id, list);
+    }
+  }
+  return byMessage;
 }
 
 export async function listCandidateMessages(ctx: ServiceContext, actor: Actor, candidateId: string): Promise<ThreadView[]> {
@@ -80,14 +123,16 @@ export async function listCandidateMessages(ctx: ServiceContext, actor: Actor, c
     .selectFrom('mail_messages')
     .selectAll('mail_messages')
     .select(ownerColumn(viewer))
+    .select(ownerName)
     .where('mail_messages.candidate_id', '=', candidateId)
     .where(messageVisibleTo(viewer))
     .orderBy('mail_messages.sent_at')
     .orderBy('mail_messages.id')
     .execute();
+  const attachments = rows.length > 0 ? await attachmentsOf(ctx, rows.map((r) => r.id)) : new Map<string, AttachmentView[]>();
   const threads = new Map<string, ThreadView>();
   for (const row of rows) {
-    const view = messageView(row);
+    const view = messageView(row, attachments.get(row.id));
     const thread = threads.get(row.thread_id) ?? { threadId: row.thread_id, subject: row.subject, lastActivityAt: row.sent_at, visibility: 'contract' as Visibility, messages: [] };
     thread.messages.push(view);
     thread.lastActivityAt = row.sent_at;
@@ -101,7 +146,7 @@ async function loadVisibleMessage(ctx: ServiceContext, actor: Actor, messageId: 
   const row = await ctx.db.selectFrom('mail_messages').select(['contract_id']).where('id', '=', messageId).executeTakeFirst();
   if (!row) throw notFound('message');
   const viewer = await viewerFor(ctx, actor, row.contract_id);
-  const visible = await ctx.db.selectFrom('mail_messages').selectAll('mail_messages').select(ownerColumn(viewer)).where('mail_messages.id', '=', messageId).where(messageVisibleTo(viewer)).executeTakeFirst();
+  const visible = await ctx.db.selectFrom('mail_messages').selectAll('mail_messages').select(ownerColumn(viewer)).select(ownerName).where('mail_messages.id', '=', messageId).where(messageVisibleTo(viewer)).executeTakeFirst();
   // A message the caller may not see does not exist for them.
   if (!visible) throw notFound('message');
   return { row: visible, viewer };
@@ -109,7 +154,61 @@ async function loadVisibleMessage(ctx: ServiceContext, actor: Actor, messageId: 
 
 export async function getMessage(ctx: ServiceContext, actor: Actor, messageId: string): Promise<MessageView> {
   const { row } = await loadVisibleMessage(ctx, actor, messageId);
-  return messageView(row);
+  return messageView(row, (await attachmentsOf(ctx, [row.id])).get(row.id));
+}
+
+export interface AttachmentDownload {
+  filename: string;
+  contentType: string;
+  content: Uint8Array;
+}
+
+/**
+ * One attachment of a message the caller may see (R-60 … R-63 through the same `loadVisibleMessage`): a message
+ * hidden from the caller hides its attachments too. Contents are not stored (R-41), so the file is read from the
+ * mailbox the message was synced from, through the owning seat's grant, and only when someone asks for it.
+ */
+export async function downloadAttachment(deps: MailboxDeps, actor: Actor, messageId: string, attachmentId: string): Promise<AttachmentDownload> {
+  const { row } = await loadVisibleMessage(deps, actor, messageId);
+  const attachment = await deps.db.selectFrom('mail_attachments').selectAll().where('id', '=', attachmentId).where('message_id', '=', row.id).executeTakeFirst();
+  if (!attachment) throw notFound('attachment');
+  const grant = await deps.db.selectFrom('mailbox_authorizations').select(['id', 'provider', 'state']).where('seat_id', '=', row.owner_seat_id).where('kind', '=', 'email').executeTakeFirst();
+  const gone = new AppError('not_authorized', 'The mailbox this email was synced from is no longer connected, so its attachment cannot be downloaded.');
+  if (!grant || grant.state === 'deauthorized') throw gone;
+  let raw: Uint8Array | undefined;
+  try {
+    const token = await accessTokenFor(deps, grant.id);
+    raw = (await deps.providers.mail.client(grant.provider).raw(token, [row.provider_message_id])).get(row.provider_message_id);
+  } catch (error) {
+    throw attachmentError(error);
+  }
+  const missing = new AppError('not_found', 'This email is no longer in the mailbox it was synced from, so its attachment cannot be downloaded.');
+  if (!raw) throw missing;
+  const email = await PostalMime.parse(raw);
+  // The seat may have a new holder with another mailbox: the file must come from this very message.
+  if (row.rfc_message_id && email.messageId && email.messageId.replace(/[<>\s]/g, '') !== row.rfc_message_id.replace(/[<>\s]/g, '')) throw missing;
+  // The stored metadata was derived from these same parts (src/sync/ingest/mime.ts): the same name, type and size.
+  const parts = email.attachments.map((a, i) => {
+    const content = typeof a.content === 'string' ? new TextEncoder().encode(a.content) : new Uint8Array(a.content);
+    return { filename: (a.filename ?? '').trim() || `attachment-${i + 1}${a.mimeType === 'message/rfc822' ? '.eml' : ''}`, contentType: a.mimeType || 'application/octet-stream', content };
+  });
+  const part =
+    parts.find((p) => p.filename === attachment.filename && p.contentType === attachment.content_type && p.content.byteLength === Number(attachment.size_bytes)) ??
+    parts.find((p) => p.filename === attachment.filename);
+  if (!part) throw missing;
+  return { filename: attachment.filename, contentType: attachment.content_type, content: part.content };
+}
+
+function attachmentError(error: unknown): unknown {
+  if (!(error instanceof ProviderError)) return error;
+  switch (error.kind) {
+    case 'throttled':
+      return new AppError('rate_limited', 'The mailbox provider is limiting requests right now. Try the download again later.', { retryAfterSeconds: error.details.retryAfterSeconds ?? 60 });
+    case 'auth':
+      return new AppError('needs_reauthorization', 'The mailbox provider no longer accepts the connection of the mailbox this email came from.');
+    default:
+      return new AppError('provider_unavailable', 'The mailbox provider did not deliver the attachment. Try again later.', { retryAfterSeconds: 60 });
+  }
 }
 
 /** R-61: only the owner changes a message's visibility. */
@@ -128,7 +227,7 @@ export async function setMessageVisibility(ctx: ServiceContext, actor: Actor, me
     if (row.visibility !== visibility) {
       await recordAudit(trx, { contractId: row.contract_id, actor, action: 'message.visibility_changed', targetType: 'message', targetId: messageId, at: now, details: { from: row.visibility, to: visibility } });
     }
-    return messageView({ ...updated, is_owner: true });
+    return messageView({ ...updated, is_owner: true, owner_name: row.owner_name }, (await attachmentsOf(ctx, [row.id])).get(row.id));
   });
 }
 

@@ -162,6 +162,14 @@ export interface Message {
   origin: 'synced' | 'sent_from_product';
   ownerSeatId: string;
   isOwner: boolean;
+  attachments: Attachment[];
+}
+
+export interface Attachment {
+  id: string;
+  filename: string;
+  contentType: string;
+  sizeBytes: number;
 }
 
 export interface Thread {
@@ -303,6 +311,8 @@ export const api = {
   candidate: (candidateId: string) => request<Candidate>('GET', `/candidates/${candidateId}`),
   messagePreviews: (candidateIds: string[]) =>
     request<Record<string, MessagePreview>>('GET', `/pipeline/message-previews${q({ candidateIds: candidateIds.join(',') })}`),
+  /** A download link (the session cookie goes along; the server answers with Content-Disposition: attachment). */
+  attachmentUrl: (messageId: string, attachmentId: string) => `/api/v1/messages/${encodeURIComponent(messageId)}/attachments/${encodeURIComponent(attachmentId)}`,
   candidateMessages: (candidateId: string) => request<Thread[]>('GET', `/candidates/${candidateId}/messages`),
   setMessageVisibility: (messageId: string, visibility: Visibility) => request<Message>('PATCH', `/messages/${messageId}`, { visibility }),
   setThreadVisibility: (threadId: string, visibility: Visibility) =>

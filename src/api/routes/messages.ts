@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { forbidden } from '../../errors.ts';
 import type { ServiceContext } from '../../services/context.ts';
-import { getMessage, listCandidateMessages, messagePreviews, setMessageVisibility, setThreadVisibility } from '../../services/messages.ts';
+import type { MailboxDeps } from '../../services/mailbox-authorization.ts';
+import { downloadAttachment, getMessage, listCandidateMessages, messagePreviews, setMessageVisibility, setThreadVisibility } from '../../services/messages.ts';
 import { defineRoute } from '../route.ts';
 import { Id, IdParams, Timestamp } from '../schemas.ts';
 
@@ -25,7 +26,56 @@ export const MessageSchema = z.object({
   origin: z.enum(['synced', 'sent_from_product']),
   ownerSeatId: Id,
   isOwner: z.boolean().describe('Whether the caller may change this message’s visibility (R-61)'),
+  attachments: z
+    .array(z.object({ id: Id, filename: z.string(), contentType: z.string(), sizeBytes: z.number().int() }))
+    .describe('Attachments as synced (metadata); download one with GET /api/v1/messages/{id}/attachments/{attachmentId}'),
 });
+
+/**
+ * A name safe in a Content-Disposition header: no quotes, backslashes, control characters or path separators in the
+ * ASCII fallback, and the exact name (RFC 5987) for clients that read `filename*`.
+ */
+export function contentDisposition(filename: string): string {
+  const printable = Array.from(filename).filter((c) => c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f).join('');
+  const name = printable.replace(/[/\\]/g, '_').trim() || 'attachment';
+  const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["%;]/g, '_');
+  const exact = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`;
+}
+
+/** A type from the mail, kept only when it is a plain `type/subtype` (anything else would be untrusted header text). */
+const safeContentType = (value: string): string => (/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/i.test(value.trim()) ? value.trim().toLowerCase() : 'application/octet-stream');
+
+/**
+ * API.md "Messages": one attachment, for whoever may see its message (the same predicate as message reads). Its
+ * bytes come from the sender, so they are never rendered by the product's origin: always a download, no sniffing,
+ * and a policy that would leave it inert should a browser show it anyway.
+ */
+export function attachmentRoutes(app: FastifyInstance, deps: MailboxDeps): void {
+  defineRoute(
+    app,
+    {
+      method: 'GET', url: '/api/v1/messages/{id}/attachments/{attachmentId}', tags: ['Messages'], auth: 'caller',
+      params: z.object({ id: Id, attachmentId: Id }),
+      summary:
+        'Download one attachment of a message visible to the caller (R-60 … R-63); a message the caller may not see has no attachments for them. ' +
+        'Read from the mailbox the message was synced from. Served as `Content-Disposition: attachment` with the stored type and `X-Content-Type-Options: nosniff`',
+      errors: ['email_disabled', 'not_authorized', 'needs_reauthorization', 'rate_limited', 'provider_unavailable'],
+    },
+    async ({ actor, params, reply }) => {
+      const file = await downloadAttachment(deps, actor, params.id, params.attachmentId);
+      await reply
+        .status(200)
+        .header('content-type', safeContentType(file.contentType))
+        .header('content-disposition', contentDisposition(file.filename))
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "default-src 'none'; sandbox")
+        .header('cache-control', 'private, no-store')
+        .send(Buffer.from(file.content));
+      return undefined;
+    },
+  );
+}
 
 /** API.md "Messages": reading synced mail and sharing it, always filtered by R-60 … R-63. */
 export function messageRoutes(app: FastifyInstance, ctx: ServiceContext): void {

@@ -1,6 +1,7 @@
-import { useEffect, useId, useRef, useState, type KeyboardEvent, type Ref } from 'react';
+import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type Ref } from 'react';
 import type { ApiError} from '../api.ts';
 import { api, errorMessage, type Candidate, type Contract, type Decision, type Mailbox, type Message, type Settings, type Thread, type User, type Visibility } from '../api.ts';
+import { blockRemoteImages, splitQuotedHtml, splitQuotedText } from '../quoted.ts';
 import { sendBlocked } from '../rules.ts';
 import { ActionButton, ActionErrorAlert, Alert, Link, Loading, RuleTag, SETTINGS_PATH, navigate, useLoad, useLocation, useTitle } from '../ui.tsx';
 import { VISIBILITY_LABELS, count, decisionText, formatDate } from '../words.ts';
@@ -90,6 +91,22 @@ export function CandidateProfile({ user, candidateId, contract }: { user: User; 
   );
 }
 
+/** Conversations shown at first, and how many more each "Show more" adds: a candidate with years of mail stays fast. */
+const THREAD_PAGE = 20;
+/** In a long thread only the latest messages are rendered at first; earlier ones come in batches on request. */
+const MESSAGE_WINDOW = 20;
+const MESSAGE_BATCH = 50;
+
+const isTyping = (target: EventTarget | null) => target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+
+function replyBlockedFor(m: Message, seatId: string | null): string | null {
+  if (seatId === null) return 'You do not hold a seat, so you have no mailbox to reply from.';
+  if (m.ownerSeatId !== seatId) return "A reply goes from the mailbox that holds the conversation, and this one is a colleague's.";
+  return null;
+}
+
+const senderOf = (m: Message) => m.fromName ?? m.from;
+
 function MessagesTab({
   user,
   candidate,
@@ -107,7 +124,9 @@ function MessagesTab({
 }) {
   const threads = useLoad(() => api.candidateMessages(candidate.id), [candidate.id]);
   const [replyTo, setReplyTo] = useState<Message | null>(null);
+  const [shown, setShown] = useState(THREAD_PAGE);
   const composeRef = useRef<HTMLElement>(null);
+  const listRef = useRef<HTMLDivElement>(null);
 
   const startReply = (message: Message) => {
     setReplyTo(message);
@@ -118,6 +137,29 @@ function MessagesTab({
     });
   };
 
+  /** j/k or the arrows move between conversations and messages, Enter opens one (it is a button), r replies. */
+  const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
+    if (isTyping(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
+    if ((event.target as HTMLElement).closest('[role="menu"]')) return;
+    const items = [...(listRef.current?.querySelectorAll<HTMLElement>('[data-nav]') ?? [])];
+    const index = items.indexOf(document.activeElement as HTMLElement);
+    if (event.key === 'j' || event.key === 'ArrowDown' || event.key === 'k' || event.key === 'ArrowUp') {
+      const step = event.key === 'j' || event.key === 'ArrowDown' ? 1 : -1;
+      const next = items[index < 0 ? 0 : Math.min(items.length - 1, Math.max(0, index + step))];
+      if (!next) return;
+      event.preventDefault();
+      next.focus();
+      next.scrollIntoView({ block: 'nearest' });
+    } else if (event.key === 'r') {
+      const id = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>('[data-reply-id]')?.dataset.replyId;
+      const message = threads.data?.flatMap((t) => t.messages).find((m) => m.id === id);
+      if (!message || replyBlockedFor(message, user.seatId)) return;
+      event.preventDefault();
+      startReply(message);
+    }
+  };
+
+  const list = threads.data ?? [];
   return (
     <div className="profile-layout">
       <div className="stack profile-main">
@@ -133,9 +175,21 @@ function MessagesTab({
           {threads.data && threads.data.length === 0 && (
             <p className="muted">No messages with {candidate.name} that you can see. Your own synced email and what colleagues shared with the company appear here.</p>
           )}
-          {threads.data?.map((thread) => (
-            <ThreadView key={thread.threadId} thread={thread} seatId={user.seatId} onChanged={() => void threads.reload()} onReply={startReply} />
-          ))}
+          {list.length > 0 && (
+            <p className="muted small keyboard-hint">
+              Keyboard: <kbd>j</kbd>/<kbd>k</kbd> or arrows to move, <kbd>Enter</kbd> to open, <kbd>r</kbd> to reply.
+            </p>
+          )}
+          <div className="thread-list" ref={listRef} onKeyDown={onKeyDown} data-testid="thread-list">
+            {list.slice(0, shown).map((thread, i) => (
+              <ThreadView key={thread.threadId} thread={thread} initiallyOpen={i === 0} seatId={user.seatId} onChanged={() => void threads.reload()} onReply={startReply} />
+            ))}
+          </div>
+          {list.length > shown && (
+            <button type="button" className="button button-secondary" onClick={() => setShown((n) => n + THREAD_PAGE)}>
+              Show {Math.min(THREAD_PAGE, list.length - shown)} more conversations ({list.length - shown} not shown)
+            </button>
+          )}
         </section>
         <WhyNotHere seatId={user.seatId} candidate={candidate} />
       </div>
@@ -155,15 +209,34 @@ function MessagesTab({
   );
 }
 
-/** The owner may share a thread or message with the company and make it private again (R-61). */
-function ThreadView({ thread, seatId, onChanged, onReply }: { thread: Thread; seatId: string | null; onChanged: () => void; onReply: (m: Message) => void }) {
-  const titleId = useId();
+function participantsOf(thread: Thread): string {
+  const names = new Map<string, string>();
+  for (const m of thread.messages) {
+    names.set(m.from.toLowerCase(), names.get(m.from.toLowerCase()) ?? senderOf(m));
+    for (const to of m.to) if (!names.has(to.toLowerCase())) names.set(to.toLowerCase(), to);
+  }
+  const all = [...names.values()];
+  return all.length > 3 ? `${all.slice(0, 3).join(', ')} +${all.length - 3}` : all.join(', ');
+}
+
+/**
+ * A conversation as a collapsed row (the accordion pattern: the heading holds the button); open, its earlier
+ * messages are one-line summaries and the latest is expanded. One set of actions for the whole thread; the owner
+ * may share it with the company and make it private again (R-61).
+ */
+function ThreadView({ thread, initiallyOpen, seatId, onChanged, onReply }: { thread: Thread; initiallyOpen: boolean; seatId: string | null; onChanged: () => void; onReply: (m: Message) => void }) {
+  const bodyId = useId();
+  const [open, setOpen] = useState(initiallyOpen);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [windowSize, setWindowSize] = useState(MESSAGE_WINDOW);
   const owns = thread.messages.some((m) => m.isOwner);
   const next: Visibility = thread.visibility === 'contract' ? 'private' : 'contract';
-  // Newest message first, as the threads themselves are ordered.
-  const messages = [...thread.messages].sort((a, b) => b.sentAt.localeCompare(a.sentAt));
+  // Oldest first, as a mail client reads a conversation: the latest at the end, open.
+  const messages = useMemo(() => [...thread.messages].sort((a, b) => a.sentAt.localeCompare(b.sentAt)), [thread.messages]);
+  const latest = messages[messages.length - 1]!;
+  const firstShown = messages.length > windowSize + 1 ? messages.length - windowSize : 1;
+  const hidden = firstShown - 1;
 
   async function change() {
     setBusy(true);
@@ -179,37 +252,56 @@ function ThreadView({ thread, seatId, onChanged, onReply }: { thread: Thread; se
   }
 
   return (
-    <article className="thread" aria-labelledby={titleId} data-testid="thread">
-      <header className="thread-header">
-        <div>
-          <h3 id={titleId}>{thread.subject || '(no subject)'}</h3>
-          <p className="muted small">
-            {count(thread.messages.length, 'message')} · last activity {formatDate(thread.lastActivityAt)}
-          </p>
-        </div>
-        <div className="thread-actions">
-          <VisibilityBadge visibility={thread.visibility} />
-          {owns ? (
-            <ActionButton variant="secondary" onClick={() => void change()} busy={busy} busyLabel="Saving…">
-              {next === 'contract' ? 'Share thread with the company' : 'Make thread private'}
-            </ActionButton>
-          ) : (
-            <span className="hint">Shared by a colleague: only they can make it private.</span>
-          )}
-        </div>
+    <article className={`thread${open ? ' thread-open' : ''}`} data-testid="thread" data-reply-id={latest.id}>
+      <header className="thread-row" onClick={(e) => e.target === e.currentTarget && setOpen((o) => !o)}>
+        <h3>
+          <button type="button" className="thread-toggle" aria-expanded={open} aria-controls={bodyId} data-nav="" onClick={() => setOpen((o) => !o)}>
+            {thread.subject || '(no subject)'}
+          </button>
+        </h3>
+        <p className="muted small thread-summary" onClick={() => setOpen((o) => !o)}>
+          <span className="thread-participants">{participantsOf(thread)}</span> · {count(thread.messages.length, 'message')} · last activity {formatDate(thread.lastActivityAt)}
+        </p>
+        <VisibilityBadge visibility={thread.visibility} />
       </header>
-      {error && (
-        <Alert tone="error" onDismiss={() => setError(null)}>
-          {error}
-        </Alert>
+      {open && (
+        <div id={bodyId} className="thread-body">
+          <div className="thread-actions" role="group" aria-label="Conversation actions">
+            <ActionButton variant="secondary" onClick={() => onReply(latest)} disabledReason={replyBlockedFor(latest, seatId)}>
+              Reply
+            </ActionButton>
+            {owns ? (
+              <ActionButton variant="secondary" onClick={() => void change()} busy={busy} busyLabel="Saving…">
+                {next === 'contract' ? 'Share thread with the company' : 'Make thread private'}
+              </ActionButton>
+            ) : (
+              <span className="hint">Shared by a colleague: only they can make it private.</span>
+            )}
+          </div>
+          {error && (
+            <Alert tone="error" onDismiss={() => setError(null)}>
+              {error}
+            </Alert>
+          )}
+          <ol className="message-list">
+            <li>
+              <MessageView message={messages[0]!} latest={messages.length === 1} seatId={seatId} onChanged={onChanged} onReply={onReply} />
+            </li>
+            {hidden > 0 && (
+              <li>
+                <button type="button" className="button button-quiet earlier-messages" data-nav="" onClick={() => setWindowSize((w) => w + MESSAGE_BATCH)}>
+                  {count(hidden, 'earlier message')} — show {Math.min(hidden, MESSAGE_BATCH)} more
+                </button>
+              </li>
+            )}
+            {messages.slice(firstShown).map((m) => (
+              <li key={m.id}>
+                <MessageView message={m} latest={m === latest} seatId={seatId} onChanged={onChanged} onReply={onReply} />
+              </li>
+            ))}
+          </ol>
+        </div>
       )}
-      <ol className="message-list">
-        {messages.map((m) => (
-          <li key={m.id}>
-            <MessageView message={m} seatId={seatId} onChanged={onChanged} onReply={onReply} />
-          </li>
-        ))}
-      </ol>
     </article>
   );
 }
@@ -218,17 +310,23 @@ function VisibilityBadge({ visibility }: { visibility: Visibility }) {
   return <span className={`badge badge-visibility-${visibility}`}>{VISIBILITY_LABELS[visibility]}</span>;
 }
 
-function MessageView({ message: m, seatId, onChanged, onReply }: { message: Message; seatId: string | null; onChanged: () => void; onReply: (m: Message) => void }) {
+function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** A message: a one-line summary (sender, first words, date) until opened; open, its body, attachments and menu. */
+function MessageView({ message: m, latest, seatId, onChanged, onReply }: { message: Message; latest: boolean; seatId: string | null; onChanged: () => void; onReply: (m: Message) => void }) {
+  const [expanded, setExpanded] = useState(latest);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [plain, setPlain] = useState(false);
+  const [images, setImages] = useState(false);
+  const bodyId = useId();
   const next: Visibility = m.visibility === 'contract' ? 'private' : 'contract';
-  const replyBlocked =
-    seatId === null
-      ? 'You do not hold a seat, so you have no mailbox to reply from.'
-      : m.ownerSeatId !== seatId
-        ? "A reply goes from the mailbox that holds the conversation, and this one is a colleague's."
-        : null;
+  const replyBlocked = replyBlockedFor(m, seatId);
+  const blocked = useMemo(() => (m.bodyHtml === null ? 0 : blockRemoteImages(m.bodyHtml).blocked), [m.bodyHtml]);
 
   async function change() {
     setBusy(true);
@@ -244,55 +342,193 @@ function MessageView({ message: m, seatId, onChanged, onReply }: { message: Mess
   }
 
   const sender = m.fromName ? `${m.fromName} <${m.from}>` : m.from;
+  if (!expanded) {
+    return (
+      <div className={`message message-${m.direction} message-collapsed`} data-testid="message" data-reply-id={m.id}>
+        <button type="button" className="message-summary" aria-expanded={false} aria-controls={bodyId} data-nav="" onClick={() => setExpanded(true)}>
+          <span className="message-from">{senderOf(m)}</span>
+          <span className="message-first-words">{m.snippet}</span>
+          <time dateTime={m.sentAt} className="muted small">
+            {formatDate(m.sentAt)}
+          </time>
+        </button>
+      </div>
+    );
+  }
+  const menu: MenuItem[] = [
+    { label: 'Reply to this message', onSelect: () => onReply(m), disabled: replyBlocked },
+    ...(m.isOwner ? [{ label: busy ? 'Saving…' : next === 'contract' ? 'Share message with the company' : 'Make message private', onSelect: () => void change(), disabled: busy ? 'Saving…' : null }] : []),
+    ...(m.bodyHtml !== null ? [{ label: plain ? 'Show formatted' : 'Show plain text', onSelect: () => setPlain((p) => !p), disabled: null }] : []),
+  ];
   return (
-    <div className={`message message-${m.direction}`} data-testid="message">
+    <div className={`message message-${m.direction}`} data-testid="message" data-reply-id={m.id} id={bodyId}>
       <div className="message-meta">
-        <span className={`direction direction-${m.direction}`}>{m.direction === 'inbound' ? 'Received' : 'Sent'}</span>
-        <span className="message-from">{sender}</span>
+        <button type="button" className="message-collapse" aria-expanded={true} data-nav="" onClick={() => setExpanded(false)} disabled={latest} title={latest ? undefined : 'Collapse'}>
+          <span className={`direction direction-${m.direction}`}>{m.direction === 'inbound' ? 'Received' : 'Sent'}</span>
+          <span className="message-from">{sender}</span>
+        </button>
         <time dateTime={m.sentAt} className="muted small">
           {formatDate(m.sentAt)}
         </time>
         <VisibilityBadge visibility={m.visibility} />
         {m.origin === 'sent_from_product' && <span className="muted small">sent from recruiter-sync</span>}
+        <MessageMenu label={`Actions for the message from ${senderOf(m)}`} items={menu} />
       </div>
       <p className="muted small message-to">To: {m.to.join(', ') || '—'}</p>
-      {m.bodyHtml !== null && !plain ? <HtmlBody html={m.bodyHtml} text={m.bodyText ?? m.snippet} title={`Message from ${sender}`} /> : <pre className="message-text">{m.bodyText ?? m.snippet}</pre>}
+      {blocked > 0 && !plain && (
+        <p className="images-blocked small" data-testid="images-blocked">
+          {images ? 'Remote images are shown for this message.' : `${count(blocked, 'remote image')} hidden: images from the web can tell the sender when you read this.`}{' '}
+          {!images && (
+            <button type="button" className="button button-quiet button-small" onClick={() => setImages(true)}>
+              Show images
+            </button>
+          )}
+        </p>
+      )}
+      {m.bodyHtml !== null && !plain ? <HtmlBody html={m.bodyHtml} showImages={images} title={`Message from ${sender}`} /> : <TextBody text={m.bodyText ?? m.snippet} />}
+      {m.attachments.length > 0 && (
+        <ul className="attachments" aria-label="Attachments">
+          {m.attachments.map((a) => (
+            <li key={a.id}>
+              {/* Served as a download only (Content-Disposition: attachment): the file came from the sender. */}
+              <a href={api.attachmentUrl(m.id, a.id)} download={a.filename} className="attachment">
+                <span className="attachment-name">{a.filename}</span>
+                <span className="muted small">
+                  {a.contentType} · {formatSize(a.sizeBytes)}
+                </span>
+              </a>
+            </li>
+          ))}
+        </ul>
+      )}
       {error && (
         <Alert tone="error" onDismiss={() => setError(null)}>
           {error}
         </Alert>
       )}
-      <div className="message-actions">
-        <ActionButton variant="secondary" onClick={() => onReply(m)} disabledReason={replyBlocked}>
-          Reply
-        </ActionButton>
-        {m.isOwner && (
-          <ActionButton variant="secondary" onClick={() => void change()} busy={busy} busyLabel="Saving…">
-            {next === 'contract' ? 'Share message with the company' : 'Make message private'}
-          </ActionButton>
-        )}
-        {m.bodyHtml !== null && (
-          <button type="button" className="button button-quiet button-small" onClick={() => setPlain((p) => !p)} aria-pressed={plain}>
-            {plain ? 'Show formatted' : 'Show plain text'}
-          </button>
-        )}
-      </div>
     </div>
   );
 }
 
+interface MenuItem {
+  label: string;
+  onSelect: () => void;
+  disabled: string | null;
+}
+
+/** The menu button pattern: arrows move between items, Escape closes and gives the focus back. */
+function MessageMenu({ label, items }: { label: string; items: MenuItem[] }) {
+  const [open, setOpen] = useState(false);
+  const menuId = useId();
+  const buttonRef = useRef<HTMLButtonElement>(null);
+  const menuRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (open) menuRef.current?.querySelector<HTMLButtonElement>('[role="menuitem"]:not([disabled])')?.focus();
+  }, [open]);
+  const close = (focus: boolean) => {
+    setOpen(false);
+    if (focus) buttonRef.current?.focus();
+  };
+  const onKey = (event: KeyboardEvent<HTMLDivElement>) => {
+    const entries = [...(menuRef.current?.querySelectorAll<HTMLButtonElement>('[role="menuitem"]:not([disabled])') ?? [])];
+    const index = entries.indexOf(document.activeElement as HTMLButtonElement);
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      close(true);
+    } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault();
+      entries[(index + (event.key === 'ArrowDown' ? 1 : -1) + entries.length) % entries.length]?.focus();
+    }
+  };
+  return (
+    <div
+      className="menu"
+      onBlur={(event) => {
+        if (!event.currentTarget.contains(event.relatedTarget as Node | null)) setOpen(false);
+      }}
+    >
+      <button ref={buttonRef} type="button" className="button button-quiet button-small menu-button" aria-haspopup="menu" aria-expanded={open} aria-controls={menuId} aria-label={label} onClick={() => setOpen((o) => !o)}>
+        ⋯
+      </button>
+      {open && (
+        <div role="menu" id={menuId} ref={menuRef} className="menu-list" aria-label={label} onKeyDown={onKey}>
+          {items.map((item) => (
+            <button
+              key={item.label}
+              type="button"
+              role="menuitem"
+              disabled={!!item.disabled}
+              title={item.disabled ?? undefined}
+              onClick={() => {
+                close(true);
+                item.onSelect();
+              }}
+            >
+              {item.label}
+              {item.disabled && <span className="hint">{item.disabled}</span>}
+            </button>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** Plain text with its quoted tail folded behind "…". */
+function TextBody({ text }: { text: string }) {
+  const { body, quoted } = useMemo(() => splitQuotedText(text), [text]);
+  const [showQuoted, setShowQuoted] = useState(false);
+  return (
+    <div className="message-text-body">
+      <pre className="message-text">{body}</pre>
+      {quoted !== null && (
+        <>
+          <button type="button" className="quoted-toggle" aria-expanded={showQuoted} aria-label={showQuoted ? 'Hide quoted text' : 'Show quoted text'} title={showQuoted ? 'Hide quoted text' : 'Show quoted text'} onClick={() => setShowQuoted((s) => !s)}>
+            …
+          </button>
+          {showQuoted && <pre className="message-text message-quoted">{quoted}</pre>}
+        </>
+      )}
+    </div>
+  );
+}
+
+const FRAME_STYLE =
+  'html{overflow-y:hidden}body{font:15px/1.5 system-ui,sans-serif;color:#1b2230;margin:8px;overflow-wrap:anywhere;overflow-x:auto}img{max-width:100%;height:auto}' +
+  'blockquote{border-left:3px solid #dde1ea;margin:0 0 0 4px;padding-left:10px;color:#4d5668}' +
+  'img[data-blocked-image]{display:inline-block;min-width:1em;min-height:1em;background:#eef0f4;outline:1px dashed #c3c9d5}' +
+  'details.quoted>summary{display:inline-block;list-style:none;cursor:pointer;padding:0 6px;border-radius:6px;background:#eef0f4;color:#394150;font-weight:700;letter-spacing:1px}' +
+  'details.quoted>summary::-webkit-details-marker{display:none}details.quoted>summary:focus-visible{outline:2px solid #2f5bd3;outline-offset:2px}';
+
 /**
- * Email HTML, already sanitised by the server, is still shown only inside a sandboxed frame: `sandbox=""`
- * allows no scripts, no forms, no popups and gives the document an opaque origin, so even a payload the
- * sanitiser missed can neither run nor reach this page. Links open nowhere from inside it.
+ * Email HTML, already sanitised by the server, is shown only inside a sandboxed frame: the sandbox allows no
+ * scripts, no forms and no popups, and the page's Content-Security-Policy (inherited by the srcdoc document) lets
+ * it load nothing but inline images. `allow-same-origin` without `allow-scripts` is safe: it lets this page read the
+ * frame's height (so the frame fits its content, no inner scrollbar), while nothing inside the frame can run to use
+ * that origin. Remote images stay placeholders until the reader asks for them; the quoted tail is folded in a
+ * native <details> (it opens without script), and the frame grows with it.
  */
-function HtmlBody({ html, text, title }: { html: string; text: string; title: string }) {
-  // The frame cannot be measured from outside (opaque origin): size it from the text and let people resize it.
-  const lines = text.split('\n').reduce((n, line) => n + Math.max(1, Math.ceil(line.length / 90)), 0);
-  const blocks = (html.match(/<(p|div|br|li|tr|h[1-6]|blockquote)\b/gi) ?? []).length;
-  const height = Math.min(560, Math.max(96, Math.max(lines, blocks) * 30 + 40));
-  const doc = `<!doctype html><html><head><meta charset="utf-8"><base target="_blank"><style>body{font:15px/1.5 system-ui,sans-serif;color:#1b2230;margin:8px;overflow-wrap:anywhere}img{max-width:100%;height:auto}blockquote{border-left:3px solid #dde1ea;margin:0 0 0 4px;padding-left:10px;color:#4d5668}</style></head><body>${html}</body></html>`;
-  return <iframe className="message-frame" sandbox="" srcDoc={doc} title={title} style={{ height }} referrerPolicy="no-referrer" />;
+function HtmlBody({ html, title, showImages }: { html: string; title: string; showImages: boolean }) {
+  const ref = useRef<HTMLIFrameElement>(null);
+  const [height, setHeight] = useState<number | undefined>(undefined);
+  const doc = useMemo(() => {
+    const { body, quoted } = splitQuotedHtml(html);
+    const shown = (part: string) => (showImages ? part : blockRemoteImages(part).html);
+    const fold = quoted === null ? '' : `<details class="quoted"><summary title="Show quoted text" aria-label="Show quoted text">…</summary>${shown(quoted)}</details>`;
+    return `<!doctype html><html><head><meta charset="utf-8"><base target="_blank"><style>${FRAME_STYLE}</style></head><body>${shown(body)}${fold}</body></html>`;
+  }, [html, showImages]);
+  const observer = useRef<ResizeObserver | null>(null);
+  useEffect(() => () => observer.current?.disconnect(), []);
+  const onLoad = () => {
+    const frameDocument = ref.current?.contentDocument;
+    if (!frameDocument?.body) return;
+    const measure = () => setHeight(Math.ceil(frameDocument.documentElement.scrollHeight));
+    measure();
+    observer.current?.disconnect();
+    observer.current = new ResizeObserver(measure);
+    observer.current.observe(frameDocument.body);
+  };
+  return <iframe ref={ref} className="message-frame" sandbox="allow-same-origin" srcDoc={doc} title={title} style={height === undefined ? undefined : { height }} referrerPolicy="no-referrer" onLoad={onLoad} />;
 }
 
 /** "Why isn't an email here?": the seat's decision log for an address, each decision with its rule (R-40). */
