@@ -207,9 +207,9 @@ export async function completeIntegrationFlow(
   flow: string,
   binding: FlowBinding,
 ): Promise<CallbackOutcome> {
+  await loadSeat(deps.db, actor, seatId);
   const row = await deps.db.selectFrom('oauth_states').selectAll().where('flow_hash', '=', sha256(flow)).where('seat_id', '=', seatId).executeTakeFirst();
   if (!row) throw notFound('authorization flow');
-  assertContractVisible(actor, row.contract_id, 'authorization flow');
   const sameCaller = binding.kind === 'integration' && row.binding_kind === 'integration' && actor.kind === 'user' && actor.userId === row.user_id && sameHash(row.binding_hash, bindingHash(binding));
   if (!sameCaller) throw forbidden('This sign-in was started by someone else: only the integration that started it, acting as the same person, can complete it.');
   const now = deps.clock.now();

@@ -37,6 +37,7 @@ function requestFor(route: { method: string; url: string }, a: Company): { url: 
     'PUT /api/v1/candidates/{id}/connections': { userId: a.recruiter.id, degree: 1 },
     'PATCH /api/v1/projects/{id}': { status: 'closed' },
     'POST /api/v1/seats/{id}/authorizations': { kind: 'email' },
+    'POST /api/v1/seats/{id}/authorizations/complete': { flow: 'a-flow-id' },
     'PATCH /api/v1/messages/{id}': { visibility: 'contract' },
     'POST /api/v1/candidates/{id}/emails': { subject: 'Hello', bodyText: 'Hi' },
     'POST /api/v1/candidates/{id}/interviews': { title: 'Planted', start: '2026-12-07T10:00:00+01:00', end: '2026-12-07T10:30:00+01:00', conferencing: 'none' },
