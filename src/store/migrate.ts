@@ -12,6 +12,11 @@ import * as m0009 from './migrations/0009_integration_tokens.ts';
 import * as m0010 from './migrations/0010_accounts.ts';
 import * as m0011 from './migrations/0011_keys_and_audit.ts';
 import * as m0013 from './migrations/0013_sync_cursor_identity.ts';
+import * as m0014 from './migrations/0014_quota_budget.ts';
+import * as m0015 from './migrations/0015_grant_health.ts';
+import * as m0016 from './migrations/0016_suspension_jobs.ts';
+import * as m0017 from './migrations/0017_mail_folders.ts';
+import * as m0018 from './migrations/0018_screenings.ts';
 
 /** Versioned migrations, applied in name order. A new migration is a new file plus a line here. */
 const migrations: Record<string, Migration> = {
@@ -27,6 +32,11 @@ const migrations: Record<string, Migration> = {
   '0010_accounts': m0010,
   '0011_keys_and_audit': m0011,
   '0013_sync_cursor_identity': m0013,
+  '0014_quota_budget': m0014,
+  '0015_grant_health': m0015,
+  '0016_suspension_jobs': m0016,
+  '0017_mail_folders': m0017,
+  '0018_screenings': m0018,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
