@@ -34,6 +34,8 @@ const DEAUTH_REASON: Record<string, string> = {
   user_request: 'on request',
   access_level_downgrade: 'email access level lowered',
   provider_change: 'provider changed',
+  seat_transferred: 'seat transferred',
+  seat_parked: 'seat parked',
 };
 
 /** Why a grant ended or needs re-authorization. Deauthorizations carry a code; refusals carry a sentence. */
@@ -50,6 +52,10 @@ export function reasonText(reason: string | null, audience: 'holder' | 'admin' =
       return 'Your admin lowered the company email access level, which disconnects every mailbox. Connect again to continue.';
     case 'provider_change':
       return 'Your company changed its email provider. Connect your mailbox at the new provider.';
+    // A mailbox belongs to its person, not to the seat: the previous holder's connection ended with the transfer.
+    case 'seat_transferred':
+    case 'seat_parked':
+      return 'This seat was reassigned, which disconnected the mailbox connected before. Connect your own mailbox to sync your email.';
     default:
       return reason;
   }
@@ -143,6 +149,11 @@ export function auditText(entry: AuditEntry): string {
       return `User created${typeof d.role === 'string' ? ` (${d.role})` : ''}`;
     case 'seat.created':
       return 'Seat created';
+    case 'seat.transferred':
+    case 'seat.parked': {
+      const ended = Array.isArray(d.deauthorized) ? d.deauthorized.length : 0;
+      return `${entry.action === 'seat.parked' ? 'Seat parked' : 'Seat transferred'}${ended > 0 ? `: the previous holder's mailbox connection${ended === 1 ? '' : 's'} ended` : ''}`;
+    }
     case 'integration.token_created':
       return `Integration token created${typeof d.purpose === 'string' ? ` — ${d.purpose}` : ''}`;
     case 'integration.acted_as':

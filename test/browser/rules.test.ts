@@ -62,6 +62,9 @@ describe('plain words', () => {
     expect(reasonText('provider_change', 'admin')).toBe('Disconnected: provider changed.');
     expect(reasonText('Google refused to renew access: invalid_grant')).toBe('Google refused to renew access: invalid_grant');
     expect(reasonText(null)).toBeNull();
+    // a transfer or park ends the previous holder's grants; the new holder is told to connect their own.
+    expect(reasonText('seat_transferred')).toMatch(/Connect your own mailbox/);
+    expect(reasonText('seat_parked', 'admin')).toBe('Disconnected: seat parked.');
   });
   it('writes audit entries as sentences, settings in page order whatever the stored key order', () => {
     const entry = (action: string, details: Record<string, unknown>): AuditEntry => ({ id: 1, at: '2026-01-01T00:00:00Z', actorKind: 'user', actorUserId: null, action, targetType: null, targetId: null, details });
@@ -69,6 +72,8 @@ describe('plain words', () => {
       'Changed settings — Provider: none → Microsoft 365; Email access: View only → Off; 1 seat disconnected',
     );
     expect(auditText(entry('authorization.granted', { kind: 'email', provider: 'google', address: 'a@b.test' }))).toBe('Connected email (Google Workspace) as a@b.test');
+    expect(auditText(entry('seat.transferred', { fromUserId: 'u1', toUserId: 'u2', deauthorized: ['email', 'calendar'] }))).toBe("Seat transferred: the previous holder's mailbox connections ended");
+    expect(auditText(entry('authorization.deauthorized', { kind: 'email', provider: 'google', reason: 'seat_parked' }))).toMatch(/— seat parked$/);
     expect(auditText(entry('something.new', { n: 2 }))).toBe('something new — n: 2');
   });
 });
