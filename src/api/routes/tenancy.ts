@@ -6,6 +6,7 @@ import type { MailboxDeps } from '../../services/mailbox-authorization.ts';
 import * as projects from '../../services/projects.ts';
 import * as seats from '../../services/seats.ts';
 import * as users from '../../services/users.ts';
+import { PASSWORD_MIN_LENGTH } from '../../services/password-policy.ts';
 import { isPrintableLine } from '../auth.ts';
 import { defineRoute } from '../route.ts';
 import { Candidate, Contract, DeletionReceipt, Email, EmailDiscovery, Id, IdParams, Name, Paging, Project, Seat, User } from '../schemas.ts';
@@ -69,7 +70,7 @@ export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps, jobs?: can
     app,
     {
       method: 'POST', url: '/api/v1/contracts/{id}/users', summary: 'Create a user', tags, auth: 'caller', params: IdParams,
-      body: z.strictObject({ email: Email, name: Name, role: z.enum(['admin', 'recruiter']), password: z.string().min(8).max(200).optional() }),
+      body: z.strictObject({ email: Email, name: Name, role: z.enum(['admin', 'recruiter']), password: z.string().min(PASSWORD_MIN_LENGTH, `The password must have at least ${PASSWORD_MIN_LENGTH} characters.`).max(200).optional() }),
       response: User,
     },
     ({ actor, params, body }) => users.createUser(ctx, actor, params.id, body),
