@@ -11,6 +11,7 @@ import * as m0008 from './migrations/0008_oauth_binding.ts';
 import * as m0009 from './migrations/0009_integration_tokens.ts';
 import * as m0010 from './migrations/0010_accounts.ts';
 import * as m0011 from './migrations/0011_keys_and_audit.ts';
+import * as m0012 from './migrations/0012_seat_transfer.ts';
 import * as m0013 from './migrations/0013_sync_cursor_identity.ts';
 import * as m0014 from './migrations/0014_quota_budget.ts';
 import * as m0015 from './migrations/0015_grant_health.ts';
@@ -31,6 +32,7 @@ const migrations: Record<string, Migration> = {
   '0009_integration_tokens': m0009,
   '0010_accounts': m0010,
   '0011_keys_and_audit': m0011,
+  '0012_seat_transfer': m0012,
   '0013_sync_cursor_identity': m0013,
   '0014_quota_budget': m0014,
   '0015_grant_health': m0015,
