@@ -214,6 +214,8 @@ function attachmentError(error: unknown): unknown {
 /** only the owner changes a message's visibility. */
 export async function setMessageVisibility(ctx: ServiceContext, actor: Actor, messageId: string, visibility: Visibility): Promise<MessageView> {
   const { row, viewer } = await loadVisibleMessage(ctx, actor, messageId);
+  // Read before the transaction: on the embedded database a read outside it would wait for it to end.
+  const attachments = (await attachmentsOf(ctx, [row.id])).get(row.id);
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     const updated = await trx
@@ -227,7 +229,7 @@ export async function setMessageVisibility(ctx: ServiceContext, actor: Actor, me
     if (row.visibility !== visibility) {
       await recordAudit(trx, { contractId: row.contract_id, actor, action: 'message.visibility_changed', targetType: 'message', targetId: messageId, at: now, details: { from: row.visibility, to: visibility } });
     }
-    return messageView({ ...updated, is_owner: true, owner_name: row.owner_name }, (await attachmentsOf(ctx, [row.id])).get(row.id));
+    return messageView({ ...updated, is_owner: true, owner_name: row.owner_name }, attachments);
   });
 }
 
