@@ -3,7 +3,7 @@ import type { EmailDiscovery } from '../domain/types.ts';
 import { validationFailed } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Jobs } from '../jobs/index.ts';
-import { assertContractAdmin, assertContractVisible, assertSystem, conflict, requireFound, type Actor } from './actors.ts';
+import { assertContractAdmin, assertContractVisible, assertIntegration, assertSystem, conflict, requireFound, type Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
 import type { ServiceContext, Tx } from './context.ts';
 
@@ -255,7 +255,9 @@ export async function setConnection(
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     const candidate = await loadCandidate(trx, actor, candidateId);
-    assertContractAdmin(actor, candidate.contract_id, 'candidate');
+    // Degrees are the host system's network data and widen what the discovery setting admits: a person,
+    // admin or not, cannot declare themselves connected to a candidate.
+    assertIntegration(actor, candidate.contract_id);
     const user = await trx.selectFrom('users').select(['id', 'contract_id']).where('id', '=', input.userId).executeTakeFirst();
     if (!user || user.contract_id !== candidate.contract_id) requireFound(undefined, 'user');
     const previous = await trx.selectFrom('candidate_connections').select('degree').where('candidate_id', '=', candidateId).where('user_id', '=', input.userId).executeTakeFirst();

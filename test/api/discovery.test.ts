@@ -62,4 +62,15 @@ describe.each(backends)("a candidate's email discovery setting (R-34) on $name",
     expect(changes[0]).toMatchObject({ actorKind: 'integration', targetType: 'candidate', targetId: c.candidate.id, details: { from: 'nobody', to: 'second_degree' } });
     expect(changes[1]).toMatchObject({ details: { from: 'anyone', to: 'nobody' } });
   });
+  it('takes network degrees from the host system only: no user, admin or not, declares a connection that widens discovery', async () => {
+    const c = await company();
+    const url = `/api/v1/candidates/${c.candidate.id}/connections`;
+    for (const who of [{ token: c.contractToken, actAs: c.recruiter.id }, { token: c.contractToken, actAs: c.admin.id }]) {
+      const refused = await api.call('PUT', url, { ...who, body: { userId: c.recruiter.id, degree: 1 } });
+      expect([refused.statusCode, refused.json().error.code]).toEqual([403, 'forbidden']);
+    }
+    expect(await c.json('GET', url)).toEqual([]);
+    const byHost = await api.call('PUT', url, { token: c.contractToken, body: { userId: c.recruiter.id, degree: 1 } });
+    expect(byHost.statusCode, byHost.body).toBe(200);
+  });
 });
