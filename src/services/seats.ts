@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import { newId } from '../ids.ts';
+import type { Jobs } from '../jobs/index.ts';
 import type { SeatsTable } from '../store/schema.ts';
 import { assertContractAdmin, assertContractVisible, conflict, requireFound, type Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
@@ -88,9 +89,11 @@ export async function changeSeatHolder(
   actor: Actor,
   seatId: string,
   toUserId: string | null,
+  jobs?: Pick<Jobs, 'send'>,
 ): Promise<SeatView> {
   const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
+  let endedGrants = 0;
+  const view = await ctx.db.transaction().execute(async (trx) => {
     const seat = await loadSeat(trx, actor, seatId);
     assertContractAdmin(actor, seat.contract_id, 'seat');
     if (toUserId !== null && toUserId === seat.user_id) throw conflict('The seat is already held by this user.');
@@ -104,6 +107,7 @@ export async function changeSeatHolder(
       actor,
       now,
     });
+    endedGrants = ended.length;
     // Already parked: nothing else changes (a grant left from before grants ended with the holder is ended above).
     if (toUserId === null && seat.user_id === null) return seatView(trx, seat);
     await trx.updateTable('seat_holders').set({ held_until: now }).where('seat_id', '=', seatId).where('held_until', 'is', null).execute();
@@ -127,4 +131,7 @@ export async function changeSeatHolder(
     });
     return seatView(trx, updated);
   });
+  // R-22: the ended grants' push channels are stopped and tokens revoked now, not at the schedule's next round.
+  if (endedGrants > 0 && jobs) await jobs.send('tokens.revoke', {}, { singletonKey: 'tokens.revoke:deauthorized' });
+  return view;
 }

@@ -111,6 +111,11 @@ describe.each(['google', 'microsoft'] as const)('seat transfer and parking with 
     expect([send.statusCode, send.json().error.code]).toEqual([409, 'not_authorized']);
     expect(await sim.control('GET', `/_sim/mailboxes/${encodeURIComponent(c.address)}/sent`)).toEqual([]);
 
+    // The transfer queued the provider's side at once: the drain ends the channels without waiting for the schedule.
+    await drain();
+    if (provider === 'google') expect((await revocationsOf(c.address)).some((r) => r.kind === 'watch')).toBe(true);
+    else expect((await revocationsOf(c.address)).filter((r) => r.kind === 'subscription')).toHaveLength(2);
+
     // Mail reaching Rita's mailbox afterwards is never synced: not by push, not by the poll.
     await deliver(c.address, 'After the transfer');
     await drain();

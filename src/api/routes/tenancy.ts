@@ -108,15 +108,15 @@ export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps, jobs?: can
   defineRoute(
     app,
     {
-      method: 'POST', url: '/api/v1/seats/{id}/transfer', summary: 'Transfer a seat and its data to another user (R-62)', tags, auth: 'caller',
+      method: 'POST', url: '/api/v1/seats/{id}/transfer', summary: 'Transfer a seat to another user: its synced data stays, its mailbox and calendar connections end (R-62)', tags, auth: 'caller',
       params: IdParams, body: z.strictObject({ toUserId: Id }), response: Seat, successStatus: 200,
     },
-    ({ actor, params, body }) => seats.changeSeatHolder(ctx, actor, params.id, body.toUserId),
+    ({ actor, params, body }) => seats.changeSeatHolder(ctx, actor, params.id, body.toUserId, jobs),
   );
   defineRoute(
     app,
-    { method: 'POST', url: '/api/v1/seats/{id}/park', summary: 'Park a seat: held by nobody, data kept (R-62)', tags, auth: 'caller', params: IdParams, response: Seat, successStatus: 200 },
-    ({ actor, params }) => seats.changeSeatHolder(ctx, actor, params.id, null),
+    { method: 'POST', url: '/api/v1/seats/{id}/park', summary: 'Park a seat: held by nobody, data kept, its mailbox and calendar connections end (R-62)', tags, auth: 'caller', params: IdParams, response: Seat, successStatus: 200 },
+    ({ actor, params }) => seats.changeSeatHolder(ctx, actor, params.id, null, jobs),
   );
 
   // Candidates
