@@ -42,15 +42,28 @@ export function settingsRoutes(app: FastifyInstance, ctx: ServiceContext): void 
   defineRoute(
     app,
     {
-      method: 'GET', url: '/api/v1/contracts/{id}/audit', summary: 'Audit log, newest first (R-07); page with ?before=<nextCursor>', tags, auth: 'caller',
+      method: 'GET', url: '/api/v1/contracts/{id}/audit',
+      summary: 'Audit log, newest first (R-07); page with ?before=<nextCursor>, filter by ?actorUserId= and ?action=; names resolved for display', tags, auth: 'caller',
       params: IdParams,
-      query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), before: z.coerce.number().int().positive().optional() }),
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+        before: z.coerce.number().int().positive().optional(),
+        actorUserId: Id.optional().describe('Only entries this user performed (signed in, or acted as by an integration)'),
+        action: z.string().regex(/^[a-z_]+(\.[a-z_]+)+$/).max(100).optional().describe('Only entries of this action, e.g. settings.changed'),
+      }),
       response: z.object({
         entries: z.array(
           z.object({
             id: z.number().int(), at: Timestamp, actorKind: z.string(), actorUserId: Id.nullable(),
+            actorName: z.string().nullable().describe("The acting user's name"),
             actorTokenId: z.string().nullable().describe('The integration token that performed it: acting as itself, or as actorUserId'), action: z.string(),
-            targetType: z.string().nullable(), targetId: z.string().nullable(), details: z.record(z.string(), z.unknown()),
+            targetType: z.string().nullable(), targetId: z.string().nullable(),
+            targetName: z
+              .string()
+              .nullable()
+              .describe("The target by name: a user's or candidate's name, a seat's holder, a token's purpose; a thread's or message's subject only while it is shared with the company"),
+            userNames: z.record(z.string(), z.string()).describe('Names of the users the details mention (fromUserId, toUserId, userId)'),
+            details: z.record(z.string(), z.unknown()),
           }),
         ),
         nextCursor: z.string().nullable(),
