@@ -187,7 +187,7 @@ function MessagesTab({
           </div>
           {list.length > shown && (
             <button type="button" className="button button-secondary" onClick={() => setShown((n) => n + THREAD_PAGE)}>
-              Show {Math.min(THREAD_PAGE, list.length - shown)} more conversations ({list.length - shown} not shown)
+              Show {count(Math.min(THREAD_PAGE, list.length - shown), 'more conversation')} ({list.length - shown} not shown)
             </button>
           )}
         </section>
@@ -327,6 +327,19 @@ function MessageView({ message: m, latest, seatId, onChanged, onReply }: { messa
   const next: Visibility = m.visibility === 'contract' ? 'private' : 'contract';
   const replyBlocked = replyBlockedFor(m, seatId);
   const blocked = useMemo(() => (m.bodyHtml === null ? 0 : blockRemoteImages(m.bodyHtml).blocked), [m.bodyHtml]);
+  // Opening or closing by hand keeps the keyboard focus on the message (its new header or summary).
+  const summaryRef = useRef<HTMLButtonElement>(null);
+  const headerRef = useRef<HTMLButtonElement>(null);
+  const toggledByHand = useRef(false);
+  useEffect(() => {
+    if (!toggledByHand.current) return;
+    toggledByHand.current = false;
+    (expanded ? headerRef : summaryRef).current?.focus();
+  }, [expanded]);
+  const toggle = (open: boolean) => {
+    toggledByHand.current = true;
+    setExpanded(open);
+  };
 
   async function change() {
     setBusy(true);
@@ -345,7 +358,7 @@ function MessageView({ message: m, latest, seatId, onChanged, onReply }: { messa
   if (!expanded) {
     return (
       <div className={`message message-${m.direction} message-collapsed`} data-testid="message" data-reply-id={m.id}>
-        <button type="button" className="message-summary" aria-expanded={false} aria-controls={bodyId} data-nav="" onClick={() => setExpanded(true)}>
+        <button ref={summaryRef} type="button" className="message-summary" aria-expanded={false} aria-controls={bodyId} data-nav="" onClick={() => toggle(true)}>
           <span className="message-from">{senderOf(m)}</span>
           <span className="message-first-words">{m.snippet}</span>
           <time dateTime={m.sentAt} className="muted small">
@@ -363,7 +376,7 @@ function MessageView({ message: m, latest, seatId, onChanged, onReply }: { messa
   return (
     <div className={`message message-${m.direction}`} data-testid="message" data-reply-id={m.id} id={bodyId}>
       <div className="message-meta">
-        <button type="button" className="message-collapse" aria-expanded={true} data-nav="" onClick={() => setExpanded(false)} disabled={latest} title={latest ? undefined : 'Collapse'}>
+        <button ref={headerRef} type="button" className="message-collapse" aria-expanded={true} data-nav="" onClick={() => toggle(false)} disabled={latest} title={latest ? undefined : 'Collapse'}>
           <span className={`direction direction-${m.direction}`}>{m.direction === 'inbound' ? 'Received' : 'Sent'}</span>
           <span className="message-from">{sender}</span>
         </button>
