@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { FAULT_KINDS, parseFaultPath } from './core/faults.ts';
+import { usageWithRefusals } from './core/limits.ts';
 import { MailError } from './core/mail.ts';
 import type { SimState } from './core/state.ts';
 
@@ -224,9 +225,10 @@ export function controlRoutes(state: SimState) {
       return { cleared: true };
     });
 
-    app.get('/usage', async () => state.usage.snapshot());
+    app.get('/usage', async () => usageWithRefusals(state.usage.snapshot(), state.quota));
     app.delete('/usage', async () => {
       state.usage.reset();
+      state.quota.resetRefusals();
       return { cleared: true };
     });
 

@@ -100,6 +100,12 @@ export function defaultLimits(): Limits {
 export class Quota {
   private readonly windows = new Map<string, { start: number; used: number }>();
   private readonly inFlight = new Map<string, number>();
+  /** Requests refused for quota or concurrency per provider and user, since the usage was last reset. */
+  private readonly refused = new Map<string, number>();
+
+  private refuse(key: string): void {
+    this.refused.set(key, (this.refused.get(key) ?? 0) + 1);
+  }
 
   /**
    * Charges `cost` against the user's window of `windowSeconds` capped at `limit`. A refused request is not
@@ -114,7 +120,10 @@ export class Quota {
       w = { start, used: 0 };
       this.windows.set(key, w);
     }
-    if (w.used + cost > limit) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((start + windowMs - now.getTime()) / 1000)) };
+    if (w.used + cost > limit) {
+      this.refuse(key);
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((start + windowMs - now.getTime()) / 1000)) };
+    }
     w.used += cost;
     return { ok: true };
   }
@@ -130,7 +139,10 @@ export class Quota {
   enter(provider: Provider, address: string, limit: number): boolean {
     const key = `${provider}|${address.toLowerCase()}`;
     const n = this.inFlight.get(key) ?? 0;
-    if (n >= limit) return false;
+    if (n >= limit) {
+      this.refuse(key);
+      return false;
+    }
     this.inFlight.set(key, n + 1);
     return true;
   }
@@ -145,4 +157,28 @@ export class Quota {
   reset(): void {
     this.windows.clear();
   }
+
+  /** Rate-limit answers given (429 / 403 for quota or concurrency) per user of `provider`. */
+  refusals(provider: Provider): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, n] of this.refused) if (key.startsWith(`${provider}|`)) out[key.slice(provider.length + 1)] = n;
+    return out;
+  }
+
+  resetRefusals(): void {
+    this.refused.clear();
+  }
+}
+
+type UsageSnapshot = Record<Provider, Record<string, { units: number; requests: Record<string, number>; bodiesServed: number }>>;
+
+/** `GET /_sim/usage`: each address's usage with `rateLimited`, the requests refused for quota or concurrency. */
+export function usageWithRefusals(usage: UsageSnapshot, quota: Quota): Record<Provider, Record<string, { units: number; requests: Record<string, number>; bodiesServed: number; rateLimited: number }>> {
+  const out = { google: {}, microsoft: {} } as ReturnType<typeof usageWithRefusals>;
+  for (const p of ['google', 'microsoft'] as const) {
+    const refused = quota.refusals(p);
+    for (const [address, u] of Object.entries(usage[p])) out[p][address] = { ...u, rateLimited: refused[address] ?? 0 };
+    for (const [address, n] of Object.entries(refused)) out[p][address] ??= { units: 0, requests: {}, bodiesServed: 0, rateLimited: n };
+  }
+  return out;
 }

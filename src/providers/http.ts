@@ -1,4 +1,12 @@
+import type { Provider } from '../domain/types.ts';
+import { currentQuotaScope, quotaCounters, requestCost, type QuotaScope } from './budget.ts';
 import { ProviderError, retryAfterSeconds } from './errors.ts';
+
+/**
+ * Budget waits up to this long are slept through in place; a longer one fails the call as `throttled` with the wait
+ * as Retry-After, so a sync run checkpoints and re-queues itself instead of holding a worker slot idle.
+ */
+export const MAX_INLINE_BUDGET_WAIT_MS = 2_000;
 
 export interface ProviderHttpOptions {
   /** Aborts a request that hangs (a `timeout` is a transient failure). */
@@ -23,8 +31,48 @@ export async function providerFetch<T>(
   classify: (status: number, body: unknown, headers: Headers) => ProviderError | undefined,
   options: ProviderHttpOptions = {},
 ): Promise<ProviderResponse<T>> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  // R-27: a call made for a mailbox takes its units and a concurrency lease from the mailbox's budget first.
+  const scope = currentQuotaScope();
+  const units = scope ? requestCost(scope.provider, url, init) : null;
+  const lease = scope && units !== null ? await drawBudget(scope, units, timeoutMs + 5_000) : undefined;
+  try {
+    return await send<T>(url, init, classify, options, timeoutMs, scope?.provider);
+  } finally {
+    if (scope && lease !== undefined) await scope.budget.release(scope.provider, scope.address, lease);
+  }
+}
+
+async function drawBudget(scope: QuotaScope, units: number, holdMs: number): Promise<string> {
+  let waited = 0;
+  for (;;) {
+    const grant = await scope.budget.acquire(scope.provider, scope.address, units, holdMs);
+    if (grant.ok) return grant.lease;
+    quotaCounters.budgetWaits[scope.provider]++;
+    if (waited + grant.waitMs > MAX_INLINE_BUDGET_WAIT_MS) {
+      throw new ProviderError('throttled', "waiting for the mailbox's quota budget", { providerCode: 'quota_budget', retryAfterSeconds: Math.max(1, Math.ceil(grant.waitMs / 1000)) });
+    }
+    await new Promise((resolve) => setTimeout(resolve, grant.waitMs));
+    waited += grant.waitMs;
+  }
+}
+
+/** Which provider answered, for counting its rate-limit answers: the scope's, else told by the URL. */
+const providerOf = (url: string, scoped: Provider | undefined): Provider => scoped ?? (/\/v1\.0\/|microsoftonline/.test(url) ? 'microsoft' : 'google');
+
+/** A 429, or Google's 403 `rateLimitExceeded`/`userRateLimitExceeded`: the provider refused for quota (R-27). */
+const isRateLimitAnswer = (status: number, text: string): boolean => status === 429 || (status === 403 && /rateLimitExceeded/i.test(text));
+
+async function send<T>(
+  url: string,
+  init: RequestInit & { parse?: 'json' | 'text' | 'bytes' | 'none' },
+  classify: (status: number, body: unknown, headers: Headers) => ProviderError | undefined,
+  options: ProviderHttpOptions,
+  timeoutMs: number,
+  scoped: Provider | undefined,
+): Promise<ProviderResponse<T>> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 30_000);
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
   let response: Response;
   try {
     response = await fetch(url, { ...init, signal: controller.signal });
@@ -38,6 +86,12 @@ export async function providerFetch<T>(
     // MIME may carry 8-bit text in any charset: `bytes` keeps it exactly as served; errors are read as text.
     const bytes = new Uint8Array(await response.arrayBuffer());
     const text = parse === 'bytes' && response.ok ? '' : new TextDecoder().decode(bytes);
+    if (!response.ok && isRateLimitAnswer(response.status, text)) quotaCounters.rateLimitAnswers[providerOf(url, scoped)]++;
+    // A Gmail batch answers 200 with each part's own status: refused parts count one by one.
+    else if (response.ok && parse === 'text' && /multipart\/mixed/i.test(response.headers.get('content-type') ?? '')) {
+      const refused = text.match(/^HTTP\/1\.[01] (?:429|403)\b[^]*?(?=^--)/gm)?.filter((part) => isRateLimitAnswer(Number(part.slice(9, 12)), part)).length ?? 0;
+      quotaCounters.rateLimitAnswers[providerOf(url, scoped)] += refused;
+    }
     let body: unknown = parse === 'bytes' && response.ok ? bytes : text;
     if (parse === 'json' || (!response.ok && text.startsWith('{'))) {
       try {

@@ -5,6 +5,7 @@ import { CONFERENCING_OF, type CalendarClients, type Conferencing } from '../pro
 import { ProviderError } from '../providers/errors.ts';
 import type { CalendarEventsTable } from '../store/migrations/0005_calendar_events.ts';
 import type { DB } from '../store/schema.ts';
+import { withMailboxBudget } from '../sync/quota-budget.ts';
 import { type Actor } from './actors.ts';
 import { accessTokenFor } from './access-tokens.ts';
 import { recordAudit } from './audit.ts';
@@ -78,7 +79,8 @@ export async function scheduleInterview(deps: InterviewDeps, actor: Actor, candi
   let created;
   try {
     const token = await accessTokenFor(deps, grant.id);
-    created = await deps.calendars(provider).createEvent(token, {
+    // R-27: on the mailbox's quota budget (Graph counts calendar requests against the mailbox).
+    created = await withMailboxBudget(deps, provider, grant.address, grant.id, () => deps.calendars(provider).createEvent(token, {
       title: input.title,
       description: input.description,
       start: input.start,
@@ -86,7 +88,7 @@ export async function scheduleInterview(deps: InterviewDeps, actor: Actor, candi
       attendees: [{ address: email.address, name: candidate.name }],
       onlineMeeting: input.conferencing !== 'none',
       requestId: id,
-    });
+    }));
   } catch (error) {
     throw calendarError(error);
   }

@@ -7,6 +7,7 @@ import { SCOPES, scopesAllowSending, scopesFor } from '../domain/scopes.ts';
 import type { AuthorizationKind, Provider } from '../domain/types.ts';
 import { AppError, forbidden, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
+import type { QuotaBudget } from '../providers/budget.ts';
 import { ProviderError } from '../providers/errors.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { TokenSet } from '../providers/types.ts';
@@ -23,6 +24,8 @@ export interface MailboxDeps extends ServiceContext {
   providers: ProviderRegistry;
   cipher: TokenCipher;
   publicUrl: string;
+  /** the mailboxes' quota budget; the database's with the providers' published limits when absent. */
+  quota?: QuotaBudget | undefined;
 }
 
 const STATE_LIFETIME_MS = 10 * 60 * 1000;

@@ -4,6 +4,7 @@ import { AppError, forbidden, notFound } from '../errors.ts';
 import { ProviderError } from '../providers/errors.ts';
 import type { DB, MailMessagesTable, Visibility } from '../store/schema.ts';
 import { messageVisibleTo, ownedByViewer, type Viewer } from '../store/visibility.ts';
+import { withMailboxBudget } from '../sync/quota-budget.ts';
 import { assertContractVisible, type Actor } from './actors.ts';
 import { accessTokenFor } from './access-tokens.ts';
 import { recordAudit } from './audit.ts';
@@ -172,13 +173,14 @@ export async function downloadAttachment(deps: MailboxDeps, actor: Actor, messag
   const { row } = await loadVisibleMessage(deps, actor, messageId);
   const attachment = await deps.db.selectFrom('mail_attachments').selectAll().where('id', '=', attachmentId).where('message_id', '=', row.id).executeTakeFirst();
   if (!attachment) throw notFound('attachment');
-  const grant = await deps.db.selectFrom('mailbox_authorizations').select(['id', 'provider', 'state']).where('seat_id', '=', row.owner_seat_id).where('kind', '=', 'email').executeTakeFirst();
+  const grant = await deps.db.selectFrom('mailbox_authorizations').select(['id', 'provider', 'state', 'address']).where('seat_id', '=', row.owner_seat_id).where('kind', '=', 'email').executeTakeFirst();
   const gone = new AppError('not_authorized', 'The mailbox this email was synced from is no longer connected, so its attachment cannot be downloaded.');
   if (!grant || grant.state === 'deauthorized') throw gone;
   let raw: Uint8Array | undefined;
   try {
     const token = await accessTokenFor(deps, grant.id);
-    raw = (await deps.providers.mail.client(grant.provider).raw(token, [row.provider_message_id])).get(row.provider_message_id);
+    // on the mailbox's quota budget, like sync.
+    raw = (await withMailboxBudget(deps, grant.provider, grant.address, grant.id, () => deps.providers.mail.client(grant.provider).raw(token, [row.provider_message_id]))).get(row.provider_message_id);
   } catch (error) {
     throw attachmentError(error);
   }

@@ -8,6 +8,7 @@ import { ProviderError } from '../providers/errors.ts';
 import { messageVisibleTo } from '../store/visibility.ts';
 import { storeMessage } from '../sync/ingest/store.ts';
 import { loadSeatMailbox } from '../sync/ingest/candidates.ts';
+import { withMailboxBudget } from '../sync/quota-budget.ts';
 import type { MessageDecision } from '../sync/ingest/types.ts';
 import { assertContractVisible, type Actor } from './actors.ts';
 import { accessTokenFor } from './access-tokens.ts';
@@ -71,7 +72,8 @@ export async function sendEmail(deps: MailboxDeps, actor: Actor, candidateId: st
   let sent;
   try {
     const token = await accessTokenFor(deps, grant.id);
-    sent = await deps.providers.sender(grant.provider).send(token, { raw, providerThreadId: reply?.providerThreadId });
+    // sending draws on the mailbox's quota budget like sync does; an exhausted budget refuses with rate_limited.
+    sent = await withMailboxBudget(deps, grant.provider, grant.address, grant.id, () => deps.providers.sender(grant.provider).send(token, { raw, providerThreadId: reply?.providerThreadId }));
   } catch (error) {
     throw sendingError(error);
   }

@@ -121,6 +121,8 @@ export interface MailboxAuthorizationsTable {
   updated_at: Timestamp;
   refresh_lease_id: string | null;
   refresh_lease_until: Timestamp | null;
+  /** When the provider last accepted the grant: a sync run or the health probe (0015). */
+  last_checked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface OAuthStatesTable {
@@ -193,6 +195,20 @@ export interface AuditLogTable {
   target_type: string | null;
   target_id: string | null;
   details: ColumnType<Record<string, unknown>, string, string>;
+}
+
+/** R-70: one suspension's deletion, run by the `contract.suspend` job (migration 0016). */
+export interface ContractDeletionReceiptsTable {
+  id: string;
+  contract_id: string;
+  status: 'queued' | 'running' | 'done';
+  /** Rows deleted per kind so far (see THIRD_PARTY_DATA_TABLES). */
+  counts: ColumnType<Record<string, number>, string | undefined, string>;
+  revocations: ColumnType<{ revoked: number; unsupported: number; failed: number } | null, string | null | undefined, string | null>;
+  requested_by_token_id: string | null;
+  requested_at: Timestamp;
+  started_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  finished_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export type Visibility = 'private' | 'contract';
@@ -315,7 +331,17 @@ export type { CalendarEventsTable };
 import type { PushStopsTable } from './migrations/0006_push_channels.ts';
 export type { PushStopsTable };
 
+/** R-27: a provider mailbox's quota budget (migration 0014, src/sync/quota-budget.ts). */
+export interface QuotaBudgetsTable {
+  provider: 'google' | 'microsoft';
+  address: string;
+  slots: Json<Record<string, number>>;
+  leases: Json<Array<{ id: string; until: number }>>;
+  updated_at: Timestamp;
+}
+
 export interface DB {
+  quota_budgets: QuotaBudgetsTable;
   calendar_events: CalendarEventsTable;
   mail_threads: MailThreadsTable;
   mail_messages: MailMessagesTable;
@@ -341,4 +367,5 @@ export interface DB {
   sessions: SessionsTable;
   audit_log: AuditLogTable;
   sign_in_throttles: SignInThrottlesTable;
+  contract_deletion_receipts: ContractDeletionReceiptsTable;
 }

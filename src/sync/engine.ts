@@ -15,6 +15,7 @@ import { recordAudit } from '../services/audit.ts';
 import type { MailboxDeps } from '../services/mailbox-authorization.ts';
 import type { DB } from '../store/schema.ts';
 import { CandidateCache, decideBatch, deleteMessageAtSource, ingestBatch, loadSeatMailbox, type IngestItem, type MessageFacts, type SeatMailbox } from './ingest/index.ts';
+import { withMailboxBudget } from './quota-budget.ts';
 import { busy, DEFAULT_RUN_LEASE_MS, isLease, tryAcquireRunLease, type RunKind, type RunLease } from './lock.ts';
 
 export interface SyncDeps extends MailboxDeps {
@@ -67,7 +68,8 @@ export async function withRetry<T>(run: Run, call: (accessToken: string) => Prom
   for (let attempt = 1; ; attempt++) {
     const token = await accessTokenFor(run.deps, run.authorizationId);
     try {
-      return await call(token);
+      // R-27: every call of the run draws on the mailbox's quota budget, shared with every other process.
+      return await withMailboxBudget(run.deps, run.mailbox.provider, run.identity?.address ?? null, run.authorizationId, () => call(token));
     } catch (error) {
       if (error instanceof ProviderError && error.kind === 'auth' && !renewed) {
         // The access token was refused before its time (revoked, sessions ended): one renewal decides whether
@@ -106,7 +108,8 @@ async function refuseGrant(deps: SyncDeps, authorizationId: string, error: Provi
     if (!grant) return;
     await trx
       .updateTable('mailbox_authorizations')
-      .set({ state: 'needs_reauthorization', state_reason: refusalReason(grant.provider, error), access_token_ciphertext: null, access_token_expires_at: null, updated_at: now })
+      // deauthorized_at: when syncing stopped, which R-23's six months count from.
+      .set({ state: 'needs_reauthorization', state_reason: refusalReason(grant.provider, error), access_token_ciphertext: null, access_token_expires_at: null, deauthorized_at: now, updated_at: now })
       .where('id', '=', authorizationId)
       .execute();
     await recordAudit(trx, { contractId: grant.contract_id, actor: 'system', action: 'authorization.needs_reauthorization', targetType: 'seat', targetId: grant.seat_id, at: now, details: { provider: grant.provider, providerCode: error.details.providerCode ?? null } });
