@@ -8,6 +8,7 @@ import { registerSyncWorkers } from './sync/workers.ts';
 import { registerPushWorkers, RENEW_EVERY_SECONDS } from './sync/push.ts';
 import { processPushStops } from './services/push-stops.ts';
 import { registerKeyRotation } from './services/key-rotation.ts';
+import { registerSuspensionWorker } from './services/suspension.ts';
 
 /**
  * What the worker role does: one handler per queue and the recurring schedules. Registered in every role
@@ -51,6 +52,10 @@ export async function registerWorkers(jobs: Jobs, deps: MailboxDeps, logger: Log
     const result = await purgeInactiveThreads(deps.db, deps.clock.now());
     if (result.threads > 0) logger.info(result, 'inactive threads purged');
   });
+
+  // a suspended contract's third-party data is deleted batch by batch; unfinished deletions resume at start.
+  const resumed = await registerSuspensionWorker(jobs, deps);
+  if (resumed > 0) logger.info({ resumed }, 'unfinished suspension deletions queued again');
 
   await jobs.schedule('retention.purge', { cron: '17 3 * * *' }, 'retention.purge', {});
   await jobs.schedule('tokens.revoke', { seconds: 300 }, 'tokens.revoke', {});

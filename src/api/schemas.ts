@@ -16,11 +16,15 @@ export const Contract = z.object({
   createdAt: Timestamp,
 });
 
+/** R-70: a suspension's deletion, run by a job; `counts` grow while it runs and are final once `status` is `done`. */
 export const DeletionReceipt = z.object({
+  id: Id,
   contractId: Id,
-  deletedAt: Timestamp,
+  status: z.enum(['queued', 'running', 'done']),
+  requestedAt: Timestamp,
+  finishedAt: Timestamp.nullable(),
   counts: z.record(z.string(), z.number().int()),
-  revocations: z.object({ revoked: z.number().int(), unsupported: z.number().int(), failed: z.number().int() }),
+  revocations: z.object({ revoked: z.number().int(), unsupported: z.number().int(), failed: z.number().int() }).nullable(),
 });
 
 export const User = z.object({

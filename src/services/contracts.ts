@@ -8,7 +8,7 @@ import { createApiToken } from './credentials.ts';
 import { recordAudit } from './audit.ts';
 import type { ServiceContext, Tx } from './context.ts';
 import type { MailboxDeps } from './mailbox-authorization.ts';
-import { revokeContractGrants, runSuspension, type DeletionReceipt } from './suspension.ts';
+import { assertDeletionDone, beginSuspension, latestReceipt, runContractDeletion, type DeletionReceipt, type SuspensionJobs } from './suspension.ts';
 
 export interface ContractView {
   id: string;
@@ -109,17 +109,16 @@ export async function updateContract(
   actor: Actor,
   contractId: string,
   input: { name?: string | undefined; companyDomains?: string[] | undefined; status?: 'active' | 'suspended' | undefined },
+  jobs?: SuspensionJobs,
 ): Promise<ContractView & { deletionReceipt?: DeletionReceipt }> {
   assertContractAdmin(actor, contractId);
   // R-63: the contract's commercial status belongs to the host recruiting system. Suspending erases every
   // synced email (R-70), so neither the company's admins nor a contract token (which acts for the company)
   // may do it, nor reactivate.
   if (input.status !== undefined) assertSystem(actor, 'Only the host recruiting system can suspend or reactivate a company.');
-  // R-70: tokens are revoked at the provider before they are deleted (network calls: outside the transaction).
-  const suspending = input.status === 'suspended' && (await loadContract(ctx.db, contractId)).status === 'active';
-  const revocations = suspending ? await revokeContractGrants(ctx, contractId) : { revoked: 0, unsupported: 0, failed: 0 };
   const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
+  const updated = await ctx.db.transaction().execute(async (trx) => {
+    // FOR UPDATE: waits for every ingest batch in flight (they hold the row FOR SHARE), and later ones see the status.
     const before = await loadContract(trx, contractId, true);
     const changes: Partial<Selectable<ContractsTable>> = {};
     if (input.name !== undefined) changes.name = input.name.trim();
@@ -128,8 +127,12 @@ export async function updateContract(
     if (input.status === 'suspended' && before.status === 'active') {
       changes.status = 'suspended';
       changes.suspended_at = now;
-      receipt = await runSuspension(trx, contractId, actor, now, revocations);
+      // R-70: the deletion runs in the `contract.suspend` job; the answer carries its receipt at once.
+      receipt = await beginSuspension(trx, jobs, contractId, actor, now);
+    } else if (input.status === 'suspended') {
+      receipt = await latestReceipt(trx, contractId);
     } else if (input.status === 'active' && before.status === 'suspended') {
+      await assertDeletionDone(trx, contractId);
       changes.status = 'active';
       changes.suspended_at = null;
       await recordAudit(trx, { contractId, actor, action: 'contract.reactivated', at: now });
@@ -151,4 +154,9 @@ export async function updateContract(
     }
     return { ...contractView(row), ...(receipt ? { deletionReceipt: receipt } : {}) };
   });
+  // Without a job queue (an API built without one: embedded tools, tests) the deletion runs before the answer.
+  if (!jobs && updated.deletionReceipt && updated.deletionReceipt.status !== 'done') {
+    updated.deletionReceipt = (await runContractDeletion(ctx, contractId)) ?? updated.deletionReceipt;
+  }
+  return updated;
 }

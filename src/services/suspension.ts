@@ -1,13 +1,16 @@
-import { sql } from 'kysely';
-import type { Actor } from './actors.ts';
+import { sql, type Selectable } from 'kysely';
+import { newId } from '../ids.ts';
+import type { Jobs } from '../jobs/index.ts';
+import type { ContractDeletionReceiptsTable } from '../store/schema.ts';
+import { assertContractAdmin, conflict, requireFound, type Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
-import type { Tx } from './context.ts';
+import type { ServiceContext, Tx } from './context.ts';
 import type { MailboxDeps } from './mailbox-authorization.ts';
 import { stopContractPush } from './push-stops.ts';
 
 /**
- * R-70: suspending a contract deletes all of its third-party data in one transaction and returns a deletion
- * receipt with counts per kind. Each table that holds third-party data registers here, in deletion order
+ * R-70: suspending a contract deletes all of its third-party data — in a durable job (`contract.suspend`), batch by
+ * batch — and records a deletion receipt with counts per kind. Each table that holds third-party data registers here, in deletion order
  * (children first); a test scans the schema so a table that is forgotten here fails the suite.
  */
 export const THIRD_PARTY_DATA_TABLES: ReadonlyArray<{ table: string; kind: string }> = [
@@ -31,16 +34,8 @@ export const THIRD_PARTY_DATA_TABLES: ReadonlyArray<{ table: string; kind: strin
  */
 export const FIRST_PARTY_TABLES: readonly string[] = [
   'users', 'seats', 'seat_holders', 'candidates', 'candidate_emails', 'candidate_connections', 'projects',
-  'project_candidates', 'api_tokens', 'audit_log',
+  'project_candidates', 'api_tokens', 'audit_log', 'contract_deletion_receipts',
 ];
-
-export type DeletionReceipt = {
-  contractId: string;
-  deletedAt: string;
-  counts: Record<string, number>;
-  /** Grants revoked at the provider before their tokens were deleted; where that failed, the tokens are deleted all the same. */
-  revocations: { revoked: number; unsupported: number; failed: number };
-};
 
 export interface ProviderRevocation {
   revoked: number;
@@ -79,17 +74,163 @@ export async function revokeContractGrants(deps: MailboxDeps, contractId: string
   return result;
 }
 
-export async function runSuspension(trx: Tx, contractId: string, actor: Actor | 'system', now: Date, revocations: ProviderRevocation): Promise<DeletionReceipt> {
-  // Before the grants go: their addresses are what the audit log must no longer hold.
-  await redactMailboxAddresses(trx, contractId);
-  const counts: Record<string, number> = {};
-  for (const { table, kind } of THIRD_PARTY_DATA_TABLES) {
-    const result = await sql`DELETE FROM ${sql.table(table)} WHERE contract_id = ${contractId}`.execute(trx);
-    counts[kind] = (counts[kind] ?? 0) + Number(result.numAffectedRows ?? 0n);
+export type ReceiptStatus = 'queued' | 'running' | 'done';
+
+/** What a caller sees of one suspension's deletion: counts per kind so far (final once `done`). */
+export interface DeletionReceipt {
+  id: string;
+  contractId: string;
+  status: ReceiptStatus;
+  requestedAt: string;
+  finishedAt: string | null;
+  counts: Record<string, number>;
+  /** Grants revoked at the provider before their tokens were deleted (null until that step ran); where revoking failed, the tokens are deleted all the same. */
+  revocations: ProviderRevocation | null;
+}
+
+type ReceiptRow = Selectable<ContractDeletionReceiptsTable>;
+
+const asJson = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
+
+export const receiptView = (row: ReceiptRow): DeletionReceipt => ({
+  id: row.id,
+  contractId: row.contract_id,
+  status: row.status,
+  requestedAt: row.requested_at.toISOString(),
+  finishedAt: row.finished_at ? row.finished_at.toISOString() : null,
+  counts: asJson(row.counts),
+  revocations: row.revocations === null ? null : asJson(row.revocations),
+});
+
+export type SuspensionJobs = Pick<Jobs, 'send'> | undefined;
+
+const unfinishedReceipt = (db: Tx | ServiceContext['db'], contractId: string) =>
+  db.selectFrom('contract_deletion_receipts').selectAll().where('contract_id', '=', contractId).where('status', '<>', 'done');
+
+/**
+ * R-70, in the transaction that flips the contract to `suspended` (its row locked FOR UPDATE, which waits for every
+ * ingest batch in flight: they hold it FOR SHARE). Writes the receipt and enqueues the deletion job in the same
+ * transaction, so a suspension is never left without its job. The deletion itself runs in the job.
+ */
+export async function beginSuspension(trx: Tx, jobs: SuspensionJobs, contractId: string, actor: Actor, now: Date): Promise<DeletionReceipt> {
+  const row = await trx
+    .insertInto('contract_deletion_receipts')
+    .values({ id: newId(), contract_id: contractId, status: 'queued', counts: '{}', revocations: null, requested_by_token_id: actor.kind === 'integration' ? actor.tokenId : (actor.tokenId ?? null), requested_at: now })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  if (jobs) await jobs.send('contract.suspend', { contractId }, { singletonKey: suspendKey(contractId), transaction: trx });
+  return receiptView(row);
+}
+
+const suspendKey = (contractId: string) => `contract.suspend:${contractId}`;
+
+/**
+ * Reactivation starts from nothing (R-70), so it waits until the deletion is done: while the job has not finished,
+ * reactivating is refused (409 conflict) and the host system tries again later.
+ */
+export async function assertDeletionDone(trx: Tx, contractId: string): Promise<void> {
+  const pending = await unfinishedReceipt(trx, contractId).select([]).executeTakeFirst();
+  if (pending) throw conflict("This company's data is still being deleted after its suspension. It can be reactivated once the deletion is done.");
+}
+
+/** The latest receipt of the contract (an already suspended contract answers with it). */
+export async function latestReceipt(db: Tx, contractId: string): Promise<DeletionReceipt | undefined> {
+  const row = await db.selectFrom('contract_deletion_receipts').selectAll().where('contract_id', '=', contractId).orderBy('requested_at', 'desc').limit(1).executeTakeFirst();
+  return row ? receiptView(row) : undefined;
+}
+
+/** GET /contracts/{id}/deletion-receipts/{receiptId}: the system token or the contract's admins. */
+export async function getDeletionReceipt(ctx: ServiceContext, actor: Actor, contractId: string, receiptId: string): Promise<DeletionReceipt> {
+  assertContractAdmin(actor, contractId);
+  const row = await ctx.db.selectFrom('contract_deletion_receipts').selectAll().where('contract_id', '=', contractId).where('id', '=', receiptId).executeTakeFirst();
+  return receiptView(requireFound(row, 'deletion receipt'));
+}
+
+export interface DeletionRunOptions {
+  /** Rows per table deleted in one transaction. */
+  batchSize?: number;
+  /** Called after each committed batch (tests stop a worker here). */
+  afterBatch?: (step: { table: string; deleted: number }) => Promise<void>;
+}
+
+/**
+ * The `contract.suspend` job (R-70): revokes the contract's grants at the provider, takes mailbox addresses out of
+ * the audit log, then deletes every third-party row in batches, each batch adding its counts to the receipt in its
+ * own transaction (the receipt row locked, so concurrent runs count exactly once). Idempotent: a run after a crash
+ * or a retry skips finished steps and deletes what is left. Returns the finished receipt, or null when none was
+ * unfinished.
+ */
+export async function runContractDeletion(deps: MailboxDeps, contractId: string, options: DeletionRunOptions = {}): Promise<DeletionReceipt | null> {
+  const batchSize = Math.max(1, options.batchSize ?? 500);
+  let receipt = await unfinishedReceipt(deps.db, contractId).executeTakeFirst();
+  if (!receipt) return null;
+  const receiptId = receipt.id;
+  if (receipt.status === 'queued') {
+    await deps.db.updateTable('contract_deletion_receipts').set({ status: 'running', started_at: deps.clock.now() }).where('id', '=', receiptId).where('status', '=', 'queued').execute();
   }
-  const receipt: DeletionReceipt = { contractId, deletedAt: now.toISOString(), counts, revocations };
-  await recordAudit(trx, { contractId, actor, action: 'contract.suspended', at: now, details: { deletionReceipt: receipt } });
-  return receipt;
+  if (receipt.revocations === null) {
+    // Network calls: outside any transaction. A crash before the result is stored revokes again (counted as failed
+    // where the provider no longer knows the token); the tokens are deleted below whatever the provider answered.
+    const revocations = await revokeContractGrants(deps, contractId);
+    await deps.db.updateTable('contract_deletion_receipts').set({ revocations: JSON.stringify(revocations) }).where('id', '=', receiptId).where('revocations', 'is', null).execute();
+  }
+  // Before the grants go: their addresses are what the audit log must no longer hold.
+  await deps.db.transaction().execute((trx) => redactMailboxAddresses(trx, contractId));
+  // Sweep until a whole pass finds nothing: a row written by a path that raced the status change goes too.
+  for (let pass = 0; pass < 5; pass++) {
+    let deletedThisPass = 0;
+    for (const { table, kind } of THIRD_PARTY_DATA_TABLES) {
+      for (;;) {
+        const deleted = await deps.db.transaction().execute(async (trx) => {
+          const locked = await trx.selectFrom('contract_deletion_receipts').select(['status', 'counts']).where('id', '=', receiptId).forUpdate().executeTakeFirstOrThrow();
+          if (locked.status === 'done') return 0;
+          const result = await sql`DELETE FROM ${sql.table(table)} WHERE ctid IN (SELECT ctid FROM ${sql.table(table)} WHERE contract_id = ${contractId} LIMIT ${batchSize})`.execute(trx);
+          const n = Number(result.numAffectedRows ?? 0n);
+          if (n > 0) {
+            const counts = asJson(locked.counts);
+            counts[kind] = (counts[kind] ?? 0) + n;
+            await trx.updateTable('contract_deletion_receipts').set({ counts: JSON.stringify(counts) }).where('id', '=', receiptId).execute();
+          }
+          return n;
+        });
+        deletedThisPass += deleted;
+        if (deleted > 0) await options.afterBatch?.({ table, deleted });
+        if (deleted < batchSize) break;
+      }
+    }
+    if (deletedThisPass === 0) break;
+  }
+  const now = deps.clock.now();
+  receipt = await deps.db.transaction().execute(async (trx) => {
+    const locked = await trx.selectFrom('contract_deletion_receipts').selectAll().where('id', '=', receiptId).forUpdate().executeTakeFirstOrThrow();
+    if (locked.status === 'done') return locked;
+    const done = await trx
+      .updateTable('contract_deletion_receipts')
+      .set({ status: 'done', finished_at: now, started_at: locked.started_at ?? now })
+      .where('id', '=', receiptId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    // Suspension is the host system's (R-63): the audit names the system token that asked for it.
+    const actor: Actor | 'system' = locked.requested_by_token_id ? { kind: 'integration', tokenId: locked.requested_by_token_id, contractId: null } : 'system';
+    const { contractId: _contract, ...details } = receiptView(done);
+    await recordAudit(trx, { contractId, actor, action: 'contract.suspended', at: now, details: { deletionReceipt: details } });
+    return done;
+  });
+  return receiptView(receipt);
+}
+
+/**
+ * The `contract.suspend` queue's handler (pg-boss retries a failed run, which goes on where it stopped). A run killed
+ * with its worker stays `active` in the queue until it expires, so at every worker start the unfinished deletions
+ * are enqueued again (one waiting job per contract) and a restarted worker finishes them. Returns how many.
+ */
+export async function registerSuspensionWorker(jobs: Pick<Jobs, 'work' | 'send'>, deps: MailboxDeps, options: DeletionRunOptions = {}): Promise<number> {
+  jobs.work('contract.suspend', async ({ contractId }) => {
+    await runContractDeletion(deps, contractId, options);
+  });
+  const rows = await deps.db.selectFrom('contract_deletion_receipts').select('contract_id').where('status', '<>', 'done').execute();
+  for (const row of rows) await jobs.send('contract.suspend', { contractId: row.contract_id }, { singletonKey: suspendKey(row.contract_id) });
+  return rows.length;
 }
 
 /**

@@ -5,6 +5,7 @@ import * as contracts from '../../services/contracts.ts';
 import type { MailboxDeps } from '../../services/mailbox-authorization.ts';
 import * as projects from '../../services/projects.ts';
 import * as seats from '../../services/seats.ts';
+import * as suspension from '../../services/suspension.ts';
 import * as users from '../../services/users.ts';
 import { PASSWORD_MIN_LENGTH } from '../../services/password-policy.ts';
 import { isPrintableLine } from '../auth.ts';
@@ -46,12 +47,23 @@ export function tenancyRoutes(app: FastifyInstance, ctx: MailboxDeps, jobs?: can
     app,
     {
       method: 'PATCH', url: '/api/v1/contracts/{id}',
-      summary: 'Rename or set company domains (admins), or suspend / reactivate (system token only; suspending runs R-70 and returns the deletion receipt)',
+      summary:
+        'Rename or set company domains (admins), or suspend / reactivate (system token only). Suspending queues the deletion of the company\'s third-party data and answers at once with its deletion receipt (status queued, running or done); reactivating is refused (conflict) until that deletion is done',
       tags, auth: 'caller', params: IdParams,
       body: z.strictObject({ name: Name.optional(), companyDomains: z.array(z.string()).min(1).max(50).optional(), status: z.enum(['active', 'suspended']).optional() }),
       response: Contract.extend({ deletionReceipt: DeletionReceipt.optional() }),
+      errors: ['conflict'],
     },
-    ({ actor, params, body }) => contracts.updateContract(ctx, actor, params.id, body),
+    ({ actor, params, body }) => contracts.updateContract(ctx, actor, params.id, body, jobs),
+  );
+  defineRoute(
+    app,
+    {
+      method: 'GET', url: '/api/v1/contracts/{id}/deletion-receipts/{receiptId}',
+      summary: "A suspension's deletion receipt: its status, and the counts of what was deleted (system token or the company's admins)",
+      tags, auth: 'caller', params: z.object({ id: Id, receiptId: Id }), response: DeletionReceipt,
+    },
+    ({ actor, params }) => suspension.getDeletionReceipt(ctx, actor, params.id, params.receiptId),
   );
   defineRoute(
     app,

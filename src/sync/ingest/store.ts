@@ -384,12 +384,29 @@ export class GrantEndedError extends RetryLaterError {
 }
 
 /**
+ * R-70: the contract was suspended while a run was fetching. Nothing of the batch is written; the job goes back to
+ * the queue, and by its next try the suspension's deletion has ended the grant.
+ */
+export class ContractSuspendedError extends RetryLaterError {
+  constructor(at: Date) {
+    super(at, 'the company was suspended during the sync run; nothing of the batch was written');
+    this.name = 'ContractSuspendedError';
+  }
+}
+
+/** Test-only: `insideTransaction` runs after the batch's checks, before its writes (a test holds a batch open there). */
+export interface IngestBatchHooks {
+  readonly insideTransaction?: () => Promise<void>;
+}
+
+/**
  * Stores a batch in one transaction: the ingested messages and every decision of the batch, so a crash leaves
  * either all of it or none (R-26). MIME is parsed before the transaction opens, to keep it short. The seat's
  * email grant is read with a share lock first: a deauthorization (which locks it for update) either waits for the
  * batch or is seen by it, and a batch of a mailbox no longer authorized for the seat throws `GrantEndedError`.
+ * The contract row is read the same way first (R-70, `ContractSuspendedError`).
  */
-export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'], items: readonly IngestItem[], now: Date): Promise<IngestBatchResult> {
+export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'], items: readonly IngestItem[], now: Date, hooks?: IngestBatchHooks): Promise<IngestBatchResult> {
   // Messages stored before (a retried batch, a duplicated notification) need no parse: one query for the batch.
   const ingestedIds = items.filter((i) => i.decision.ingested).map((i) => i.facts.providerMessageId);
   const known = new Set<string>();
@@ -421,6 +438,10 @@ export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'],
     }
   }
   return db.transaction().execute(async (trx) => {
+    // R-70: suspending locks the contract row FOR UPDATE when it flips the status, so it waits for this batch to
+    // commit (the suspension job then deletes what it wrote), or this batch sees `suspended` and writes nothing.
+    const contract = await trx.selectFrom('contracts').select('status').where('id', '=', mailbox.contractId).forShare().executeTakeFirst();
+    if (contract?.status !== 'active') throw new ContractSuspendedError(new Date(now.getTime() + 60_000));
     const grant = await trx
       .selectFrom('mailbox_authorizations')
       .select(['state', 'address'])
@@ -429,6 +450,7 @@ export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'],
       .forShare()
       .executeTakeFirst();
     if (grant?.state !== 'authorized' || grant.address?.toLowerCase() !== mailbox.owner.address.toLowerCase()) throw new GrantEndedError(new Date(now.getTime() + 1000));
+    await hooks?.insideTransaction?.();
     const outcomes: Record<StoreOutcome, number> = { inserted: 0, already_stored: 0, matched_sent: 0, duplicate_message_id: 0 };
     const stored: Array<{ providerMessageId: string } & StoreMessageResult> = [];
     const records: DecisionRecord[] = [];
