@@ -8,6 +8,7 @@ import path from 'node:path';
 import { generateMailbox, summarize, toDeliverInputs } from '../sim/generator/index.ts';
 import { startSimulators } from '../sim/server.ts';
 import { benchIngest } from './ingest.ts';
+import { benchMessagesRender } from './messages-render.ts';
 import { benchMessagesTab } from './messages-tab.ts';
 import { benchPushLatency } from './push-latency.ts';
 import { benchScaleOut } from './scale-out.ts';
@@ -55,6 +56,8 @@ try {
 for (const bench of [benchSyncQuota, benchIngest, benchMessagesTab, benchScaleOut]) await bench({ full, report });
 // Push-to-visible latency (4).
 await benchPushLatency({ full, report });
+// The Messages tab's first render in headless Chromium for a candidate with 500 messages.
+await benchMessagesRender({ full, report });
 
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const out = path.resolve('bench/results/latest.json');

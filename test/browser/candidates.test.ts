@@ -129,15 +129,17 @@ describe('candidate email in the browser', () => {
     await expect.poll(() => results.getByTestId('message-preview').textContent()).toContain(SUBJECT);
     await results.getByRole('link', { name: 'Carla Candidate' }).click();
 
-    // Screen 5: the profile's threads, newest first; the hostile HTML is shown in a sandboxed frame and nothing runs.
+    // Screen 5: the profile's threads, newest first (the newest open); the hostile HTML is shown in a sandboxed frame
+    // (no scripts; same origin only so that the page can fit the frame to its content) and nothing runs.
     await page.getByRole('heading', { name: 'Carla Candidate', level: 1 }).waitFor();
     const threads = page.getByTestId('thread');
     await expect.poll(() => threads.count()).toBe(2);
     expect(await threads.getByRole('heading', { level: 3 }).allTextContents()).toEqual([SUBJECT, 'My portfolio']);
     expect(await page.getByText('Coffee with Sam').count()).toBe(0);
+    await page.getByRole('button', { name: 'My portfolio' }).click();
     const frames = page.locator('iframe.message-frame');
     await expect.poll(() => frames.count()).toBe(2);
-    for (const frame of await frames.all()) expect(await frame.getAttribute('sandbox')).toBe('');
+    for (const frame of await frames.all()) expect(await frame.getAttribute('sandbox')).toBe('allow-same-origin');
     const hostile = page.frameLocator('iframe[title^="Message from carla@mail.example"]');
     await hostile.getByText('Please find my portfolio below.').waitFor();
     expect(await hostile.locator('script, iframe, svg, form, [onerror], [onload]').count()).toBe(0);
@@ -170,7 +172,7 @@ describe('candidate email in the browser', () => {
 
     // Screen 6: reply in the thread; the provider's Sent folder has it, threaded.
     const compose = page.getByTestId('compose');
-    await thread.getByTestId('message').filter({ hasText: 'Received' }).getByRole('button', { name: 'Reply' }).click();
+    await thread.getByRole('button', { name: 'Reply', exact: true }).click();
     await compose.getByTestId('reply-to').waitFor();
     expect(await compose.getByLabel('To').inputValue()).toBe(CARLA);
     expect(await compose.getByLabel('Subject').inputValue()).toBe(SUBJECT);
@@ -186,9 +188,10 @@ describe('candidate email in the browser', () => {
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ subject: `Re: ${SUBJECT}`, threadId: inbound.threadId });
     expect(sent[0]!.inReplyTo?.replace(/[<>]/g, '')).toBe(inbound.messageId.replace(/[<>]/g, ''));
+    // Oldest first, as a mail client reads a conversation: the reply is the latest, open, at the end.
     await expect.poll(() => thread.getByTestId('message').count()).toBe(2);
-    expect(await thread.getByTestId('message').first().textContent()).toContain('Sent');
-    expect(await thread.getByTestId('message').first().textContent()).toContain('tomorrow at 10 works');
+    expect(await thread.getByTestId('message').last().textContent()).toContain('Sent');
+    expect(await thread.getByTestId('message').last().textContent()).toContain('tomorrow at 10 works');
 
     // A refusal by the provider is shown with its fix, and the draft is kept to send again.
     await sim.control('POST', '/_sim/faults', { provider: 'google', match: { method: 'POST', path: 'messages/send' }, fault: 'http_429', count: 1, retryAfterSeconds: 42 });
