@@ -4,6 +4,8 @@
  * Non-2xx answers become an ApiError with the server's `{error: {code, message}}`, shown to the user as is.
  */
 
+import { withoutRuleIds } from './words.ts';
+
 export type Role = 'admin' | 'recruiter';
 export type Provider = 'google' | 'microsoft';
 export type EmailAccess = 'off' | 'view' | 'send_and_view';
@@ -208,12 +210,15 @@ export interface NewInterview {
   conferencing: Conferencing;
 }
 
+
+
 /** A refused request, with the server's code and its message meant for people. */
 export class ApiError extends Error {
   readonly code: string;
   readonly status: number;
   constructor(status: number, code: string, message: string) {
-    super(message);
+    // People read what a rule means; the API's messages may still name rule ids, which mean nothing to them.
+    super(withoutRuleIds(message));
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
@@ -299,8 +304,8 @@ export const api = {
   updateSettings: (contractId: string, change: SettingsChange) =>
     request<Settings & { deauthorizedSeats: number }>('PUT', `/contracts/${contractId}/settings`, change),
   syncHealth: (contractId: string) => request<SeatHealth[]>('GET', `/contracts/${contractId}/sync-health`),
-  audit: (contractId: string, page: { limit?: number; before?: string | undefined } = {}) =>
-    request<AuditPage>('GET', `/contracts/${contractId}/audit${q({ limit: page.limit, before: page.before })}`),
+  audit: (contractId: string, page: { limit?: number; before?: string | undefined; actorUserId?: string | undefined; action?: string | undefined } = {}) =>
+    request<AuditPage>('GET', `/contracts/${contractId}/audit${q({ limit: page.limit, before: page.before, actorUserId: page.actorUserId, action: page.action })}`),
   mailbox: (seatId: string) => request<Mailbox>('GET', `/seats/${seatId}/mailbox`),
   startAuthorization: (seatId: string, kind: AuthorizationKind, redirectAfter: string) =>
     request<{ authorizationUrl: string }>('POST', `/seats/${seatId}/authorizations`, { kind, redirectAfter }),

@@ -89,12 +89,12 @@ export function StateBadge({ state }: { state: GrantState }) {
   return <span className={`badge badge-${state}`}>{STATE_LABELS[state]}</span>;
 }
 
+/**
+ * Marks the product rule a control or message implements, for tests and tools only: people read what the rule
+ * means in the text beside it, never its id.
+ */
 export function RuleTag({ rule }: { rule: string }) {
-  return (
-    <span className="rule-tag" title={`Product rule ${rule}`}>
-      {rule}
-    </span>
-  );
+  return <span className="rule-tag" data-rule={rule} hidden />;
 }
 
 export function Loading({ label }: { label: string }) {

@@ -191,13 +191,28 @@ export const SEND_FIXES: Record<string, { fix: string; settingsLink?: boolean }>
 
 export const CONFERENCING_NAMES = { google_meet: 'Google Meet', teams: 'Microsoft Teams', none: 'No video call' } as const;
 
-/** A sync decision in plain words: the server's summary, or a sentence made from the rule when it has none. */
+/**
+ * Text from the server without product rule ids: "Not synced (R-38, Spam and drafts): …" reads "Not synced (Spam
+ * and drafts): …", "… (R-01)." reads "….". The ids stay in the API's machine-readable fields.
+ */
+export function withoutRuleIds(text: string): string {
+  const RULE = /R-\d{2}(?:\/R-\d{2})?/;
+  return text
+    .replace(new RegExp(`\\s*\\((?:${RULE.source}(?:\\s*(?:,|…|and|or)\\s*)?)+\\)`, 'g'), '')
+    .replace(new RegExp(`\\((?:${RULE.source}\\s*,\\s*)+`, 'g'), '(')
+    .replace(new RegExp(`\\s*\\b${RULE.source}\\b:?`, 'g'), '')
+    .replace(/\s+([.,:;])/g, '$1')
+    .trim();
+}
+
+/** A sync decision in plain words: the server's summary, or a sentence made from the rule's title when it has none. */
 export function decisionText(decision: { ingested: boolean; rule: string | null; detail: Record<string, unknown> }): string {
   const summary = typeof decision.detail.summary === 'string' ? decision.detail.summary : null;
-  if (summary) return summary;
+  if (summary) return withoutRuleIds(summary);
   if (decision.ingested) return 'Synced.';
+  // The rule's meaning, never its id (the id stays in the decision's machine-readable field).
   const title = typeof decision.detail.ruleTitle === 'string' ? decision.detail.ruleTitle : null;
-  return decision.rule ? `Not synced (${decision.rule}${title ? `, ${title}` : ''}).` : 'Not synced.';
+  return title ? `Not synced: ${title}.` : 'Not synced.';
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });

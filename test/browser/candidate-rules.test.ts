@@ -64,9 +64,10 @@ describe('schedule screening: why it is off (R-05, R-15, R-52)', () => {
 });
 
 describe('decision log in plain words (R-40)', () => {
-  it("uses the server's summary, else the rule and its title", () => {
-    expect(decisionText({ ingested: false, rule: 'R-38', detail: { summary: 'Not synced (R-38, Spam and drafts): spam is never synced.' } })).toBe('Not synced (R-38, Spam and drafts): spam is never synced.');
-    expect(decisionText({ ingested: false, rule: 'R-33', detail: { ruleTitle: 'Matching profile' } })).toBe('Not synced (R-33, Matching profile).');
+  it("uses the server's summary, else the rule's title — what the rule means, never its id", () => {
+    expect(decisionText({ ingested: false, rule: 'R-38', detail: { summary: 'Not synced (R-38, Spam and drafts): spam is never synced.' } })).toBe('Not synced (Spam and drafts): spam is never synced.');
+    expect(decisionText({ ingested: false, rule: 'R-33', detail: { ruleTitle: 'Matching profile' } })).toBe('Not synced: Matching profile.');
+    expect(decisionText({ ingested: false, rule: 'R-33', detail: {} })).toBe('Not synced.');
     expect(decisionText({ ingested: true, rule: null, detail: {} })).toBe('Synced.');
   });
 });

@@ -1,8 +1,9 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { api, errorMessage, type AuditEntry, type Contract, type SeatHealth, type Settings, type User } from '../api.ts';
+import { api, errorMessage, type Contract, type SeatHealth, type Settings, type User } from '../api.ts';
 import { ActionButton, Alert, ConfirmDialog, Loading, RuleTag, StateBadge, useLoad, useTitle } from '../ui.tsx';
 import { seatsDisconnectedBy, type Draft } from '../rules.ts';
-import { ACCESS_DESCRIPTIONS, ACCESS_NAMES, PHASE_LABELS, PROVIDER_NAMES, auditText, count, formatDate, isDowngrade, reasonText, seats } from '../words.ts';
+import { AuditLog } from './AuditLog.tsx';
+import { ACCESS_DESCRIPTIONS, ACCESS_NAMES, PHASE_LABELS, PROVIDER_NAMES, count, formatDate, isDowngrade, reasonText, seats } from '../words.ts';
 
 
 export function AdminEmail({ user, contract }: { user: User; contract: Contract | null }) {
@@ -33,7 +34,7 @@ export function AdminEmail({ user, contract }: { user: User; contract: Contract 
         </>
       )}
       <SyncHealth health={health.data} error={health.error} onRefresh={() => void health.reload()} />
-      <AuditLog contractId={contractId} users={users.data ?? []} health={health.data ?? []} reloadKey={auditReload} />
+      <AuditLog contractId={contractId} users={users.data ?? []} reloadKey={auditReload} />
     </div>
   );
 }
@@ -163,7 +164,7 @@ function SettingsForm({
           <legend>
             Email access level <RuleTag rule="R-02" />
           </legend>
-          <p className="muted small">Lowering the level disconnects every recruiter&apos;s email (R-03).</p>
+          <p className="muted small">Lowering the level disconnects every recruiter&apos;s email.</p>
           <div className="choice-row">
             {(['off', 'view', 'send_and_view'] as const).map((level) => (
               <label key={level} className={`choice-card${draft.emailAccess === level ? ' is-selected' : ''}`}>
@@ -233,13 +234,13 @@ function SettingsForm({
         {providerChange && (
           <p>
             Switching from {PROVIDER_NAMES[saved.emailProvider!]} to {draft.emailProvider ? PROVIDER_NAMES[draft.emailProvider] : 'no provider'} ends every email and
-            calendar connection at {PROVIDER_NAMES[saved.emailProvider!]} (R-06).
+            calendar connection at {PROVIDER_NAMES[saved.emailProvider!]}.
           </p>
         )}
         {downgrade && (
           <p>
             Lowering email access from <strong>{ACCESS_NAMES[saved.emailAccess]}</strong> to <strong>{ACCESS_NAMES[draft.emailAccess]}</strong> disconnects the email of
-            every seat (R-03).
+            every seat.
           </p>
         )}
         <p className="dialog-count" data-testid="deauthorize-count">
@@ -312,99 +313,6 @@ function SyncHealth({ health, error, onRefresh }: { health: SeatHealth[] | undef
           </table>
         </div>
       )}
-    </section>
-  );
-}
-
-function AuditLog({ contractId, users, health, reloadKey }: { contractId: string; users: User[]; health: SeatHealth[]; reloadKey: number }) {
-  const [entries, setEntries] = useState<AuditEntry[]>([]);
-  const [next, setNext] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | null>(null);
-  const PAGE = 20;
-
-  useEffect(() => {
-    let cancelled = false;
-    setLoading(true);
-    api.audit(contractId, { limit: PAGE }).then(
-      (page) => {
-        if (cancelled) return;
-        setEntries(page.entries);
-        setNext(page.nextCursor);
-        setError(null);
-        setLoading(false);
-      },
-      (e) => {
-        if (cancelled) return;
-        setError(errorMessage(e));
-        setLoading(false);
-      },
-    );
-    return () => {
-      cancelled = true;
-    };
-  }, [contractId, reloadKey]);
-
-  async function older() {
-    if (!next) return;
-    setLoading(true);
-    try {
-      const page = await api.audit(contractId, { limit: PAGE, before: next });
-      setEntries((list) => [...list, ...page.entries]);
-      setNext(page.nextCursor);
-      setError(null);
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setLoading(false);
-    }
-  }
-
-  const who = (e: AuditEntry) => {
-    if (e.actorKind === 'system') return 'recruiter-sync';
-    if (e.actorKind === 'integration') return 'Integration';
-    return users.find((u) => u.id === e.actorUserId)?.name ?? 'A user';
-  };
-  const target = (e: AuditEntry) => (e.targetType === 'seat' ? health.find((s) => s.seatId === e.targetId)?.userName : undefined);
-
-  return (
-    <section className="card" aria-labelledby="audit-title">
-      <div className="card-heading">
-        <h2 id="audit-title">
-          Audit log <RuleTag rule="R-07" />
-        </h2>
-      </div>
-      {error && <Alert tone="error">{error}</Alert>}
-      {entries.length === 0 && loading && <Loading label="Loading the audit log…" />}
-      {entries.length === 0 && !loading && !error && <p className="muted">Nothing has happened yet.</p>}
-      {entries.length > 0 && (
-        <ol className="audit-list" aria-label="Audit entries, newest first">
-          {entries.map((e) => {
-            const seatHolder = target(e);
-            return (
-              <li key={e.id} className="audit-entry">
-                <time dateTime={e.at} className="audit-time">
-                  {formatDate(e.at)}
-                </time>
-                <span className="audit-who">{who(e)}</span>
-                <span className="audit-what">
-                  {auditText(e)}
-                  {seatHolder ? <span className="muted"> — seat of {seatHolder}</span> : null}
-                </span>
-              </li>
-            );
-          })}
-        </ol>
-      )}
-      <div className="form-actions">
-        {next ? (
-          <ActionButton variant="secondary" onClick={() => void older()} busy={loading} busyLabel="Loading older entries…">
-            Show older entries
-          </ActionButton>
-        ) : (
-          entries.length > 0 && <p className="muted small">This is the beginning of the log.</p>
-        )}
-      </div>
     </section>
   );
 }

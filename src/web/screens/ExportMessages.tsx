@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { api, errorMessage, type Settings } from '../api.ts';
-import { ActionButton, Alert, RuleTag } from '../ui.tsx';
+import { ActionButton, Alert } from '../ui.tsx';
 import { count } from '../words.ts';
 
 /** Screen 8: the seat holder downloads the messages their seat owns and they may see. */
@@ -37,7 +37,6 @@ export function ExportMessages({ seatId, settings }: { seatId: string; settings:
     <section className="card" aria-labelledby="export-title" data-testid="export-card">
       <div className="card-heading">
         <h2 id="export-title">Export my messages</h2>
-        <RuleTag rule="R-71" />
       </div>
       <p>
         Download the candidate email your seat holds — what you synced or sent, and what you may see — as one file with each message also as an .eml file inside it.
