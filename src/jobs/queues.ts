@@ -63,6 +63,13 @@ export const QUEUES = {
     payload: z.strictObject({}),
     policy: { ...standard, retryLimit: 2, retryDelaySeconds: 60 },
   },
+  'grants.probe': {
+    description: 'A light health probe of grants not heard from lately, so a refused grant shows as needing reconnection within two minutes (R-12).',
+    // `authorizedBefore`: the probe at a process start, of every grant authorized before it (see sync/probe.ts).
+    payload: z.strictObject({ authorizedBefore: z.iso.datetime().optional() }),
+    // The next round (a minute later) is the retry.
+    policy: { ...standard, retryLimit: 0, expireInSeconds: 5 * 60 },
+  },
   'tokens.rotate': {
     description: 'Re-seal stored tokens still sealed with a previous encryption key, so that key can be removed (R-11).',
     payload: z.strictObject({}),

@@ -85,6 +85,11 @@ export interface MailClient {
    * candidate's mail, never a listing of the mailbox.
    */
   addressPage(accessToken: string, input: HistoricalScanInput): Promise<AddressScanPage>;
+  /**
+   * The lightest call that proves the provider still accepts the grant (R-12): Gmail `users.getProfile` (1 quota
+   * unit), Graph the Inbox's id. Refused → a ProviderError `auth` or `consent`, like any other call.
+   */
+  probe(accessToken: string): Promise<void>;
 }
 
 /** Push notifications for a mailbox (R-21), behind the same provider-neutral line as `MailClient`. */

@@ -90,7 +90,8 @@ async function refreshUnderLease(
       await deps.db.transaction().execute(async (trx) => {
         await trx
           .updateTable('mailbox_authorizations')
-          .set({ state: 'needs_reauthorization', state_reason: reason, access_token_ciphertext: null, access_token_expires_at: null, refresh_lease_id: null, refresh_lease_until: null, updated_at: now })
+          // deauthorized_at: when syncing stopped, which R-23's six months count from.
+          .set({ state: 'needs_reauthorization', state_reason: reason, access_token_ciphertext: null, access_token_expires_at: null, refresh_lease_id: null, refresh_lease_until: null, deauthorized_at: now, updated_at: now })
           .where('id', '=', id)
           .execute();
         await recordAudit(trx, { contractId, actor: 'system', action: 'authorization.needs_reauthorization', targetType: 'seat', targetId: seatId, at: now, details: { provider, providerCode: error.details.providerCode ?? null } });

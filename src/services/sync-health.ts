@@ -36,6 +36,7 @@ export async function syncHealth(ctx: ServiceContext, actor: Actor, contractId: 
         userName: s.name,
         email: grantOf(s.id, 'email'),
         calendar: grantOf(s.id, 'calendar'),
+        // The same view as the seat's page, so both say the same: "up to date" only when mail was read recently.
         sync: emailGrant ? await syncStateView(ctx.db, emailGrant.id, now) : IDLE_SYNC_STATE,
       };
     }),

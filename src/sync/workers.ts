@@ -5,6 +5,7 @@ import type { ServiceContext } from '../services/context.ts';
 import { registerBackfillWorker, requestGapBackfills } from './backfill.ts';
 import { requestPushUpkeep } from './push.ts';
 import { runHistoricalSync, runInProgress, runIncrementalSync, type SyncDeps } from './engine.ts';
+import { PROBE_EVERY_SECONDS, probeGrants } from './probe.ts';
 
 /** Polling is the fallback when push is missing or late (R-21); it follows the product clock. */
 export const POLL_SECONDS = 60;
@@ -38,18 +39,22 @@ export async function startSyncForGrant(ctx: ServiceContext, jobs: Pick<Jobs, 's
     await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
     return;
   }
+  const deauthorizedAt = grant.deauthorized_at;
+  // deauthorized_at is when syncing stopped: a deauthorization, or a refusal (needs_reauthorization, R-12).
+  const awayTooLong =
+    deauthorizedAt !== null && deauthorizedAt.getTime() <= grant.last_authorized_at.getTime() && !reauthorizationResumes({ deauthorizedAt, reauthorizedAt: grant.last_authorized_at });
+  if (state !== undefined && state.phase !== 'idle' && awayTooLong) {
+    // R-23: away for more than six months — a new historical sync, its window relative to this authorization; this
+    // holds for a scan stopped half-way too (its checkpoint and window belong to the old authorization).
+    await ctx.db
+      .updateTable('sync_states')
+      .set({ phase: 'idle', cursor: null, checkpoint: null, window_start: null, historical_started_at: null, historical_completed_at: null, updated_at: now })
+      .where('authorization_id', '=', authorizationId)
+      .execute();
+    await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
+    return;
+  }
   if (state?.phase === 'incremental' && state.cursor) {
-    const deauthorizedAt = grant.deauthorized_at;
-    if (deauthorizedAt && deauthorizedAt.getTime() <= grant.last_authorized_at.getTime() && !reauthorizationResumes({ deauthorizedAt, reauthorizedAt: grant.last_authorized_at })) {
-      // R-23: away for more than six months — a new historical sync, its window relative to this authorization.
-      await ctx.db
-        .updateTable('sync_states')
-        .set({ phase: 'idle', cursor: null, checkpoint: null, historical_started_at: null, historical_completed_at: null, updated_at: now })
-        .where('authorization_id', '=', authorizationId)
-        .execute();
-      await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
-      return;
-    }
     // R-23: resume from the cursor. The changes waiting there were made while the grant was not authorized:
     // their deletions are not mirrored (R-22); their new mail is.
     await ctx.db
@@ -112,4 +117,13 @@ export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Lo
   }, { pollIntervalMs: NOTIFIED_SYNC_POLL_MS });
 
   registerBackfillWorker(jobs, deps, log);
+
+  // R-12: refused grants are found by the product itself, within two minutes (sync/probe.ts).
+  jobs.work('grants.probe', async ({ authorizedBefore }) => {
+    const counts = await probeGrants(deps, authorizedBefore ? { authorizedBefore: new Date(authorizedBefore) } : {});
+    if (counts.refused > 0 || counts.unknown > 0) log.info(counts, 'grant health probe');
+  });
+  await jobs.schedule('grants.probe', { seconds: PROBE_EVERY_SECONDS }, 'grants.probe', {});
+  // At start, every grant from before it: the provider may have forgotten them all (the demo's new simulated mailboxes).
+  await jobs.send('grants.probe', { authorizedBefore: deps.clock.now().toISOString() }, { singletonKey: 'grants.probe:start' });
 }

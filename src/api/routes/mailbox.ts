@@ -10,13 +10,16 @@ import { SESSION_COOKIE } from '../auth.ts';
 import { defineRoute, documentRawRoute } from '../route.ts';
 import type { Jobs } from '../../jobs/index.ts';
 import { startEmailSync } from '../../sync/workers.ts';
-import { IDLE_SYNC_STATE, syncStateView } from '../../sync/state.ts';
+import { IDLE_SYNC_STATE, SYNC_STATUSES, syncStateView } from '../../sync/state.ts';
 import { IdParams, Timestamp } from '../schemas.ts';
 
 const Warning = z.object({ code: z.string(), rule: z.string(), message: z.string() });
 export const PushState = z
   .object({ channels: z.number().int(), expiresAt: Timestamp.nullable() })
   .describe('R-21: push channels live at the provider (Gmail watch, Graph subscriptions) and the first expiry; 0 → polled every minute only');
+export const SyncStatusSchema = z
+  .enum(SYNC_STATUSES)
+  .describe('reconnect_needed: the provider refused the connection; up_to_date: mail read from the provider within the last 10 minutes without error; behind: not read since; historical: the first sync is running; starting: it has not begun; not_connected / disconnected: no connection');
 const SyncState = z.object({
   phase: z.enum(['idle', 'historical', 'incremental', 'paused']),
   messagesIngested: z.number().int(),
@@ -26,6 +29,8 @@ const SyncState = z.object({
   lastSyncedAt: Timestamp.nullable(),
   lastError: z.string().nullable(),
   push: PushState,
+  status: SyncStatusSchema,
+  lastCheckedAt: Timestamp.nullable().describe('When the provider last accepted the connection (a sync, or the health probe every couple of minutes)'),
 });
 const Grant = z.object({
   state: z.enum(['not_authorized', 'authorized', 'needs_reauthorization', 'deauthorized']),

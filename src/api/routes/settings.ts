@@ -5,7 +5,7 @@ import { assertContractAdmin } from '../../services/actors.ts';
 import type { ServiceContext } from '../../services/context.ts';
 import * as settings from '../../services/settings.ts';
 import { syncHealth } from '../../services/sync-health.ts';
-import { PushState } from './mailbox.ts';
+import { PushState, SyncStatusSchema } from './mailbox.ts';
 import { defineRoute } from '../route.ts';
 import { Id, IdParams, Notice, Settings, Timestamp } from '../schemas.ts';
 
@@ -88,6 +88,8 @@ export function settingsRoutes(app: FastifyInstance, ctx: ServiceContext): void 
             phase: z.enum(['idle', 'historical', 'incremental', 'paused']), messagesIngested: z.number().int(), messagesExamined: z.number().int(),
             progress: z.number().nullable(), estimatedCompletionAt: Timestamp.nullable(), lastSyncedAt: Timestamp.nullable(), lastError: z.string().nullable(),
             push: PushState,
+            // The same word the seat's page shows: up_to_date only when mail was read within 10 minutes.
+            status: SyncStatusSchema, lastCheckedAt: Timestamp.nullable(),
           }),
         }),
       ),

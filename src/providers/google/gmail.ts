@@ -209,6 +209,10 @@ export class GmailClient implements MailClient, MailPushClient {
     return res.body;
   }
 
+  async probe(accessToken: string): Promise<void> {
+    await this.get<{ emailAddress: string }>(accessToken, '/profile', null);
+  }
+
   async historicalPage(accessToken: string, input: HistoricalScanInput): Promise<HistoricalScanPage> {
     const queries = gmailQueries(input.addresses, input.since);
     let checkpoint = input.checkpoint as ScanCheckpoint | null;

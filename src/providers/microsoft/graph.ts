@@ -238,6 +238,10 @@ export class GraphMailClient implements MailClient, MailPushClient {
     return ids;
   }
 
+  async probe(accessToken: string): Promise<void> {
+    await this.request<{ id: string }>(accessToken, '/me/mailFolders/inbox?$select=id');
+  }
+
   async historicalPage(accessToken: string, input: HistoricalScanInput): Promise<HistoricalScanPage> {
     const folders = await this.folders(accessToken);
     let checkpoint = input.checkpoint as ScanCheckpoint | null;
