@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { FAULT_KINDS, parseFaultPath } from './core/faults.ts';
 import { usageWithRefusals } from './core/limits.ts';
-import { MailError } from './core/mail.ts';
+import { MailError, parseFolder } from './core/mail.ts';
 import type { SimState } from './core/state.ts';
 
 /**
@@ -30,6 +30,20 @@ const mailboxBody = z.strictObject({
   password: z.string().optional(),
   displayName: z.string().optional(),
 });
+/**
+ * `inbox`, `sent`, `spam`, `drafts`, `archive` (Outlook's Archive; Gmail archived: no INBOX label), or any other
+ * name: a folder path the user made (`Projects/Hiring`; `Inbox/Hiring` is a sub-folder of the Inbox) or, on Gmail,
+ * a user label of that name. Missing folders are made.
+ */
+const folderName = z
+  .string()
+  .min(1)
+  .transform((text, ctx) => {
+    const f = parseFolder(text);
+    if (!f) ctx.addIssue({ code: 'custom', message: 'must name a folder' });
+    return f ?? 'inbox';
+  });
+const moveBody = z.strictObject({ folder: folderName });
 const messageBody = z
   .strictObject({
     raw: z.string().regex(/^[A-Za-z0-9+/=_\-\s]*$/, 'must be base64').optional(),
@@ -41,7 +55,7 @@ const messageBody = z
     text: z.string().optional(),
     html: z.string().optional(),
     date: isoDate.optional(),
-    folder: z.enum(['inbox', 'sent', 'spam', 'drafts']).optional(),
+    folder: folderName.refine((f) => f !== 'trash', 'mail cannot arrive in the trash').optional(),
     inReplyTo: z.string().optional(),
     references: stringOrList.optional(),
     threadKey: z.string().min(1).optional(),
@@ -167,6 +181,18 @@ export function controlRoutes(state: SimState) {
         if (mode === 'trash') state.mail.trash(address, id);
         else state.mail.deletePermanently(address, id);
         return { id, mode };
+      } catch (e) {
+        return mailError(reply, e);
+      }
+    });
+    // The user files a message into another folder (or an Outlook rule does); the message keeps its id.
+    app.post('/mailboxes/:address/messages/:id/move', async (req, reply) => {
+      const { address, id } = req.params as { address: string; id: string };
+      const b = parse(moveBody, req.body, reply);
+      if (!b) return reply;
+      try {
+        const m = state.mail.move(address, id, b.folder);
+        return { id: m.id, folder: m.folder };
       } catch (e) {
         return mailError(reply, e);
       }

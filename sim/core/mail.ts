@@ -10,8 +10,25 @@ import { parseHeaders, type ParsedHeaders } from './headers.ts';
  */
 
 export type Provider = 'google' | 'microsoft';
-export type Folder = 'inbox' | 'sent' | 'spam' | 'drafts' | 'trash';
-export const FOLDERS: readonly Folder[] = ['inbox', 'sent', 'spam', 'drafts', 'trash'];
+/**
+ * `archive` is Outlook's Archive folder and Gmail's "archived" (no INBOX label); `user:<path>` is a folder the user
+ * made (Outlook; `/` separates sub-folders, a first segment naming a system folder such as `Inbox/Hiring` files it
+ * below that folder) or a user label (Gmail).
+ */
+export type SystemFolder = 'inbox' | 'sent' | 'spam' | 'drafts' | 'trash' | 'archive';
+export type Folder = SystemFolder | `user:${string}`;
+export const FOLDERS: readonly SystemFolder[] = ['inbox', 'sent', 'spam', 'drafts', 'trash', 'archive'];
+
+export const isUserFolder = (f: Folder): f is `user:${string}` => f.startsWith('user:');
+
+/** `"archive"`, `"Projects/Hiring"`, `"user:Projects/Hiring"` → a Folder; null for an empty path. */
+export function parseFolder(text: string): Folder | null {
+  const t = text.trim();
+  if ((FOLDERS as readonly string[]).includes(t)) return t as SystemFolder;
+  const path = (t.startsWith('user:') ? t.slice(5) : t).split('/').map((s) => s.trim()).filter(Boolean).join('/');
+  if (!path) return null;
+  return (!path.includes('/') && systemFolderNamed(path)) || `user:${path}`;
+}
 
 export interface Mailbox {
   provider: Provider;
@@ -130,6 +147,8 @@ interface MailboxData {
   sorted: StoredMessage[] | null;
   sent: SentRecord[];
   counter: number;
+  /** Folders the user made (paths), in creation order; a path's ancestors come first. */
+  userFolders: string[];
 }
 
 const norm = (address: string) => address.trim().toLowerCase();
@@ -156,7 +175,7 @@ export class MailStore {
       displayName: input.displayName ?? local.split(/[._-]/).filter(Boolean).map((p) => p[0]!.toUpperCase() + p.slice(1)).join(' '),
     };
     // Sequence numbers start above zero so that "0" is never a valid cursor.
-    this.boxes.set(key, { box, messages: new Map(), byMessageId: new Map(), threadKeys: new Map(), threads: new Map(), changes: [], seq: 1000, sorted: null, sent: [], counter: 0 });
+    this.boxes.set(key, { box, messages: new Map(), byMessageId: new Map(), threadKeys: new Map(), threads: new Map(), changes: [], seq: 1000, sorted: null, sent: [], counter: 0, userFolders: [] });
     return box;
   }
 
@@ -260,6 +279,7 @@ export class MailStore {
       headers = parseHeaders(raw);
     }
     const folder = input.folder ?? 'inbox';
+    this.ensureFolder(d, folder);
     const internalDate = input.date ?? headers.date ?? this.clock.now();
     const id = this.newId(d, internalDate);
     const threadId = this.threadFor(d, id, input, headers);
@@ -348,12 +368,34 @@ export class MailStore {
     const m = d.messages.get(id);
     if (!m || m.deleted) throw new MailError('message_not_found', `no message ${id}`);
     if (m.folder === folder) return m;
+    this.ensureFolder(d, folder);
     const previous = m.folder;
     m.previousFolder = folder === 'trash' ? previous : null;
     m.folder = folder;
     d.sorted = null;
     this.log(d, m, 'moved', folder, previous);
     return m;
+  }
+
+  /** Folders the user made, as `user:<path>`, parents before children. */
+  userFolders(address: string): Array<`user:${string}`> {
+    return this.data(address).userFolders.map((p) => `user:${p}` as const);
+  }
+
+  /** The user makes a folder (and any missing parent). */
+  createFolder(address: string, folder: `user:${string}`): void {
+    this.ensureFolder(this.data(address), folder);
+  }
+
+  private ensureFolder(d: MailboxData, folder: Folder): void {
+    if (!isUserFolder(folder)) return;
+    const parts = folder.slice(5).split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const path = parts.slice(0, i).join('/');
+      // A first segment naming a system folder ("Inbox/Hiring") is that folder, not one of the user's.
+      if (i === 1 && parts.length > 1 && systemFolderNamed(path)) continue;
+      if (!d.userFolders.includes(path)) d.userFolders.push(path);
+    }
   }
 
   /** The user deletes in the mail client: to the trash. */
@@ -458,6 +500,16 @@ export class MailStore {
   sent(address: string): SentRecord[] {
     return [...this.data(address).sent].sort((a, b) => a.sentAt.getTime() - b.sentAt.getTime());
   }
+}
+
+const SYSTEM_NAMES: Record<string, SystemFolder> = {
+  inbox: 'inbox', sent: 'sent', 'sent items': 'sent', junk: 'spam', 'junk email': 'spam', spam: 'spam', drafts: 'drafts',
+  trash: 'trash', 'deleted items': 'trash', archive: 'archive',
+};
+
+/** The system folder a path segment names (`Inbox`, `Deleted Items`, …), if any. */
+export function systemFolderNamed(segment: string): SystemFolder | undefined {
+  return SYSTEM_NAMES[segment.trim().toLowerCase()];
 }
 
 function domainOfHeader(from: string): string {

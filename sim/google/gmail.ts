@@ -3,7 +3,7 @@ import { parseHeaders } from '../core/headers.ts';
 import type { Change, Folder, StoredMessage } from '../core/mail.ts';
 import { authenticate, type GoogleCtx } from './oauth.ts';
 import { backendError, badRequest, GoogleApiError, insufficientScopes, notFound, rateLimitExceeded, userRateLimitExceeded } from './errors.ts';
-import { FOLDER_LABEL, labelsFor, labelsOf, SYSTEM_LABELS } from './labels.ts';
+import { FOLDER_LABEL, labelsFor, labelsOf, SYSTEM_LABELS, userLabelId } from './labels.ts';
 import { bodyText, findAttachment, gmailPayload, snippetOf } from './mime.ts';
 import { matches, mentionedLabels, parseQuery, QueryError, type Node } from './query.ts';
 import { hasAny, METADATA_SCOPE, SCOPES_FOR } from './scopes.ts';
@@ -243,7 +243,7 @@ function listMessages(ctx: GoogleCtx, call: Call): GResponse {
     const env = { now, text: (m: StoredMessage) => derived(m).text };
     const ids = ctx.state.mail.messages(call.address).filter((m) => {
       const labels = labelsOf(m);
-      if (!includeSpamTrash && (m.folder === 'spam' || m.folder === 'trash') && !named.has(FOLDER_LABEL[m.folder]) && !named.has('ANYWHERE')) return false;
+      if (!includeSpamTrash && (m.folder === 'spam' || m.folder === 'trash') && !named.has(FOLDER_LABEL[m.folder as 'spam' | 'trash']) && !named.has('ANYWHERE')) return false;
       if (labelIds.some((l) => !labels.includes(l))) return false;
       return node ? matches(node, m, env) : true;
     });
@@ -401,14 +401,17 @@ function stop(ctx: GoogleCtx, call: Call): GResponse {
   return { status: 204, headers: {}, body: null };
 }
 
-function listLabels(): GResponse {
+function listLabels(ctx: GoogleCtx, call: Call): GResponse {
   return json({
-    labels: SYSTEM_LABELS.map((id) => ({
-      id,
-      name: id,
-      type: 'system',
-      ...(id.startsWith('CATEGORY_') || id === 'CHAT' ? {} : { messageListVisibility: 'hide', labelListVisibility: 'labelHide' }),
-    })),
+    labels: [
+      ...SYSTEM_LABELS.map((id) => ({
+        id,
+        name: id,
+        type: 'system',
+        ...(id.startsWith('CATEGORY_') || id === 'CHAT' ? {} : { messageListVisibility: 'hide', labelListVisibility: 'labelHide' }),
+      })),
+      ...ctx.state.mail.userFolders(call.address).map((f) => ({ id: userLabelId(f.slice(5)), name: f.slice(5), type: 'user', messageListVisibility: 'show', labelListVisibility: 'labelShow' })),
+    ],
   });
 }
 

@@ -1,7 +1,18 @@
-import type { Folder, StoredMessage } from '../core/mail.ts';
+import { createHash } from 'node:crypto';
+import type { Folder, StoredMessage, SystemFolder } from '../core/mail.ts';
 
-/** Gmail system labels of the store's folders. */
-export const FOLDER_LABEL: Record<Folder, string> = { inbox: 'INBOX', sent: 'SENT', spam: 'SPAM', drafts: 'DRAFT', trash: 'TRASH' };
+/** Gmail system labels of the store's folders; archived mail has none (it merely lacks INBOX). */
+export const FOLDER_LABEL: Record<Exclude<SystemFolder, 'archive'>, string> = { inbox: 'INBOX', sent: 'SENT', spam: 'SPAM', drafts: 'DRAFT', trash: 'TRASH' };
+
+/** A user label's id (`Label_…`, stable per name, as Gmail's are per label). */
+export const userLabelId = (path: string): string => `Label_${BigInt(`0x${createHash('sha256').update(path).digest('hex').slice(0, 12)}`).toString()}`;
+
+/** The label a folder stands for: a system label, a user label (`user:<name>`), or none (archived). */
+export function folderLabel(folder: Folder): string | null {
+  if (folder === 'archive') return null;
+  if (folder.startsWith('user:')) return userLabelId(folder.slice(5));
+  return FOLDER_LABEL[folder as Exclude<SystemFolder, 'archive'>];
+}
 
 /** Labels of a message now: its folder's label, SENT kept on a trashed sent message, UNREAD for new mail. */
 export function labelsOf(m: StoredMessage): string[] {
@@ -11,9 +22,11 @@ export function labelsOf(m: StoredMessage): string[] {
 export function labelsFor(folder: Folder, previousFolder: Folder | null, unread: boolean): string[] {
   const out: string[] = [];
   if (unread && folder !== 'sent' && folder !== 'drafts') out.push('UNREAD');
-  if (folder === 'inbox') out.push('CATEGORY_PERSONAL');
+  // Categories stay on received mail when it is archived or labelled (they are not inbox tabs only).
+  if (folder === 'inbox' || folder === 'archive' || folder.startsWith('user:')) out.push('CATEGORY_PERSONAL');
   if (folder === 'trash' && previousFolder === 'sent') out.push('SENT');
-  out.push(FOLDER_LABEL[folder]);
+  const label = folderLabel(folder);
+  if (label) out.push(label);
   return out;
 }
 

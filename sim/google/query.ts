@@ -221,6 +221,8 @@ function termMatches(op: string, value: string, m: StoredMessage, env: MatchEnv)
       const v = value.toLowerCase();
       if (v === 'anywhere') return true;
       if (v === 'read') return !labelsOf(m).includes('UNREAD');
+      // A user label by its name (Gmail accepts `/` and spaces written as `-`).
+      if (op !== 'is' && m.folder.startsWith('user:') && m.folder.slice(5).toLowerCase().replace(/[\s/]/g, '-') === v.replace(/[\s/]/g, '-')) return true;
       return labelsOf(m).includes(LABEL_ALIASES[v] ?? value.toUpperCase());
     }
     case 'text':

@@ -31,6 +31,8 @@ export function corePort(state: SimState): MsCorePort {
       return state.mail.deliverRaw(box?.address ?? address, input);
     },
     move: (address, id, folder) => void state.mail.move(address, id, folder),
+    userFolders: (address) => (microsoftBox(address) ? state.mail.userFolders(address) : []),
+    createFolder: (address, folder) => state.mail.createFolder(address, folder),
     deletePermanently: (address, id) => void state.mail.deletePermanently(address, id),
     recordSent: (address, record) => state.mail.recordSent(address, record),
     onChange(fn) {

@@ -99,10 +99,12 @@ interface SnapshotEntry {
   id: string;
 }
 
-/** Sorted initial-round snapshots, reused across the pages of a round. */
-const snapshotCache = new Map<string, SnapshotEntry[]>();
+/** Sorted initial-round snapshots, reused across the pages of a round (per simulator: positions repeat across them). */
+const snapshotCaches = new WeakMap<MsCorePort, Map<string, SnapshotEntry[]>>();
 
 function snapshot(core: MsCorePort, t: DeltaToken, cap: number): SnapshotEntry[] {
+  let snapshotCache = snapshotCaches.get(core);
+  if (!snapshotCache) snapshotCaches.set(core, (snapshotCache = new Map()));
   const key = `${t.a}|${t.f}|${t.s}|${t.flt ? `${t.flt.op}${t.flt.at}` : ''}|${cap}`;
   const hit = snapshotCache.get(key);
   if (hit) return hit;
@@ -177,7 +179,8 @@ export function deltaPage(core: MsCorePort, t: DeltaToken, pageSize: number, cap
       if (m && !m.deleted) all.push({ kind: 'item', message: m, folder: t.f });
     } else if (wasIn) {
       if (t.ct === 'created' || t.ct === 'updated') continue;
-      all.push({ kind: 'removed', id, reason: endFolder === null ? 'deleted' : 'changed' });
+      // Moved to another folder or deleted: Graph says `deleted` for both; only a look at the message tells them apart.
+      all.push({ kind: 'removed', id, reason: 'deleted' });
     }
   }
   const entries = all.slice(offset, offset + pageSize);
@@ -185,6 +188,6 @@ export function deltaPage(core: MsCorePort, t: DeltaToken, pageSize: number, cap
   return { entries, next: null, delta: { ...base, s: upto, u: undefined, k: undefined } };
 }
 
-export function removedJson(e: { id: string; reason: 'deleted' | 'changed' }, folder: GraphFolder, immutable: boolean) {
-  return { '@odata.type': '#microsoft.graph.message', id: messageIdFor(e.id, folder, immutable), '@removed': { reason: e.reason } };
+export function removedJson(e: { id: string; reason: 'deleted' | 'changed' }, folder: GraphFolder, immutable: boolean, address: string) {
+  return { '@odata.type': '#microsoft.graph.message', id: messageIdFor(e.id, folder, immutable, address), '@removed': { reason: e.reason } };
 }

@@ -1,6 +1,6 @@
 import { GraphError, accessDenied, badRequest, graphErrorBody, notFound } from './errors.ts';
 import { hasAnyScope, type MsContext } from './context.ts';
-import { DISPLAY_NAME, FOLDERS, folderId, newGuid, parseMessageId, resolveFolder, rootFolderId, userObjectIdFor, type GraphFolder } from './ids.ts';
+import { DISPLAY_NAME, FOLDERS, displayNameOf, folderId, folderKey, isUserGraphFolder, newGuid, parentOf, parseMessageId, resolveFolder, rootFolderId, userObjectIdFor, type GraphFolder } from './ids.ts';
 import { bodyPreference, parseSelect, renderDraft, renderMessage, type RenderOptions } from './messages.ts';
 import { decodeToken, deltaPage, encodeToken, parseDeltaFilter, parseListFilter, removedJson, syncStateNotFound, type DeltaToken } from './delta.ts';
 import type { AccessTokenRecord } from './state.ts';
@@ -82,7 +82,7 @@ export function preferenceApplied(req: GraphRequest, extra: string[] = []): Reco
 export function findMessage(ctx: MsContext, address: string, id: string): MsStoredMessage {
   const { immutableId, folder } = parseMessageId(id);
   const m = ctx.core.message(address, immutableId);
-  if (!m || m.deleted || (folder !== null && folder !== m.folder)) throw notFound();
+  if (!m || m.deleted || (folder !== null && folder !== folderKey(address, m.folder))) throw notFound();
   return m;
 }
 
@@ -114,6 +114,11 @@ const meRoute: Handler = (ctx, req, caller) => {
   return ok(out);
 };
 
+/** Every folder of the mailbox: the system ones, then the user's (parents first). */
+function allFolders(ctx: MsContext, address: string): GraphFolder[] {
+  return [...FOLDERS, ...ctx.core.userFolders(address)];
+}
+
 function folderJson(ctx: MsContext, address: string, f: GraphFolder) {
   let total = 0;
   let unread = 0;
@@ -123,23 +128,68 @@ function folderJson(ctx: MsContext, address: string, f: GraphFolder) {
     if (f === 'inbox' || f === 'spam') unread++;
   }
   if (f === 'drafts') for (const d of ctx.ms.drafts.values()) if (d.address === address) total++;
-  return { id: folderId(address, f), displayName: DISPLAY_NAME[f], parentFolderId: rootFolderId(address), childFolderCount: 0, unreadItemCount: unread, totalItemCount: total, sizeInBytes: 0, isHidden: false };
+  const parent = parentOf(f);
+  const children = allFolders(ctx, address).filter((c) => parentOf(c) === f).length;
+  return {
+    id: folderId(address, f), displayName: displayNameOf(f), parentFolderId: parent ? folderId(address, parent) : rootFolderId(address),
+    childFolderCount: children, unreadItemCount: unread, totalItemCount: total, sizeInBytes: 0, isHidden: false,
+  };
 }
 
 function folderParam(ctx: MsContext, caller: Caller, raw: string): GraphFolder {
-  const f = resolveFolder(caller.address, raw);
+  const f = resolveFolder(caller.address, raw, ctx.core.userFolders(caller.address));
   if (!f) throw new GraphError(404, 'ErrorInvalidIdMalformed', 'Id is malformed.');
   return f;
 }
 
+/** Folder collections page like Graph's: 10 by default, `$top` up to 1,000, `$skip` in the next link. */
+function folderPage(ctx: MsContext, req: GraphRequest, caller: Caller, list: GraphFolder[], context: string) {
+  const top = Number(req.query.get('$top') ?? 10);
+  const skip = Number(req.query.get('$skip') ?? 0);
+  if (!Number.isInteger(top) || top < 1 || top > 1000 || !Number.isInteger(skip) || skip < 0) throw badRequest('Invalid $top or $skip.', 'ErrorInvalidUrlQuery');
+  const body: Record<string, unknown> = { '@odata.context': `${req.base}/$metadata#users('${encodeURIComponent(caller.address)}')/${context}` };
+  body.value = list.slice(skip, skip + top).map((f) => folderJson(ctx, caller.address, f));
+  if (skip + top < list.length) {
+    const q = new URLSearchParams(req.query);
+    q.set('$skip', String(skip + top));
+    body['@odata.nextLink'] = `${req.base}${req.path}?${q.toString()}`;
+  }
+  return ok(body);
+}
+
+/** `GET /me/mailFolders`: the folders below the root (Inbox, Archive, the user's top-level folders…). */
 const listFolders: Handler = (ctx, req, caller) => {
   requireScope(caller, ...MAIL_READ);
-  return ok({ '@odata.context': `${req.base}/$metadata#users('${encodeURIComponent(caller.address)}')/mailFolders`, value: FOLDERS.map((f) => folderJson(ctx, caller.address, f)) });
+  return folderPage(ctx, req, caller, allFolders(ctx, caller.address).filter((f) => parentOf(f) === null), 'mailFolders');
+};
+
+const listChildFolders: Handler = (ctx, req, caller, [p]) => {
+  requireScope(caller, ...MAIL_READ);
+  const parent = folderParam(ctx, caller, p!);
+  return folderPage(ctx, req, caller, allFolders(ctx, caller.address).filter((f) => parentOf(f) === parent), `mailFolders('${folderId(caller.address, parent)}')/childFolders`);
 };
 
 const getFolder: Handler = (ctx, req, caller, [f]) => {
   requireScope(caller, ...MAIL_READ);
   return ok({ '@odata.context': `${req.base}/$metadata#users('${encodeURIComponent(caller.address)}')/mailFolders/$entity`, ...folderJson(ctx, caller.address, folderParam(ctx, caller, f!)) });
+};
+
+/** `POST /me/mailFolders` and `POST /me/mailFolders/{id}/childFolders` with `{displayName}`. */
+const createFolder: Handler = (ctx, req, caller, [p]) => {
+  requireScope(caller, 'Mail.ReadWrite');
+  const name = typeof (req.body as { displayName?: unknown } | null)?.displayName === 'string' ? (req.body as { displayName: string }).displayName.trim() : '';
+  if (!name || name.includes('/')) throw badRequest("The property 'displayName' is missing or not valid.", 'ErrorInvalidRequest');
+  const parent = p === undefined ? null : folderParam(ctx, caller, p);
+  if (parent === 'outbox' || parent === 'conversationhistory' || parent === 'syncissues') throw new GraphError(400, 'ErrorInvalidOperation', 'Folders cannot be created here.');
+  // A path whose first segment is a system folder's display name files the folder below that folder.
+  const path = parent === null ? name : isUserGraphFolder(parent) ? `${parent.slice(5)}/${name}` : `${DISPLAY_NAME[parent]}/${name}`;
+  const folder = `user:${path}` as const;
+  const siblings = allFolders(ctx, caller.address).filter((f) => parentOf(f) === parent);
+  if (siblings.some((f) => displayNameOf(f).toLowerCase() === name.toLowerCase())) {
+    throw new GraphError(409, 'ErrorFolderExists', 'A folder with the specified name already exists.');
+  }
+  ctx.core.createFolder(caller.address, folder);
+  return ok({ '@odata.context': `${req.base}/$metadata#users('${encodeURIComponent(caller.address)}')/mailFolders/$entity`, ...folderJson(ctx, caller.address, folder) }, 201);
 };
 
 function pageSizeOf(ctx: MsContext, req: GraphRequest, fallback: number): { size: number; applied: string | null } {
@@ -207,7 +257,7 @@ const delta: Handler = async (ctx, req, caller, [f]) => {
   const opts = renderOptions(req, caller, select);
   for (const e of page.entries) {
     if (e.kind === 'removed') {
-      value.push(removedJson(e, folder, immutable));
+      value.push(removedJson(e, folder, immutable, caller.address));
       continue;
     }
     const r = await renderMessage(e.message, { ...opts, folder: e.folder });
@@ -298,7 +348,10 @@ export const ROUTES: Route[] = [
   { method: 'GET', pattern: [], name: 'users.get', handler: meRoute },
   { method: 'POST', pattern: ['revokesigninsessions'], name: 'users.revokeSignInSessions', handler: revokeSessions },
   { method: 'GET', pattern: ['mailfolders'], name: 'mailFolders.list', handler: listFolders },
+  { method: 'POST', pattern: ['mailfolders'], name: 'mailFolders.create', handler: createFolder },
   { method: 'GET', pattern: ['mailfolders', ':'], name: 'mailFolders.get', handler: getFolder },
+  { method: 'GET', pattern: ['mailfolders', ':', 'childfolders'], name: 'mailFolders.listChildFolders', handler: listChildFolders },
+  { method: 'POST', pattern: ['mailfolders', ':', 'childfolders'], name: 'mailFolders.createChildFolder', handler: createFolder },
   { method: 'GET', pattern: ['mailfolders', ':', 'messages'], name: 'messages.list', handler: listMessagesOf(null) },
   { method: 'GET', pattern: ['mailfolders', ':', 'messages', 'delta'], name: 'messages.delta', handler: delta },
   { method: 'GET', pattern: ['mailfolders', ':', 'messages', 'microsoft.graph.delta'], name: 'messages.delta', handler: delta },

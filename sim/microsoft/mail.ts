@@ -297,8 +297,10 @@ const deleteMessage: Handler = (ctx, _req, caller, [id]) => {
 const moveMessage: Handler = async (ctx, req, caller, [id]) => {
   requireScope(caller, 'Mail.ReadWrite');
   const dest = isObj(req.body) && typeof req.body.destinationId === 'string' ? req.body.destinationId : '';
-  const folder = resolveFolder(caller.address, dest);
+  const folder = resolveFolder(caller.address, dest, ctx.core.userFolders(caller.address));
   if (!folder) throw new GraphError(400, 'ErrorInvalidIdMalformed', 'Id is malformed.');
+  // Outbox, Conversation History and Sync Issues hold no mail here.
+  if (folder === 'outbox' || folder === 'conversationhistory' || folder === 'syncissues') throw new GraphError(400, 'ErrorMoveCopyFailed', 'The item cannot be moved to this folder.');
   const m = findMessage(ctx, caller.address, id!);
   ctx.core.move(caller.address, m.id, folder);
   const moved = ctx.core.message(caller.address, m.id);

@@ -186,7 +186,7 @@ export interface Rendered {
 export async function renderMessage(m: MsStoredMessage, o: RenderOptions): Promise<Rendered> {
   const props = o.select ?? [...DEFAULT_PROPERTIES];
   const folder = o.folder ?? m.folder;
-  const id = messageIdFor(m.id, folder, o.immutable);
+  const id = messageIdFor(m.id, folder, o.immutable, o.address);
   const needFull = props.some((p) => NEEDS_FULL_PARSE.has(p));
   const email = needFull ? await parseFull(m) : m.headers ? fromStoredHeaders(m.headers) : await parseHeaders(m);
   const ck = changeKey(m.id, m.lastSeq);

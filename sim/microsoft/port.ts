@@ -1,5 +1,4 @@
-import type { SentRecord } from '../core/mail.ts';
-import type { GraphFolder } from './ids.ts';
+import type { Folder, SentRecord } from '../core/mail.ts';
 
 /**
  * What the Microsoft simulator needs from the provider-neutral simulator state. Everything Microsoft reads or
@@ -23,7 +22,7 @@ export interface MsStoredMessage {
   messageId: string;
   raw: Buffer;
   internalDate: Date;
-  folder: GraphFolder;
+  folder: Folder;
   deleted: boolean;
   /** Sequence of the last change to this message (lastModifiedDateTime and changeKey follow it). */
   lastSeq: number;
@@ -48,9 +47,9 @@ export interface MsChange {
   seq: number;
   id: string;
   /** The folder the message is in after this change; null once permanently deleted. */
-  folder: GraphFolder | null;
+  folder: Folder | null;
   /** The folder before this change; null when the change added the message. */
-  previousFolder: GraphFolder | null;
+  previousFolder: Folder | null;
   at: Date;
 }
 
@@ -87,8 +86,11 @@ export interface MsCorePort {
   /** Changes with seq > afterSeq and ≤ uptoSeq, oldest first. */
   changes(address: string, afterSeq: number, uptoSeq: number): MsChange[];
   /** Puts a message into the mailbox (sent copy, draft, delivery to another simulated mailbox). */
-  deliver(address: string, input: { raw: Buffer; folder: GraphFolder; date?: Date; threadKey?: string; inReplyTo?: string }): { id: string; threadId: string; messageId: string };
-  move(address: string, id: string, folder: GraphFolder): void;
+  deliver(address: string, input: { raw: Buffer; folder: Folder; date?: Date; threadKey?: string; inReplyTo?: string }): { id: string; threadId: string; messageId: string };
+  move(address: string, id: string, folder: Folder): void;
+  /** Folders the user made, parents first. */
+  userFolders(address: string): Array<`user:${string}`>;
+  createFolder(address: string, folder: `user:${string}`): void;
   deletePermanently(address: string, id: string): void;
   recordSent(address: string, record: MsSentRecord): void;
   onChange(fn: (address: string, change: MsChange) => void): void;

@@ -42,7 +42,7 @@ export function subscriptionJson(s: Subscription) {
 }
 
 /** `me/mailFolders('Inbox')/messages`, `/users/{id}/messages`, `me/events`, `me/calendar/events`. */
-function parseResource(caller: Caller, resource: string): Subscription['target'] {
+function parseResource(caller: Caller, resource: string, userFolders: Iterable<`user:${string}`> = []): Subscription['target'] {
   const path = resource.split('?')[0]!.replace(/^\/+/, '');
   const segs: string[] = [];
   for (const raw of path.split('/')) {
@@ -61,7 +61,7 @@ function parseResource(caller: Caller, resource: string): Subscription['target']
   const lower = rest.map((s) => s.toLowerCase());
   if (lower.length === 1 && lower[0] === 'messages') return { kind: 'messages', folder: null };
   if (lower.length === 3 && lower[0] === 'mailfolders' && lower[2] === 'messages') {
-    const f = resolveFolder(caller.address, rest[1]!);
+    const f = resolveFolder(caller.address, rest[1]!, userFolders);
     if (!f) throw new GraphError(400, 'ExtensionError', `Operation: Create; Exception: [Status Code: NotFound; Reason: The specified folder could not be found in the store.]`);
     return { kind: 'messages', folder: f };
   }
@@ -132,7 +132,7 @@ const create: Handler = async (ctx, req, caller) => {
     }
   }
   if (typeof b.resource !== 'string' || !b.resource) throw badRequest("The 'resource' property is required.", 'InvalidRequest');
-  const target = parseResource(caller, b.resource);
+  const target = parseResource(caller, b.resource, ctx.core.userFolders(caller.address));
   checkScopes(caller, target);
   const expiry = parseExpiry(ctx, b.expirationDateTime);
   const clientState = typeof b.clientState === 'string' ? b.clientState : null;
@@ -232,7 +232,7 @@ export class Notifier {
         folder = f;
       } else continue;
       if (!type || !folder || !s.changeTypes.includes(type)) continue;
-      const id = messageIdFor(change.id, folder, s.immutableIds);
+      const id = messageIdFor(change.id, folder, s.immutableIds, s.address);
       this.enqueue(s, type, 'Messages', id, '#Microsoft.Graph.Message', changeKey(change.id, change.seq));
     }
   }

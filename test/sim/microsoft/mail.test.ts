@@ -66,7 +66,7 @@ describe('mail folders and messages/delta', () => {
     const second = await drain(idle.json()['@odata.deltaLink'], { prefer: 'IdType="ImmutableId"' });
     const byId = new Map(second.items.map((m) => [m.id as string, m]));
     expect(byId.get(fresh.id)).toMatchObject({ subject: 'new' });
-    expect(byId.get(ids[0]!)).toEqual({ '@odata.type': '#microsoft.graph.message', id: ids[0], '@removed': { reason: 'changed' } });
+    expect(byId.get(ids[0]!)).toEqual({ '@odata.type': '#microsoft.graph.message', id: ids[0], '@removed': { reason: 'deleted' } });
     expect(byId.get(ids[1]!)).toEqual({ '@odata.type': '#microsoft.graph.message', id: ids[1], '@removed': { reason: 'deleted' } });
     expect(second.items).toHaveLength(3);
 
@@ -89,7 +89,7 @@ describe('mail folders and messages/delta', () => {
     expect(stale.statusCode).toBe(404);
     expect(stale.json().error.code).toBe('ErrorItemNotFound');
     const changes = await drain(inbox.deltaLink);
-    expect(changes.items).toEqual([{ '@odata.type': '#microsoft.graph.message', id: regularId, '@removed': { reason: 'changed' } }]);
+    expect(changes.items).toEqual([{ '@odata.type': '#microsoft.graph.message', id: regularId, '@removed': { reason: 'deleted' } }]);
     // The immutable id keeps working across the move.
     expect((await g.get(`/me/messages/${d.id}?$select=parentFolderId`, { prefer: 'IdType="ImmutableId"' })).json().id).toBe(d.id);
   });
