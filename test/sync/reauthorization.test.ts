@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { windowStart } from '../../src/domain/ingestion/index.ts';
 import { runHistoricalSync, runIncrementalSync } from '../../src/sync/engine.ts';
 import { startEmailSync } from '../../src/sync/workers.ts';
 import type { Database } from '../../src/store/database.ts';
@@ -63,5 +64,96 @@ describe.each(['google', 'microsoft'] as const)('re-authorization with %s (R-22,
     expect(await runHistoricalSync(world.deps, c.grant.id)).toBe('completed');
     // Nothing is stored twice; what was kept stays (R-22), and the window holds the same mail.
     expectSameSet(await storedMessageIds(world, c), expected);
+  });
+});
+
+/**
+ * R-23 for a scan stopped half-way and for a grant the provider refused (R-12): the six months count from when
+ * syncing stopped, and a grant away longer starts a new historical sync relative to the new authorization.
+ */
+describe.each(backends.flatMap((b) => (['google', 'microsoft'] as const).map((p) => [b.name, p, b] as const)))('re-authorization after a stop on %s with %s (R-12, R-23)', (_name, provider, backend) => {
+  let database: Database;
+  let world: World;
+  const DAY = 86_400_000;
+
+  beforeAll(async () => {
+    database = await backend.open();
+    world = await startWorld(database);
+  });
+  afterAll(async () => {
+    await world?.close();
+    await database?.close();
+  });
+
+  const recorder = () => {
+    const sent: Array<[string, unknown]> = [];
+    return { sent, jobs: { send: async (queue: string, payload: unknown) => (sent.push([queue, payload]), 'job') } };
+  };
+  const state = (id: string) => world.api.ctx.db.selectFrom('sync_states').selectAll().where('authorization_id', '=', id).executeTakeFirstOrThrow();
+  const grant = (id: string) => world.api.ctx.db.selectFrom('mailbox_authorizations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+  it('a grant deauthorized during its historical scan and re-authorized more than six months later begins a new historical sync with the new window', async () => {
+    const c = await mailboxCompany(world, provider, 'tiny', `reauth-scan-${provider}`);
+    expect(await runHistoricalSync(world.deps, c.grant.id)).toBe('completed');
+    // The scan as it stood when the grant was deauthorized, half-way, with the old authorization's window.
+    const oldWindow = new Date(world.api.clock.now().getTime() - 600 * DAY);
+    await world.api.ctx.db
+      .updateTable('sync_states')
+      .set({ phase: 'historical', window_start: oldWindow, cursor: null, checkpoint: JSON.stringify({ scan: null, threads: {}, addresses: [] }), historical_completed_at: null })
+      .where('authorization_id', '=', c.grant.id)
+      .execute();
+    const off = await world.api.call('DELETE', `/api/v1/seats/${c.seat.id}/authorizations/email`, { token: c.contractToken, actAs: c.recruiter.id });
+    expect(off.statusCode, off.body).toBeLessThan(300);
+    await connectMailbox(world.api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address: c.address });
+    await world.api.ctx.db.updateTable('mailbox_authorizations').set({ deauthorized_at: new Date(world.api.clock.now().getTime() - 200 * DAY) }).where('id', '=', c.grant.id).execute();
+    const { sent, jobs } = recorder();
+    await startEmailSync(world.api.ctx, jobs as never, c.seat.id);
+    expect(sent[0]).toEqual(['sync.historical', { authorizationId: c.grant.id }]);
+    expect(await state(c.grant.id)).toMatchObject({ phase: 'idle', checkpoint: null, window_start: null });
+    expect(await runHistoricalSync(world.deps, c.grant.id)).toBe('completed');
+    const g = await grant(c.grant.id);
+    expect((await state(c.grant.id)).window_start).toEqual(windowStart({ authorizedAt: g.last_authorized_at, firstAuthorizedAt: g.first_authorized_at }));
+  });
+
+  it('a grant the provider refused records when syncing stopped: reconnected within six months it resumes from its cursor, after more than six months a new historical sync begins', async () => {
+    const c = await mailboxCompany(world, provider, 'tiny', `reauth-refused-${provider}`);
+    expect(await runHistoricalSync(world.deps, c.grant.id)).toBe('completed');
+    const revoke = async () => {
+      if (provider === 'google') {
+        const row = await grant(c.grant.id);
+        const token = world.api.cipher.open(row.refresh_token_ciphertext!, `${row.id}:refresh`);
+        expect((await fetch(`${world.sim.url}/google/revoke?token=${encodeURIComponent(token)}`, { method: 'POST' })).status).toBe(200);
+      } else await world.control('POST', `/_sim/microsoft/users/${encodeURIComponent(c.address)}/revoke-sessions`);
+    };
+    /** The next sync meets the refusal: the grant records when syncing stopped (the product clock runs meanwhile). */
+    const refusedBetween = async () => {
+      const before = world.api.clock.now().getTime();
+      expect(await runIncrementalSync(world.deps, c.grant.id)).toBe('stopped');
+      const row = await grant(c.grant.id);
+      expect(row.state).toBe('needs_reauthorization');
+      expect(row.deauthorized_at!.getTime()).toBeGreaterThanOrEqual(before);
+      expect(row.deauthorized_at!.getTime()).toBeLessThanOrEqual(world.api.clock.now().getTime());
+      return row.deauthorized_at!;
+    };
+    await revoke();
+    const stoppedAt = await refusedBetween();
+
+    // A month later: resumed from the cursor.
+    world.api.clock.set(new Date(stoppedAt.getTime() + 30 * DAY));
+    await connectMailbox(world.api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address: c.address });
+    let r = recorder();
+    await startEmailSync(world.api.ctx, r.jobs as never, c.seat.id);
+    expect(r.sent[0]).toEqual(['sync.mailbox', { authorizationId: c.grant.id, trigger: 'reauthorized' }]);
+    expect(await runIncrementalSync(world.deps, c.grant.id)).toBe('completed');
+
+    // Refused again, and reconnected seven months after that: a new historical sync.
+    await revoke();
+    const stoppedAgain = await refusedBetween();
+    world.api.clock.set(new Date(stoppedAgain.getTime() + 210 * DAY));
+    await connectMailbox(world.api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address: c.address });
+    r = recorder();
+    await startEmailSync(world.api.ctx, r.jobs as never, c.seat.id);
+    expect(r.sent).toEqual([['sync.historical', { authorizationId: c.grant.id }]]);
+    expect(await state(c.grant.id)).toMatchObject({ phase: 'idle', cursor: null });
   });
 });
