@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { quotaCounters } from '../providers/budget.ts';
 
 /** Prometheus metrics of one process, served at `/metrics`. */
 export function createMetrics() {
@@ -16,6 +17,27 @@ export function createMetrics() {
     labelNames: ['method', 'route'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
+  });
+  // R-27: the process's counts, read at each scrape (kept by providerFetch).
+  new Counter({
+    name: 'recruiter_sync_provider_rate_limit_answers_total',
+    help: 'Rate-limit answers (429, or 403 for quota) received from providers; the quota budget keeps this at zero',
+    labelNames: ['provider'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [provider, n] of Object.entries(quotaCounters.rateLimitAnswers)) this.inc({ provider }, n);
+    },
+  });
+  new Counter({
+    name: 'recruiter_sync_quota_budget_waits_total',
+    help: "Provider calls that had to wait for their mailbox's quota budget (units or concurrency)",
+    labelNames: ['provider'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [provider, n] of Object.entries(quotaCounters.budgetWaits)) this.inc({ provider }, n);
+    },
   });
   return { registry, httpRequests, httpDuration };
 }
