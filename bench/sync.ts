@@ -28,6 +28,8 @@ interface Usage {
   units: number;
   bodiesServed: number;
   requests: Record<string, number>;
+  /** Requests the simulator refused for its quota or concurrency limit. */
+  rateLimited: number;
 }
 
 export async function benchSyncQuota({ full, report }: BenchContext): Promise<void> {
@@ -58,7 +60,7 @@ export async function benchSyncQuota({ full, report }: BenchContext): Promise<vo
   };
   const usageOf = async (provider: Provider, address: string): Promise<Usage> => {
     const usage = await sim.control('GET', '/_sim/usage');
-    return usage[provider]?.[address.toLowerCase()] ?? { units: 0, bodiesServed: 0, requests: {} };
+    return usage[provider]?.[address.toLowerCase()] ?? { units: 0, bodiesServed: 0, requests: {}, rateLimited: 0 };
   };
 
   try {
@@ -131,6 +133,10 @@ export async function benchSyncQuota({ full, report }: BenchContext): Promise<vo
       report(`${w}.fullScan`, scanned.ms / 1000, 's', `${quota}; ${scan!.throttled} throttled answer(s), ${(scanned.waitedMs / 1000).toFixed(0)} s of it quota waits`);
       report(`${w}.fullScan.quotaMinimum`, quotaMinimum(provider, scanUsage.units), 's', minimumNote(provider, scanUsage.units));
       if (inlined) report(`${w}.fullScanInline`, inlined.ms / 1000, 's', `${quota}; ${inline!.throttled} throttled answer(s)`);
+      // R-27: what the product provoked at the simulators' default limits (its quota budget waits instead).
+      const r = `sync.rateLimited.${provider}`;
+      report(`${r}.ours`, ours.rateLimited, 'answers', `rate-limit answers the simulator gave our historical sync; ${quota}`);
+      report(`${r}.fullScan`, scanUsage.rateLimited, 'answers', 'the full scan, which has no budget, for comparison');
     }
   } finally {
     await world.close();
