@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
+import type { DemoLogins } from './api/routes/session.ts';
 import { AdjustableClock, systemClock, type Clock } from './clock.ts';
 import { assertTestModeIsSafe, publicUrl, requireTokenKey, type Config } from './config.ts';
 import { TokenCipher } from './crypto/token-cipher.ts';
@@ -29,7 +30,7 @@ export const VERSION = '0.1.0';
  * Composes one process: database (migrated at start), job queue, and — for the web role — the HTTP API.
  * `serve` and `demo` both start through here, so production and the demo run the same code.
  */
-export async function startRuntime(options: { config: Config; role: Role; database?: Database; port?: number }): Promise<Runtime> {
+export async function startRuntime(options: { config: Config; role: Role; database?: Database; port?: number; demo?: DemoLogins }): Promise<Runtime> {
   const { config, role } = options;
   assertTestModeIsSafe(config);
   const key = requireTokenKey(config);
@@ -81,6 +82,7 @@ export async function startRuntime(options: { config: Config; role: Role; databa
       serveWeb: true,
       jobs,
       testMode: clock instanceof AdjustableClock ? { clock, jobs } : undefined,
+      demo: options.demo,
     });
     const address = await app.listen({ port, host: config.HOST });
     url = config.PUBLIC_URL ?? address;

@@ -23,6 +23,7 @@ import { decisionRoutes } from './routes/decisions.ts';
 import { sendingRoutes } from './routes/sending.ts';
 import { interviewRoutes } from './routes/interviews.ts';
 import { exportRoutes } from './routes/export.ts';
+import type { DemoLogins } from './routes/session.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
 export interface AppDependencies {
@@ -42,6 +43,8 @@ export interface AppDependencies {
   serveWeb?: boolean | string;
   /** Test mode: the adjustable clock and the job drainer behind `/_test/*`. */
   testMode?: { clock: AdjustableClock; jobs: JobDrainer } | undefined;
+  /** The local demo's seeded sign-ins, shown on its sign-in page; never set in a deployment. */
+  demo?: DemoLogins | undefined;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
@@ -71,7 +74,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerAuth(app, deps.ctx);
 
   const secureCookies = deps.publicUrl.startsWith('https://');
-  sessionRoutes(app, deps.ctx, secureCookies);
+  sessionRoutes(app, deps.ctx, secureCookies, deps.demo);
   settingsRoutes(app, deps.ctx);
   messageRoutes(app, deps.ctx);
   decisionRoutes(app, deps.ctx);

@@ -43,6 +43,16 @@ export async function runDemo(config: Config): Promise<number> {
     delivered += (await loadIntoSimulator(sim.state, owner.email, mailbox)).size;
   }
 
+  // The sign-in page lists these too: only the demo tells its visitors how to sign in.
+  const logins = await database.db
+    .selectFrom('users')
+    .innerJoin('contracts', 'contracts.id', 'users.contract_id')
+    .select(['users.email', 'users.role', 'users.name'])
+    .where('contracts.name', '=', DEMO_COMPANY)
+    .orderBy('users.role')
+    .orderBy('users.email')
+    .execute();
+
   // The demo log shows warnings and errors only, unless LOG_LEVEL says otherwise.
   const logLevel = process.env.LOG_LEVEL ? config.LOG_LEVEL : 'warn';
   const runtime = await startRuntime({
@@ -61,6 +71,7 @@ export async function runDemo(config: Config): Promise<number> {
     },
     role: 'all',
     database,
+    demo: { password: DEMO_PASSWORD, logins },
   });
   // R-21: what an operator configures in Pub/Sub — a push subscription on the watch topic to the product's webhook.
   await control(sim.url, 'POST', '/_sim/google/pubsub-subscriptions', {
@@ -68,14 +79,6 @@ export async function runDemo(config: Config): Promise<number> {
     pushEndpoint: `${runtime.url}/webhooks/google/pubsub`,
     ...(config.GOOGLE_PUBSUB_AUDIENCE ? { audience: config.GOOGLE_PUBSUB_AUDIENCE } : {}),
   });
-  const logins = await database.db
-    .selectFrom('users')
-    .innerJoin('contracts', 'contracts.id', 'users.contract_id')
-    .select(['users.email', 'users.role', 'users.name'])
-    .where('contracts.name', '=', DEMO_COMPANY)
-    .orderBy('users.role')
-    .orderBy('users.email')
-    .execute();
   console.log(
     [
       '',

@@ -1,5 +1,5 @@
-import { useCallback, useEffect, useState } from 'react';
-import { api, errorMessage, onUnauthenticated, type Contract, type Session } from './api.ts';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, errorMessage, onUnauthenticated, type Contract, type DemoLogins, type Session } from './api.ts';
 import { AdminEmail } from './screens/AdminEmail.tsx';
 import { CandidateProfile } from './screens/CandidateProfile.tsx';
 import { EmailSettings } from './screens/EmailSettings.tsx';
@@ -14,10 +14,15 @@ type SessionState = { kind: 'loading' } | { kind: 'signed_out'; notice: string |
 
 export function App() {
   const [state, setState] = useState<SessionState>({ kind: 'loading' });
+  // Kept for the sign-in page after a sign-out: the demo's logins do not change while it runs.
+  const demo = useRef<DemoLogins | null>(null);
 
   useEffect(() => {
-    api.session().then(
-      (session) => setState(session ? { kind: 'signed_in', session } : { kind: 'signed_out', notice: null }),
+    api.probe().then(
+      (probe) => {
+        demo.current = probe.demo;
+        setState(probe.session ? { kind: 'signed_in', session: probe.session } : { kind: 'signed_out', notice: null });
+      },
       (error) => setState({ kind: 'error', message: errorMessage(error) }),
     );
     return onUnauthenticated(() => setState({ kind: 'signed_out', notice: 'Your session has ended. Sign in again to continue.' }));
@@ -33,7 +38,7 @@ export function App() {
 
   if (state.kind === 'loading') return <main id="main" className="page-center"><Loading label="Loading…" /></main>;
   if (state.kind === 'error') return <main id="main" className="page-center"><Alert tone="error">{state.message}</Alert></main>;
-  if (state.kind === 'signed_out') return <SignIn notice={state.notice} onSignedIn={(session) => setState({ kind: 'signed_in', session })} />;
+  if (state.kind === 'signed_out') return <SignIn notice={state.notice} demo={demo.current} onSignedIn={(session) => setState({ kind: 'signed_in', session })} />;
   return <Shell session={state.session} onSignOut={signOut} />;
 }
 

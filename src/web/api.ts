@@ -28,6 +28,12 @@ export interface Session {
   expiresAt?: string;
 }
 
+/** The local demo's seeded sign-ins (only the demo sends them). */
+export interface DemoLogins {
+  password: string;
+  logins: Array<{ email: string; name: string; role: Role }>;
+}
+
 export interface Contract {
   id: string;
   name: string;
@@ -66,6 +72,7 @@ export interface SeatHealth {
     progress: number | null;
     lastSyncedAt: string | null;
     lastError: string | null;
+    status: SyncStatus;
   };
 }
 
@@ -113,7 +120,13 @@ export interface SyncState {
   estimatedCompletionAt: string | null;
   lastSyncedAt: string | null;
   lastError: string | null;
+  /** The same word on the seat's page and in sync health: up_to_date only when mail was read within 10 minutes. */
+  status: SyncStatus;
+  /** When the provider last accepted the connection (a sync or the health probe). */
+  lastCheckedAt: string | null;
 }
+
+export type SyncStatus = 'not_connected' | 'disconnected' | 'reconnect_needed' | 'starting' | 'historical' | 'up_to_date' | 'behind';
 
 export interface Mailbox {
   email: Grant & { sync: SyncState };
@@ -282,14 +295,14 @@ export const api = {
   },
   /** The current session, or null when nobody is signed in. */
   async session(): Promise<Session | null> {
-    try {
-      const session = await request<Session>('GET', '/session');
-      csrfToken = session.csrfToken;
-      return session;
-    } catch (error) {
-      if (error instanceof ApiError && error.code === 'unauthenticated') return null;
-      throw error;
-    }
+    return (await api.probe()).session;
+  },
+  /** The session and, signed out in the local demo, its sign-ins. Signed out answers 200: no error in the console. */
+  async probe(): Promise<{ session: Session | null; demo: DemoLogins | null }> {
+    const answer = await request<Session | { user: null; demo?: DemoLogins }>('GET', '/session');
+    if (answer.user === null) return { session: null, demo: 'demo' in answer ? (answer.demo ?? null) : null };
+    csrfToken = answer.csrfToken;
+    return { session: answer, demo: null };
   },
   async signOut(): Promise<void> {
     try {

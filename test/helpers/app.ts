@@ -1,5 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../../src/api/app.ts';
+import { buildApp, type AppDependencies } from '../../src/api/app.ts';
 import { AdjustableClock } from '../../src/clock.ts';
 import type { Database } from '../../src/store/database.ts';
 import type { ServiceContext } from '../../src/services/context.ts';
@@ -35,6 +35,8 @@ export async function startTestApi(
     serveWeb?: boolean;
     /** Push notifications on (R-21): providers reach the webhooks at `publicUrl`; Gmail watches publish to `pubsubTopic`. */
     push?: { pubsubTopic?: string; pubsubAudience?: string };
+    /** The local demo's sign-ins, as `npm start` passes them. */
+    demo?: AppDependencies['demo'];
     /** Hooks to add before the app is ready (benchmarks time requests with them). */
     beforeReady?: (app: FastifyInstance) => void;
   } = {},
@@ -62,6 +64,7 @@ export async function startTestApi(
     logLevel: 'silent',
     serveWeb: options.serveWeb ?? false,
     testMode: { clock, jobs: { drain: options.drain ?? (async () => 0) } },
+    demo: options.demo,
   });
   options.beforeReady?.(app);
   await app.ready();

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import type { ServiceContext } from '../../services/context.ts';
-import { csrfTokenFor, signIn, signOut } from '../../services/credentials.ts';
+import { actorFromSession, csrfTokenFor, signIn, signOut } from '../../services/credentials.ts';
 import { getUser } from '../../services/users.ts';
 import { SESSION_COOKIE, sessionCookieOptions } from '../auth.ts';
 import { defineRoute } from '../route.ts';
@@ -10,8 +10,21 @@ import { User } from '../schemas.ts';
 
 const SessionView = z.object({ user: User, csrfToken: z.string(), expiresAt: z.string().optional() });
 
+/** The logins the demo (`npm start`) seeds, shown on its sign-in page; a real deployment has none. */
+export interface DemoLogins {
+  password: string;
+  logins: Array<{ email: string; name: string; role: 'admin' | 'recruiter' }>;
+}
+const SignedOut = z.object({
+  user: z.null(),
+  demo: z
+    .object({ password: z.string(), logins: z.array(z.object({ email: z.string(), name: z.string(), role: z.enum(['admin', 'recruiter']) })) })
+    .optional()
+    .describe('Only when the product runs as the local demo: the seeded sign-ins'),
+});
+
 /** Signing in and out with a password; the session lives in an httpOnly cookie, CSRF in a header. */
-export function sessionRoutes(app: FastifyInstance, ctx: ServiceContext, secureCookies: boolean): void {
+export function sessionRoutes(app: FastifyInstance, ctx: ServiceContext, secureCookies: boolean, demo?: DemoLogins): void {
   const tags = ['Session'];
   defineRoute(
     app,
@@ -30,12 +43,18 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServiceContext, secureC
   );
   defineRoute(
     app,
-    { method: 'GET', url: '/api/v1/session', summary: 'The signed-in user and the CSRF token', tags, auth: 'caller', response: SessionView },
-    async ({ actor, request }) => {
-      if (actor.kind !== 'user' || actor.via !== 'session') {
+    {
+      method: 'GET', url: '/api/v1/session',
+      summary: 'The signed-in user and the CSRF token; `{user: null}` (200) when the browser has no live session, so that the sign-in page probes without an error',
+      tags, auth: 'none', response: z.union([SessionView, SignedOut]),
+    },
+    async ({ request }) => {
+      if (request.headers.authorization !== undefined) {
         throw new AppError('forbidden', 'GET /session describes a signed-in browser session; integrations have none.');
       }
-      const token = request.cookies[SESSION_COOKIE] ?? '';
+      const token = request.cookies[SESSION_COOKIE];
+      const actor = token ? await actorFromSession(ctx, token) : undefined;
+      if (!token || !actor || actor.kind !== 'user') return { user: null, ...(demo ? { demo } : {}) };
       return { user: await getUser(ctx, actor, actor.userId), csrfToken: csrfTokenFor(token) };
     },
   );

@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from 'react';
-import { api, errorMessage, type Session } from '../api.ts';
+import { api, errorMessage, type DemoLogins, type Session } from '../api.ts';
 import { Alert, useTitle } from '../ui.tsx';
 
-export function SignIn({ onSignedIn, notice }: { onSignedIn: (session: Session) => void; notice?: string | null }) {
+export function SignIn({ onSignedIn, notice, demo }: { onSignedIn: (session: Session) => void; notice?: string | null; demo?: DemoLogins | null }) {
   useTitle('Sign in');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -44,6 +44,31 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (session: Session) 
             {busy ? 'Signing in…' : 'Sign in'}
           </button>
         </form>
+        {demo && demo.logins.length > 0 && (
+          <section className="demo-logins" aria-labelledby="demo-logins-title">
+            <h2 id="demo-logins-title">Demo sign-ins</h2>
+            <p className="muted small">
+              This is the local demo. Every account below uses the password <code>{demo.password}</code>; choose one to fill in the form.
+            </p>
+            <ul>
+              {demo.logins.map((login) => (
+                <li key={login.email}>
+                  <button
+                    type="button"
+                    className="button-quiet demo-login"
+                    onClick={() => {
+                      setEmail(login.email);
+                      setPassword(demo.password);
+                    }}
+                  >
+                    <span className="demo-login-name">{login.name}</span> <span className="muted">{login.role === 'admin' ? 'Admin' : 'Recruiter'}</span>{' '}
+                    <span className="demo-login-email">{login.email}</span>
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
       </div>
     </main>
   );
