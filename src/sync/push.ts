@@ -16,6 +16,7 @@ import type { PushNotice } from '../providers/push.ts';
 import { accessTokenFor } from '../services/access-tokens.ts';
 import type { MailboxDeps } from '../services/mailbox-authorization.ts';
 import type { PushSubscriptionsTable } from '../store/schema.ts';
+import { withMailboxBudget } from './quota-budget.ts';
 
 /** A channel is renewed when it has less than this left (Gmail watches last 7 days, Graph subscriptions under 7). */
 export const RENEW_AHEAD_MS = 24 * 3600_000;
@@ -143,7 +144,7 @@ export interface UpkeepResult {
  */
 export async function upkeepGrantPush(deps: MailboxDeps, authorizationId: string, log?: Pick<Logger, 'warn'>): Promise<UpkeepResult> {
   const result: UpkeepResult = { started: 0, renewed: 0, stopped: 0, failed: 0 };
-  const grant = await deps.db.selectFrom('mailbox_authorizations').select(['id', 'contract_id', 'provider', 'state', 'kind']).where('id', '=', authorizationId).executeTakeFirst();
+  const grant = await deps.db.selectFrom('mailbox_authorizations').select(['id', 'contract_id', 'provider', 'state', 'kind', 'address']).where('id', '=', authorizationId).executeTakeFirst();
   if (!grant || grant.kind !== 'email' || grant.state !== 'authorized') return result;
   const client = deps.providers.push(grant.provider);
   const wanted = client.pushResources();
@@ -168,7 +169,8 @@ export async function upkeepGrantPush(deps: MailboxDeps, authorizationId: string
   let transient: unknown;
   const attempt = async (what: string, run: () => Promise<void>) => {
     try {
-      await run();
+      // watches and subscriptions draw on the mailbox's quota budget too (a Gmail watch costs 100 units).
+      await withMailboxBudget(deps, grant.provider, grant.address, authorizationId, run);
     } catch (error) {
       if (error instanceof ProviderError && (error.kind === 'transient' || error.kind === 'throttled')) transient ??= error;
       else result.failed++;
