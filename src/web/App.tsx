@@ -5,7 +5,7 @@ import { CandidateProfile } from './screens/CandidateProfile.tsx';
 import { EmailSettings } from './screens/EmailSettings.tsx';
 import { Pipeline } from './screens/Pipeline.tsx';
 import { SignIn } from './screens/SignIn.tsx';
-import { Alert, Link, Loading, SETTINGS_PATH, navigate, useLocation, useTitle } from './ui.tsx';
+import { Alert, Link, Loading, NotFound, SETTINGS_PATH, navigate, useLocation } from './ui.tsx';
 
 export const ROUTES = { adminEmail: '/admin/email', emailSettings: SETTINGS_PATH, pipeline: '/pipeline' } as const;
 const CANDIDATE_ROUTE = /^\/candidates\/([0-9a-f-]{36})$/i;
@@ -64,7 +64,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
   else if (pathname === ROUTES.pipeline) screen = <Pipeline user={user} />;
   else if (CANDIDATE_ROUTE.test(pathname)) screen = <CandidateProfile key={pathname} user={user} candidateId={CANDIDATE_ROUTE.exec(pathname)![1]!} contract={contract} />;
   else if (pathname === '/' || pathname === ROUTES.adminEmail) screen = null;
-  else screen = <NotFound home={home} />;
+  else screen = <NotFound back={{ to: home, label: 'Go to the start page' }} />;
 
   return (
     <>
@@ -123,17 +123,5 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         {screen}
       </main>
     </>
-  );
-}
-
-function NotFound({ home }: { home: string }) {
-  useTitle('Page not found');
-  return (
-    <section className="card">
-      <h1>Page not found</h1>
-      <p>
-        There is no page at this address. <Link to={home}>Go to the start page</Link>.
-      </p>
-    </section>
   );
 }

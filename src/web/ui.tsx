@@ -51,6 +51,31 @@ export function useTitle(title: string): void {
   }, [title]);
 }
 
+/**
+ * The product's not-found page: what is missing, in words, and a way back. Unknown addresses, and records that
+ * do not exist or are not the reader's to see (the API answers both with not_found).
+ */
+export function NotFound({
+  title = 'Page not found',
+  text = 'There is no page at this address.',
+  back,
+}: {
+  title?: string;
+  text?: string;
+  back: { to: string; label: string };
+}) {
+  useTitle(title);
+  return (
+    <section className="card not-found" aria-labelledby="not-found-title">
+      <h1 id="not-found-title">{title}</h1>
+      <p>{text}</p>
+      <p>
+        <Link to={back.to}>{back.label}</Link>
+      </p>
+    </section>
+  );
+}
+
 // --- Messages
 
 /** Where a recruiter connects their mailbox and calendar: every "reconnect" fix links here. */
