@@ -1,4 +1,4 @@
-import type { AuditEntry, EmailAccess, GrantState, Provider, SyncPhase } from './api.ts';
+import type { AuditEntry, EmailAccess, GrantState, Provider, SyncPhase, SyncStatus } from './api.ts';
 
 /** Plain words for the API's codes: what a recruiter or an admin reads instead of identifiers. */
 
@@ -220,4 +220,41 @@ const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
 export function shortDate(iso: string, now: Date = new Date()): string {
   const date = new Date(iso);
   return date.toDateString() === now.toDateString() ? timeFormat.format(date) : formatDate(iso);
+}
+
+/**
+ * The server's one word for a mailbox's sync, the same on the seat's page and in the admin's sync health, in plain
+ * words: "Up to date" only when mail was read from the mailbox within the last ten minutes without error (the server
+ * decides); otherwise when it was last read.
+ */
+export function syncStatusText(sync: { status?: SyncStatus; phase: SyncPhase; lastSyncedAt: string | null }): string {
+  switch (sync.status) {
+    case 'reconnect_needed':
+      return 'Reconnect needed';
+    case 'up_to_date':
+      return 'Up to date';
+    case 'behind':
+      return sync.lastSyncedAt ? `Behind, last read ${formatDate(sync.lastSyncedAt)}` : 'Behind, not read yet';
+    case 'historical':
+      return 'Importing past email';
+    case 'starting':
+      return 'Starting';
+    case 'disconnected':
+      return 'Disconnected';
+    case 'not_connected':
+      return 'Not connected';
+    default:
+      return sync.phase === 'historical' ? 'Importing past email' : sync.phase === 'idle' ? 'Not syncing' : 'Behind';
+  }
+}
+
+/**
+ * Why the provider refused a grant, in plain words (the server's sentence names the provider and its own message).
+ * Anything else is shown as `reasonText` words it.
+ */
+export function refusalText(reason: string | null): string | null {
+  if (!reason) return null;
+  const refused = /^(Google|Microsoft) refused/.exec(reason);
+  if (!refused) return reasonText(reason);
+  return `${refused[1]} no longer accepts this connection: access was revoked, the password changed, or your IT admin removed the app. Reconnect to continue; email already synced is kept.`;
 }

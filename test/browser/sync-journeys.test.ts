@@ -163,7 +163,7 @@ describe('recruiter: a real historical sync, then an admin downgrade', () => {
       }
     }
     expect(view).toMatchObject({ phase: 'incremental', progress: 1, messagesIngested: all.length });
-    await expect.poll(() => email.getByTestId('sync-phase').textContent(), { timeout: 10_000 }).toBe('Up to date, watching for new email');
+    await expect.poll(() => email.getByTestId('sync-phase').textContent(), { timeout: 10_000 }).toBe('Up to date');
     await expect.poll(() => bar.getAttribute('value')).toBe('100');
     await expect.poll(() => fact(page, 'Candidate emails synced').textContent()).toBe(`${all.length} emails`);
     await expect.poll(() => fact(page, 'Messages examined').textContent()).toBe(`${view.messagesExamined} messages`);
@@ -237,7 +237,7 @@ describe('recruiter: a real historical sync, then an admin downgrade', () => {
     expect(await syncView()).toMatchObject({ phase: 'incremental', messagesIngested: all.length });
     await page.getByRole('button', { name: 'Refresh' }).click();
     await expect.poll(() => email.getByText('Connected', { exact: true }).isVisible()).toBe(true);
-    await expect.poll(() => email.getByTestId('sync-phase').textContent()).toBe('Up to date, watching for new email');
+    await expect.poll(() => email.getByTestId('sync-phase').textContent()).toBe('Up to date');
     await expect.poll(() => email.getByRole('progressbar', { name: 'Historical sync progress' }).getAttribute('value')).toBe('100');
     expect(recruiter.problems).toEqual([]);
     await recruiter.context.close();

@@ -3,7 +3,7 @@ import { api, errorMessage, type Contract, type SeatHealth, type Settings, type 
 import { ActionButton, Alert, ConfirmDialog, Loading, RuleTag, StateBadge, useLoad, useTitle } from '../ui.tsx';
 import { seatsDisconnectedBy, type Draft } from '../rules.ts';
 import { AuditLog } from './AuditLog.tsx';
-import { ACCESS_DESCRIPTIONS, ACCESS_NAMES, PHASE_LABELS, PROVIDER_NAMES, count, formatDate, isDowngrade, reasonText, seats } from '../words.ts';
+import { ACCESS_DESCRIPTIONS, ACCESS_NAMES, PROVIDER_NAMES, count, formatDate, isDowngrade, reasonText, seats, syncStatusText } from '../words.ts';
 
 
 export function AdminEmail({ user, contract }: { user: User; contract: Contract | null }) {
@@ -276,7 +276,7 @@ function SyncHealth({ health, error, onRefresh }: { health: SeatHealth[] | undef
                 <th scope="col">Email</th>
                 <th scope="col">Calendar</th>
                 <th scope="col">Sync</th>
-                <th scope="col">Last sync</th>
+                <th scope="col">Last read from the mailbox</th>
                 <th scope="col">Last error</th>
               </tr>
             </thead>
@@ -295,7 +295,8 @@ function SyncHealth({ health, error, onRefresh }: { health: SeatHealth[] | undef
                     {s.calendar.reason && s.calendar.state !== 'authorized' && <div className="small muted">{reasonText(s.calendar.reason, 'admin')}</div>}
                   </td>
                   <td>
-                    <div>{PHASE_LABELS[s.sync.phase]}</div>
+                    {/* The seat's page says the same (R-12): "Up to date" only when mail was read in the last ten minutes. */}
+                    <div data-testid="sync-status">{syncStatusText(s.sync)}</div>
                     {s.sync.progress !== null && (
                       <progress className="progress" max={1} value={s.sync.progress} aria-label={`Sync progress of ${s.userName ?? 'parked seat'}`}>
                         {Math.round(s.sync.progress * 100)}%

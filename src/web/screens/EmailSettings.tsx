@@ -3,7 +3,7 @@ import { api, errorMessage, type AuthorizationKind, type Grant, type Mailbox, ty
 import { ActionButton, Alert, ConfirmDialog, Loading, RuleTag, SETTINGS_PATH, StateBadge, navigate, useLoad, useTitle } from '../ui.tsx';
 import { outcomeFromQuery, type Outcome } from '../rules.ts';
 import { ExportMessages } from './ExportMessages.tsx';
-import { PHASE_LABELS, PROVIDER_NAMES, count, formatDate, reasonText, scopeWords } from '../words.ts';
+import { PROVIDER_NAMES, count, formatDate, reasonText, refusalText, scopeWords, syncStatusText } from '../words.ts';
 
 const HERE = SETTINGS_PATH;
 /** How often the page asks for the sync's progress while the past email is being imported (R-20). */
@@ -188,9 +188,9 @@ function GrantCard({
       {grant.state === 'needs_reauthorization' && (
         <Alert tone="error">
           <p>
-            <strong>Your {kind} needs reconnecting.</strong> Syncing has stopped; nothing already synced is lost.
+            <strong>Reconnect needed.</strong> Syncing of your {kind} has stopped; nothing already synced is lost.
           </p>
-          {grant.reason && <p>{reasonText(grant.reason)}</p>}
+          {grant.reason && <p data-testid={`${kind}-reason`}>{refusalText(grant.reason)}</p>}
           <p>Reconnect to grant access again.</p>
         </Alert>
       )}
@@ -298,7 +298,8 @@ function GrantCard({
 function phaseText(sync: SyncState, connected: boolean): string {
   if (!connected) return 'Stopped: nothing new syncs until you connect again. Email already synced stays.';
   if (sync.phase === 'idle') return 'Starting: importing your past email begins in a moment.';
-  return PHASE_LABELS[sync.phase];
+  // The server's status, as sync health shows it: "Up to date" only when mail was read in the last ten minutes.
+  return syncStatusText(sync);
 }
 
 function SyncProgress({ sync, connected, onRefresh }: { sync: SyncState; connected: boolean; onRefresh: () => void }) {
@@ -336,8 +337,8 @@ function SyncProgress({ sync, connected, onRefresh }: { sync: SyncState; connect
           </div>
         )}
         <div>
-          <dt>Last sync</dt>
-          <dd>{sync.lastSyncedAt ? formatDate(sync.lastSyncedAt) : 'Not yet'}</dd>
+          <dt>Last read from your mailbox</dt>
+          <dd data-testid="last-read">{sync.lastSyncedAt ? formatDate(sync.lastSyncedAt) : 'Not yet'}</dd>
         </div>
       </dl>
       {sync.lastError && (
