@@ -36,6 +36,9 @@ const schema = z.object({
   GOOGLE_API_BASE_URL: httpUrl.optional(),
   MICROSOFT_API_BASE_URL: httpUrl.optional(),
   RECRUITER_SYNC_TEST_MODE: flag.default(false),
+  // the per-mailbox limits the quota budget keeps under (less a 10 % margin); the published values by default.
+  GMAIL_QUOTA_UNITS_PER_MINUTE: z.coerce.number().int().min(100).default(15_000),
+  GRAPH_QUOTA_REQUESTS_PER_10_MINUTES: z.coerce.number().int().min(10).default(10_000),
   RECRUITER_SYNC_LEGACY_FIRST_AUTH_BEFORE: isoDate.default('2025-02-05'),
   RECRUITER_SYNC_LEGACY_WINDOW_START: isoDate.default('2024-02-06'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -65,6 +68,8 @@ export const CONFIG_VARIABLES: Array<[name: string, meaning: string]> = [
   ['MICROSOFT_CLIENT_ID / MICROSOFT_CLIENT_SECRET', 'Microsoft identity platform app'],
   ['GOOGLE_API_BASE_URL / MICROSOFT_API_BASE_URL', 'unset → the real services; set → every provider host is replaced by this prefix (the simulators)'],
   ['RECRUITER_SYNC_TEST_MODE', '1 enables the /_test endpoints (refused together with real provider URLs)'],
+  ['GMAIL_QUOTA_UNITS_PER_MINUTE', "Gmail quota units per user per minute the product stays under, less 10 % (default 15,000, Google's published limit)"],
+  ['GRAPH_QUOTA_REQUESTS_PER_10_MINUTES', 'Graph requests per mailbox per 10 minutes the product stays under, less 10 % (default 10,000, the published limit)'],
   ['RECRUITER_SYNC_LEGACY_FIRST_AUTH_BEFORE', 'R-35: seats first authorized before this date (default 2025-02-05) …'],
   ['RECRUITER_SYNC_LEGACY_WINDOW_START', '… get this historical window start (default 2024-02-06)'],
   ['LOG_LEVEL', 'fatal|error|warn|info|debug|trace|silent (default info)'],

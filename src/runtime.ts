@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './logging.ts';
 import type { ServiceContext } from './services/context.ts';
 import { openDatabase, type Database } from './store/database.ts';
 import { migrateToLatest } from './store/migrate.ts';
+import { configureQuotaLimits } from './sync/quota-budget.ts';
 import { registerWorkers } from './workers.ts';
 
 export type Role = 'web' | 'worker' | 'all';
@@ -41,6 +42,7 @@ export async function startRuntime(options: { config: Config; role: Role; databa
   await migrateToLatest(database);
   const jobs = createJobs({ database, clock, logger });
   const ctx: ServiceContext = { db: database.db, clock };
+  configureQuotaLimits({ google: config.GMAIL_QUOTA_UNITS_PER_MINUTE, microsoft: config.GRAPH_QUOTA_REQUESTS_PER_10_MINUTES });
   const providers = createProviderRegistry(
     {
       google: {

@@ -110,6 +110,15 @@ export class DbQuotaBudget implements QuotaBudget {
 }
 
 const defaults = new WeakMap<Db, DbQuotaBudget>();
+let configured: QuotaLimits = DEFAULT_QUOTA_LIMITS;
+
+/** The limits of this process's budgets (configuration: `GMAIL_QUOTA_UNITS_PER_MINUTE`, `GRAPH_QUOTA_REQUESTS_PER_10_MINUTES`). */
+export function configureQuotaLimits(perWindow: { google: number; microsoft: number }): void {
+  configured = {
+    google: { ...DEFAULT_QUOTA_LIMITS.google, perWindow: perWindow.google },
+    microsoft: { ...DEFAULT_QUOTA_LIMITS.microsoft, perWindow: perWindow.microsoft },
+  };
+}
 
 /** What a caller needs to draw on a mailbox's budget: the database, the clock, and a budget of its own if configured. */
 export interface BudgetDeps {
@@ -123,7 +132,7 @@ export function quotaBudgetOf(deps: BudgetDeps): QuotaBudget {
   if (deps.quota) return deps.quota;
   let budget = defaults.get(deps.db);
   if (!budget) {
-    budget = new DbQuotaBudget(deps.db, deps.clock);
+    budget = new DbQuotaBudget(deps.db, deps.clock, configured);
     defaults.set(deps.db, budget);
   }
   return budget;
