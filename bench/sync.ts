@@ -75,6 +75,7 @@ export async function benchSyncQuota({ full, report }: BenchContext): Promise<vo
       const measure = async (run: () => Promise<void>) => {
         freshWindow(provider);
         sim.state.usage.reset();
+        sim.state.quota.resetRefusals();
         const skipped = clocks.skippedMs;
         const started = performance.now();
         await run();
