@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetryLaterError } from '../../src/jobs/index.ts';
-import { requestCost } from '../../src/providers/budget.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { quotaCounters, requestCost } from '../../src/providers/budget.ts';
+import { providerFetch } from '../../src/providers/http.ts';
 import { runHistoricalSync, type SyncDeps } from '../../src/sync/engine.ts';
 import { DbQuotaBudget, DEFAULT_QUOTA_LIMITS, type QuotaLimits } from '../../src/sync/quota-budget.ts';
 import type { Database } from '../../src/store/database.ts';
@@ -43,6 +46,32 @@ describe('request costs in the providers’ published units', () => {
     expect(requestCost('microsoft', 'https://graph.microsoft.com/v1.0/me/events', { method: 'POST' })).toBe(1);
     expect(requestCost('microsoft', 'https://graph.microsoft.com/v1.0/$batch', { method: 'POST', body: JSON.stringify({ requests: [{ id: '1' }, { id: '2' }, { id: '3' }] }) })).toBe(3);
     expect(requestCost('microsoft', 'https://login.microsoftonline.com/common/oauth2/v2.0/token', { method: 'POST' })).toBeNull();
+  });
+});
+
+describe('rate-limit answers are counted for /metrics', () => {
+  it('a 429, a Gmail 403 rateLimitExceeded and refused parts of a batch each count once; other refusals do not', async () => {
+    const gmailPart = (status: string, body: string) => `--r\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 ${status}\r\nContent-Type: application/json\r\n\r\n${body}\r\n`;
+    const server = createServer((req, res) => {
+      if (req.url === '/v1.0/me/messages') return void res.writeHead(429, { 'retry-after': '3' }).end('{"error":{"code":"ApplicationThrottled"}}');
+      if (req.url === '/gmail/v1/users/me/messages') return void res.writeHead(403).end('{"error":{"errors":[{"reason":"userRateLimitExceeded"}]}}');
+      if (req.url === '/gmail/v1/users/me/labels') return void res.writeHead(403).end('{"error":{"errors":[{"reason":"insufficientPermissions"}]}}');
+      res.writeHead(200, { 'content-type': 'multipart/mixed; boundary=r' }).end(gmailPart('200 OK', '{}') + gmailPart('429 Too Many Requests', '{}') + gmailPart('403 Forbidden', '{"error":{"errors":[{"reason":"rateLimitExceeded"}]}}') + gmailPart('403 Forbidden', '{"error":{"errors":[{"reason":"forbidden"}]}}') + '--r--\r\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const before = { ...quotaCounters.rateLimitAnswers };
+      const refuse = () => undefined;
+      await expect(providerFetch(`${base}/v1.0/me/messages`, {}, refuse)).rejects.toMatchObject({ kind: 'throttled', details: { retryAfterSeconds: 3 } });
+      await expect(providerFetch(`${base}/gmail/v1/users/me/messages`, {}, refuse)).rejects.toMatchObject({ details: { status: 403 } });
+      await expect(providerFetch(`${base}/gmail/v1/users/me/labels`, {}, refuse)).rejects.toMatchObject({ details: { status: 403 } });
+      await providerFetch(`${base}/batch/gmail/v1`, { method: 'POST', body: '', parse: 'text' }, refuse);
+      expect(quotaCounters.rateLimitAnswers.microsoft - before.microsoft).toBe(1);
+      expect(quotaCounters.rateLimitAnswers.google - before.google).toBe(3);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
