@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, KeyObject, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignJWT } from 'jose';
+import { escapeHtml, simulatorPage } from '../core/consent-page.ts';
 import type { Mailbox } from '../core/mail.ts';
 import type { SimState } from '../core/state.ts';
 import { invalidCredentials, loginRequired } from './errors.ts';
@@ -29,14 +30,10 @@ export interface GoogleCtx {
   g: GoogleState;
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = escapeHtml;
 
 function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>body{font-family:Roboto,Arial,sans-serif;max-width:460px;margin:48px auto;color:#202124}h1{font-weight:400}
-.err{color:#d93025}.box{border:1px solid #dadce0;border-radius:8px;padding:24px 32px}li{margin:4px 0}
-input[type=email],input[type=password]{width:100%;padding:10px;margin:6px 0 12px;box-sizing:border-box}
-button{padding:8px 20px;margin-right:8px}</style></head><body><div class="box">${body}</div></body></html>`;
+  return simulatorPage(title, 'Google', body);
 }
 
 function errorPage(reply: FastifyReply, status: number, code: string, message: string, extra = '') {
@@ -129,21 +126,25 @@ const SCOPE_LABELS: Record<string, string> = {
   'https://www.googleapis.com/auth/calendar': 'See, edit, share, and permanently delete all the calendars you can access using Google Calendar',
 };
 
-function consentPage(v: Validated, message?: string, email?: string): string {
+/**
+ * The consent page. It asks for a password only when the mailbox has one set (the demo's mailboxes have none):
+ * known from login_hint, or learnt when the address submitted turns out to need one.
+ */
+function consentPage(v: Validated, message?: string, email?: string, askPassword = false): string {
   const hidden = Object.entries(v.params)
     .filter(([k]) => k !== 'email' && k !== 'password' && k !== 'decision')
     .map(([k, val]) => `<input type="hidden" name="${esc(k)}" value="${esc(val)}">`)
     .join('');
   const scopes = v.scopes.map((s) => `<li title="${esc(s)}">${esc(SCOPE_LABELS[s] ?? s)}</li>`).join('');
   return page(
-    'Sign in - Google Accounts',
-    `<h1>Sign in with Google</h1><p>to continue to <b>${esc(v.clientId)}</b></p>
+    'Connect your mailbox · simulated Google',
+    `<h1>Connect your Google mailbox</h1><p class="muted">to continue to <b>${esc(v.clientId)}</b></p>
 ${message ? `<p class="err" role="alert">${esc(message)}</p>` : ''}
 <form method="post" action="auth/consent">${hidden}
 <label>Email<input type="email" name="email" value="${esc(email ?? v.params.login_hint ?? '')}" required></label>
-<label>Password<input type="password" name="password"></label>
-<p>${esc(v.clientId)} wants to access your Google Account:</p><ul>${scopes}</ul>
-<button type="submit" name="decision" value="allow">Allow</button><button type="submit" name="decision" value="deny">Cancel</button>
+${askPassword ? '<label>Password<input type="password" name="password"></label>' : ''}
+<h2>${esc(v.clientId)} wants to:</h2><ul>${scopes}</ul>
+<div class="actions"><button type="submit" name="decision" value="allow">Allow</button><button type="submit" name="decision" value="deny">Cancel</button></div>
 </form>`,
   );
 }
@@ -289,7 +290,8 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: GoogleCtx): void 
       if (!mailbox || mailbox.provider !== 'google') return errorPage(reply, 400, 'invalid_request', `Couldn't find your Google Account (${params.login_hint ?? 'no login_hint'}).`);
       return decide(ctx, v, mailbox, params.auto_consent === '1', reply);
     }
-    return reply.type('text/html; charset=utf-8').send(consentPage(v));
+    const hinted = params.login_hint ? ctx.state.mail.mailbox(params.login_hint) : undefined;
+    return reply.type('text/html; charset=utf-8').send(consentPage(v, undefined, undefined, !!hinted?.password));
   });
 
   app.post('/o/oauth2/v2/auth/consent', async (req, reply) => {
@@ -299,7 +301,10 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: GoogleCtx): void 
     if (params.decision === 'deny') return reply.redirect(redirectWith(v.redirectUri, { error: 'access_denied', state: params.state }), 302);
     const mailbox = ctx.state.mail.mailbox(params.email ?? '');
     if (!mailbox || mailbox.provider !== 'google') return reply.code(200).type('text/html; charset=utf-8').send(consentPage(v, "Couldn't find your Google Account", params.email));
-    if ((mailbox.password ?? '') !== (params.password ?? '')) return reply.code(200).type('text/html; charset=utf-8').send(consentPage(v, 'Wrong password. Try again.', params.email));
+    if ((mailbox.password ?? '') !== (params.password ?? '')) {
+      const message = params.password === undefined ? 'This mailbox has a password. Enter it to continue.' : 'Wrong password. Try again.';
+      return reply.code(200).type('text/html; charset=utf-8').send(consentPage(v, message, params.email, true));
+    }
     return decide(ctx, v, mailbox, true, reply);
   });
 

@@ -5,6 +5,7 @@ import { OIDC_SCOPES, domainOf, normalizeScope, type MsContext } from './context
 import { b64url, newGuid, opaque, tenantIdFor, userObjectIdFor } from './ids.ts';
 import type { AccessTokenRecord, AuthCode } from './state.ts';
 import type { MsMailbox } from './port.ts';
+import { simulatorPage } from '../core/consent-page.ts';
 
 /**
  * Microsoft identity platform v2 below `/{tenant}/oauth2/v2.0/`: the authorization endpoint (sign-in and
@@ -98,7 +99,10 @@ async function authorize(ctx: MsContext, req: FastifyRequest, reply: FastifyRepl
   }
 
   const auto = p.auto_consent === '1' || p.auto_consent === 'true';
-  if (method === 'GET' && !auto) return reply.type('text/html; charset=utf-8').send(signInPage(tenant, p, scopes, null));
+  if (method === 'GET' && !auto) {
+    const hinted = p.login_hint ? ctx.core.mailbox(p.login_hint.trim().toLowerCase()) : undefined;
+    return reply.type('text/html; charset=utf-8').send(signInPage(tenant, p, scopes, null, !!hinted?.password));
+  }
 
   if (method === 'POST' && p.decision === 'cancel') {
     return fail('access_denied', 65004, 'User declined to consent to access the app.');
@@ -111,7 +115,7 @@ async function authorize(ctx: MsContext, req: FastifyRequest, reply: FastifyRepl
     return reply.code(200).type('text/html; charset=utf-8').send(signInPage(tenant, p, scopes, `AADSTS50034: The user account ${login || '(empty)'} does not exist in the ${tenant} directory.`));
   }
   if (!auto && mailbox.password !== null && mailbox.password !== '' && p.password !== mailbox.password) {
-    return reply.code(200).type('text/html; charset=utf-8').send(signInPage(tenant, p, scopes, 'AADSTS50126: Error validating credentials due to invalid username or password.'));
+    return reply.code(200).type('text/html; charset=utf-8').send(signInPage(tenant, p, scopes, 'AADSTS50126: Error validating credentials due to invalid username or password.', true));
   }
   const missing = missingTenantScopes(ctx, mailbox.domain, scopes);
   if (missing.length > 0) {
@@ -141,32 +145,31 @@ export function consentMessage(clientId: string, missing: string[]): string {
   );
 }
 
-function signInPage(tenant: string, p: Params, scopes: string[], error: string | null): string {
+/** The sign-in page. It asks for a password only when the mailbox has one set (the demo's mailboxes have none). */
+function signInPage(tenant: string, p: Params, scopes: string[], error: string | null, askPassword = false): string {
   const keep = ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'nonce', 'prompt'];
   const hidden = keep.filter((k) => p[k] !== undefined).map((k) => `<input type="hidden" name="${k}" value="${esc(p[k]!)}">`).join('\n');
   const list = scopes.map((s) => `<li>${esc(s)}</li>`).join('');
   return page(
-    'Sign in to your account',
-    `<h1>Sign in</h1>
-<p>Microsoft 365 (simulated) — tenant <code>${esc(tenant)}</code></p>
+    'Connect your mailbox · simulated Microsoft',
+    `<h1>Connect your Microsoft 365 mailbox</h1>
+<p class="muted">Tenant <code>${esc(tenant)}</code></p>
 ${error ? `<p id="error" role="alert">${esc(error)}</p>` : ''}
 <form method="POST" action="authorize">
 ${hidden}
 <label>Email <input name="login" type="email" value="${esc(p.login ?? p.login_hint ?? '')}" autocomplete="username"></label>
-<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+${askPassword ? '<label>Password <input name="password" type="password" autocomplete="current-password"></label>' : ''}
 <h2>Permissions requested</h2>
 <p><strong>${esc(p.client_id ?? '')}</strong> would like to:</p>
 <ul id="scopes">${list}</ul>
-<button name="decision" value="accept" type="submit">Accept</button>
-<button name="decision" value="cancel" type="submit">Cancel</button>
+<div class="actions"><button name="decision" value="accept" type="submit">Accept</button>
+<button name="decision" value="cancel" type="submit">Cancel</button></div>
 </form>`,
   );
 }
 
 function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>body{font-family:Segoe UI,system-ui,sans-serif;max-width:28rem;margin:3rem auto}label{display:block;margin:.5rem 0}input[type=email],input[type=password]{width:100%}#error{color:#a80000}</style>
-</head><body>${body}</body></html>`;
+  return simulatorPage(title, 'Microsoft', body);
 }
 
 function esc(s: string): string {

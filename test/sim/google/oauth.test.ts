@@ -53,6 +53,17 @@ describe('Google OAuth 2.0', () => {
     expect(await (await fetch(`${sim.G}/oauth2/v1/certs`)).json()).toEqual(certs);
   });
 
+  it('says it is the local simulator, and asks for no password when the mailbox has none', async () => {
+    await sim.ok('POST', '/_sim/mailboxes', { provider: 'google', address: 'nopass@acme.com' });
+    const { challenge } = sim.pkce();
+    const html = await (await fetch(sim.authorizeUrl({ scope: `openid email ${READ}`, code_challenge: challenge, code_challenge_method: 'S256', login_hint: 'nopass@acme.com' }))).text();
+    expect(html).toContain('Local simulator — not Google.');
+    expect(html).not.toContain('type="password"');
+    // A mailbox with a password: the field is there.
+    const withPassword = await (await fetch(sim.authorizeUrl({ scope: `openid email ${READ}`, code_challenge: challenge, code_challenge_method: 'S256', login_hint: 'ann@acme.com' }))).text();
+    expect(withPassword).toContain('type="password"');
+  });
+
   it('shows a consent page listing the scopes and signs in with the password', async () => {
     const { challenge } = sim.pkce();
     const url = sim.authorizeUrl({ scope: `openid email ${READ} ${SEND}`, code_challenge: challenge, code_challenge_method: 'S256', login_hint: 'ann@acme.com' });

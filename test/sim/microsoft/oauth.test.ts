@@ -12,6 +12,17 @@ const tokenUrl = '/microsoft/common/oauth2/v2.0/token';
 const client = { client_id: 'recruiter-sync-local', client_secret: 'local-secret' };
 
 describe('identity platform v2', () => {
+  it('says it is the local simulator, and asks for no password when the mailbox has none', async () => {
+    await mailbox(sim, 'nopass@contoso.com');
+    const { challenge } = pkce();
+    const query = (hint: string) => new URLSearchParams({ client_id: 'recruiter-sync-local', response_type: 'code', redirect_uri: REDIRECT, scope: SCOPES.join(' '), state: 'abc', code_challenge: challenge, code_challenge_method: 'S256', login_hint: hint });
+    const page = await sim.app.inject({ method: 'GET', url: `/microsoft/organizations/oauth2/v2.0/authorize?${query('nopass@contoso.com')}` });
+    expect(page.body).toContain('Local simulator — not Microsoft.');
+    expect(page.body).not.toContain('type="password"');
+    const withPassword = await sim.app.inject({ method: 'GET', url: `/microsoft/organizations/oauth2/v2.0/authorize?${query('rita@contoso.com')}` });
+    expect(withPassword.body).toContain('type="password"');
+  });
+
   it('serves a sign-in and consent page listing the scopes, and signs in with the password', async () => {
     const { challenge } = pkce();
     const q = new URLSearchParams({ client_id: 'recruiter-sync-local', response_type: 'code', redirect_uri: REDIRECT, scope: SCOPES.join(' '), state: 'abc', code_challenge: challenge, code_challenge_method: 'S256', login_hint: 'rita@contoso.com' });
