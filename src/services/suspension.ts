@@ -115,12 +115,15 @@ const unfinishedReceipt = (db: Tx | ServiceContext['db'], contractId: string) =>
 export async function beginSuspension(trx: Tx, jobs: SuspensionJobs, contractId: string, actor: Actor, now: Date): Promise<DeletionReceipt> {
   const row = await trx
     .insertInto('contract_deletion_receipts')
-    .values({ id: newId(), contract_id: contractId, status: 'queued', counts: '{}', revocations: null, requested_by_token_id: actor.kind === 'integration' ? actor.tokenId : (actor.tokenId ?? null), requested_at: now })
+    .values({ id: newId(), contract_id: contractId, status: 'queued', counts: JSON.stringify(zeroCounts()), revocations: null, requested_by_token_id: actor.kind === 'integration' ? actor.tokenId : (actor.tokenId ?? null), requested_at: now })
     .returningAll()
     .executeTakeFirstOrThrow();
   if (jobs) await jobs.send('contract.suspend', { contractId }, { singletonKey: suspendKey(contractId), transaction: trx });
   return receiptView(row);
 }
+
+/** Every kind at 0: the receipt names each kind of data, deleted or not. */
+const zeroCounts = (): Record<string, number> => Object.fromEntries(THIRD_PARTY_DATA_TABLES.map(({ kind }) => [kind, 0]));
 
 const suspendKey = (contractId: string) => `contract.suspend:${contractId}`;
 
