@@ -109,3 +109,45 @@ export function getEvent(ctx: GoogleCtx, call: Call): GResponse {
   if (!e) throw notFound();
   return json(e.json);
 }
+
+/**
+ * events.patch: only the fields sent change; a moved event gets a new `sequence` (so attendees' clients replace the
+ * old time) and the invitation is re-sent per `sendUpdates`.
+ */
+export function patchEvent(ctx: GoogleCtx, call: Call): GResponse {
+  const calendarId = calendarOf(call);
+  const e = ctx.g.events.get(`${calendarId.toLowerCase()}|${call.params[1]}`);
+  if (!e || e.json.status === 'cancelled') throw notFound();
+  const body = (call.req.body ?? {}) as Record<string, unknown>;
+  const sendUpdates = call.req.query.get('sendUpdates') ?? 'none';
+  if (!['all', 'externalOnly', 'none'].includes(sendUpdates)) throw badRequest(`Invalid value at 'send_updates', "${sendUpdates}"`, 'sendUpdates');
+  const start = body.start ?? e.json.start;
+  const end = body.end ?? e.json.end;
+  if (!dateTimeOk(start) || !dateTimeOk(end)) throw badRequest('Invalid start or end time.');
+  const at = (v: unknown) => Date.parse(String((v as { dateTime?: string; date?: string }).dateTime ?? (v as { date: string }).date));
+  if (at(end) < at(start)) throw new GoogleApiError(400, 'The specified time range is empty.', 'timeRangeEmpty');
+  for (const k of ['summary', 'description', 'location'] as const) if (body[k] !== undefined) e.json[k] = body[k];
+  e.json.start = start;
+  e.json.end = end;
+  e.json.sequence = Number(e.json.sequence ?? 0) + 1;
+  e.json.updated = ctx.state.clock.now().toISOString();
+  e.sendUpdates = sendUpdates;
+  return json(e.json);
+}
+
+/**
+ * events.delete: the event stays readable with `status: "cancelled"` (as Google keeps deleted events for sync);
+ * `sendUpdates` says whether the attendees were emailed the cancellation. A second delete answers 410.
+ */
+export function deleteEvent(ctx: GoogleCtx, call: Call): GResponse {
+  const calendarId = calendarOf(call);
+  const e = ctx.g.events.get(`${calendarId.toLowerCase()}|${call.params[1]}`);
+  if (!e) throw notFound();
+  if (e.json.status === 'cancelled') throw new GoogleApiError(410, 'Resource has been deleted', 'deleted');
+  const sendUpdates = call.req.query.get('sendUpdates') ?? 'none';
+  if (!['all', 'externalOnly', 'none'].includes(sendUpdates)) throw badRequest(`Invalid value at 'send_updates', "${sendUpdates}"`, 'sendUpdates');
+  e.json.status = 'cancelled';
+  e.json.updated = ctx.state.clock.now().toISOString();
+  e.sendUpdates = sendUpdates;
+  return { status: 204, headers: {}, body: null };
+}

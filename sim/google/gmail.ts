@@ -8,7 +8,7 @@ import { bodyText, findAttachment, gmailPayload, snippetOf } from './mime.ts';
 import { matches, mentionedLabels, parseQuery, QueryError, type Node } from './query.ts';
 import { hasAny, METADATA_SCOPE, SCOPES_FOR } from './scopes.ts';
 import type { AccessToken } from './state.ts';
-import { createEvent, getEvent } from './calendar.ts';
+import { createEvent, deleteEvent, getEvent, patchEvent } from './calendar.ts';
 import { startWatch, stopWatch } from './push.ts';
 
 /**
@@ -67,6 +67,8 @@ const ROUTES: Route[] = [
   { method: 'GET', re: new RegExp(`${U}/settings/sendAs$`), name: 'settings.sendAs.list', scopes: SCOPES_FOR.settings, handler: listSendAs, api: 'gmail' },
   { method: 'POST', re: /^\/calendar\/v3\/calendars\/([^/]+)\/events$/, name: 'calendar.events.insert', scopes: SCOPES_FOR.calendarWrite, handler: (c, call) => createEvent(c, call), api: 'calendar' },
   { method: 'GET', re: /^\/calendar\/v3\/calendars\/([^/]+)\/events\/([^/]+)$/, name: 'calendar.events.get', scopes: SCOPES_FOR.calendarRead, handler: (c, call) => getEvent(c, call), api: 'calendar' },
+  { method: 'PATCH', re: /^\/calendar\/v3\/calendars\/([^/]+)\/events\/([^/]+)$/, name: 'calendar.events.patch', scopes: SCOPES_FOR.calendarWrite, handler: (c, call) => patchEvent(c, call), api: 'calendar' },
+  { method: 'DELETE', re: /^\/calendar\/v3\/calendars\/([^/]+)\/events\/([^/]+)$/, name: 'calendar.events.delete', scopes: SCOPES_FOR.calendarWrite, handler: (c, call) => deleteEvent(c, call), api: 'calendar' },
 ];
 
 export type { Call };

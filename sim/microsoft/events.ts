@@ -196,6 +196,26 @@ const deleteEvent: Handler = (ctx, _req, caller, [id]) => {
   return { status: 204, headers: {}, body: null };
 };
 
+/**
+ * `POST /me/events/{id}/cancel {comment}`: only the organizer may (others get 400 ErrorAccessDenied-like
+ * errors at Graph); Exchange sends the attendees a cancellation carrying the comment and removes the event
+ * from the organizer's calendar. The simulator keeps it, marked `isCancelled` with the comment sent, so a
+ * test can see what the attendees were told. Answers 202 Accepted with no body.
+ */
+const cancelEvent: Handler = (ctx, req, caller, [id]) => {
+  requireScope(caller, 'Calendars.ReadWrite');
+  const ev = findEvent(ctx, caller.address, id!);
+  if (ev.body.isCancelled === true) throw new GraphError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+  const input = isObj(req.body) ? req.body : {};
+  if (input.comment !== undefined && typeof input.comment !== 'string') throw new GraphError(400, 'ErrorInvalidRequest', 'comment must be a string.');
+  ev.body.isCancelled = true;
+  ev.body.cancellationComment = input.comment ?? '';
+  ev.lastModified = ctx.core.now();
+  ev.changeKey = changeKey(ev.id, ++version);
+  ctx.onEventChange(caller.address, 'deleted', ev);
+  return { status: 202, headers: {}, body: null };
+};
+
 export const eventRoutes: Route[] = [];
 for (const prefix of [['events'], ['calendar', 'events']]) {
   eventRoutes.push(
@@ -204,5 +224,6 @@ for (const prefix of [['events'], ['calendar', 'events']]) {
     { method: 'GET', pattern: [...prefix, ':'], name: 'events.get', handler: getEvent },
     { method: 'PATCH', pattern: [...prefix, ':'], name: 'events.update', handler: updateEvent },
     { method: 'DELETE', pattern: [...prefix, ':'], name: 'events.delete', handler: deleteEvent },
+    { method: 'POST', pattern: [...prefix, ':', 'cancel'], name: 'events.cancel', handler: cancelEvent },
   );
 }

@@ -32,6 +32,10 @@ export interface CreatedCalendarEvent {
 export interface CalendarClient {
   readonly provider: Provider;
   createEvent(accessToken: string, event: NewCalendarEvent): Promise<CreatedCalendarEvent>;
+  /** Moves the event; the provider sends the attendees the updated invitation. */
+  moveEvent(accessToken: string, providerEventId: string, times: { start: string; end: string }): Promise<void>;
+  /** Cancels the event; the provider sends the attendees a cancellation (with `comment` where it carries one). */
+  cancelEvent(accessToken: string, providerEventId: string, comment: string): Promise<void>;
 }
 
 export type CalendarClients = (provider: Provider) => CalendarClient;

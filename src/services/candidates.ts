@@ -94,7 +94,7 @@ async function writeEmails(trx: Tx, contractId: string, candidateId: string, ema
       .executeTakeFirst();
     if (owner) throw conflict(`The address ${owner.address} already belongs to another candidate of this company.`);
   }
-  const existing = await trx.selectFrom('candidate_emails').select(['normalized', 'added_at']).where('candidate_id', '=', candidateId).execute();
+  const existing = await trx.selectFrom('candidate_emails').select(['normalized', 'added_at', 'added_by_user_id']).where('candidate_id', '=', candidateId).execute();
   await trx.deleteFrom('candidate_emails').where('candidate_id', '=', candidateId).execute();
   if (emails.length === 0) return;
   await trx
@@ -108,6 +108,8 @@ async function writeEmails(trx: Tx, contractId: string, candidateId: string, ema
         position,
         // Keep when an address was first added: a new address triggers a targeted backfill (R-39).
         added_at: existing.find((x) => x.normalized === e.normalized)?.added_at ?? now,
+        // Who typed it in the product stays on it (they may remove it again).
+        added_by_user_id: existing.find((x) => x.normalized === e.normalized)?.added_by_user_id ?? null,
       })),
     )
     .execute();

@@ -75,6 +75,8 @@ export interface CandidateEmailsTable {
   normalized: string;
   position: number;
   added_at: Timestamp;
+  /** Who typed it in the product; null when the host system gave it. Migration 0018. */
+  added_by_user_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface CandidateConnectionsTable {
@@ -327,6 +329,7 @@ export interface PurgedThreadsTable {
 }
 
 import type { CalendarEventsTable } from './migrations/0005_calendar_events.ts';
+import type { CandidateEmailRemovalsTable } from './migrations/0018_screenings.ts';
 export type { CalendarEventsTable };
 import type { PushStopsTable } from './migrations/0006_push_channels.ts';
 export type { PushStopsTable };
@@ -357,6 +360,7 @@ export interface DB {
   seat_holders: SeatHoldersTable;
   candidates: CandidatesTable;
   candidate_emails: CandidateEmailsTable;
+  candidate_email_removals: CandidateEmailRemovalsTable;
   candidate_connections: CandidateConnectionsTable;
   projects: ProjectsTable;
   project_candidates: ProjectCandidatesTable;

@@ -152,6 +152,73 @@ describe.each(['google', 'microsoft'] as const)('R-52 screening interviews with 
     expect(await simEvents(c.address)).toEqual([]);
   });
 
+  it('refuses a start in the past, an end before the start and a slot longer than 10 hours, in plain words', async () => {
+    const c = await company();
+    const past = await schedule(c, { conferencing: 'none', start: '2020-01-06T10:00:00Z', end: '2020-01-06T10:30:00Z' });
+    expect([past.statusCode, past.json().error.code]).toEqual([400, 'validation_failed']);
+    expect(past.json().error.message).toMatch(/in the past/);
+    const reversed = await schedule(c, { conferencing: 'none', start: END, end: START });
+    expect(reversed.json().error.message).toMatch(/end must be after the start/);
+    const long = await schedule(c, { conferencing: 'none', start: START, end: '2026-12-07T20:00:01+01:00' });
+    expect([long.statusCode, long.json().error.code]).toEqual([400, 'validation_failed']);
+    expect(long.json().error.message).toMatch(/at most 10 hours/);
+    for (const res of [past, reversed, long]) expect(res.json().error.message).not.toMatch(/R-\d/);
+    // Exactly ten hours is a (long) working day, and allowed.
+    expect((await schedule(c, { conferencing: 'none', start: START, end: '2026-12-07T20:00:00+01:00' })).statusCode).toBe(201);
+    expect(await simEvents(c.address)).toHaveLength(1);
+  });
+
+  it('lists the candidate’s screenings to the seat that scheduled them only, with time, link and who scheduled', async () => {
+    const c = await company();
+    const res = await schedule(c, { conferencing: OWN[provider] });
+    expect(res.statusCode, res.body).toBe(201);
+    const list = await api.call('GET', `/api/v1/candidates/${c.candidate.id}/interviews`, { token: c.contractToken, actAs: c.recruiter.id });
+    expect(list.statusCode, list.body).toBe(200);
+    expect(list.json().interviews).toEqual([
+      expect.objectContaining({ id: res.json().id, title: 'Screening call', start: '2026-12-07T09:00:00.000Z', end: '2026-12-07T09:30:00.000Z', joinUrl: res.json().joinUrl, scheduledBy: { userId: c.recruiter.id, name: expect.any(String) } }),
+    ]);
+    // R-63-like: an admin (no seat of theirs scheduled it) sees nothing, and cannot cancel it.
+    const admin = await api.call('GET', `/api/v1/candidates/${c.candidate.id}/interviews`, { token: c.contractToken, actAs: c.admin.id });
+    expect(admin.json().interviews).toEqual([]);
+    const adminCancel = await api.call('DELETE', `/api/v1/interviews/${res.json().id}`, { token: c.contractToken, actAs: c.admin.id });
+    expect([adminCancel.statusCode, adminCancel.json().error.code]).toEqual([404, 'not_found']);
+  });
+
+  it('reschedule moves the event at the provider (attendees updated) and in the list; bad times are refused', async () => {
+    const c = await company();
+    const { id, eventId } = (await schedule(c, { conferencing: 'none' })).json();
+    const bad = await api.call('PATCH', `/api/v1/interviews/${id}`, { token: c.contractToken, actAs: c.recruiter.id, body: { start: '2020-01-06T10:00:00Z', end: '2020-01-06T10:30:00Z' } });
+    expect([bad.statusCode, bad.json().error.code]).toEqual([400, 'validation_failed']);
+    const moved = await api.call('PATCH', `/api/v1/interviews/${id}`, { token: c.contractToken, actAs: c.recruiter.id, body: { start: '2026-12-08T14:00:00Z', end: '2026-12-08T14:45:00Z' } });
+    expect(moved.statusCode, moved.body).toBe(200);
+    expect(moved.json()).toMatchObject({ id, start: '2026-12-08T14:00:00.000Z', end: '2026-12-08T14:45:00.000Z' });
+    const events = await simEvents(c.address);
+    expect(events).toEqual([expect.objectContaining({ id: eventId, start: Date.parse('2026-12-08T14:00:00Z') })]);
+    if (provider === 'google') expect(events[0]!.sendUpdates).toBe('all');
+    const audit = await c.json('GET', `/api/v1/contracts/${c.contract.id}/audit?limit=1`);
+    expect(audit.entries[0]).toMatchObject({ action: 'interview.rescheduled' });
+  });
+
+  it('cancel cancels the event at the provider, notifying the candidate, and drops it from the list', async () => {
+    const c = await company();
+    const { id, eventId } = (await schedule(c, { conferencing: 'none' })).json();
+    const res = await api.call('DELETE', `/api/v1/interviews/${id}`, { token: c.contractToken, actAs: c.recruiter.id });
+    expect(res.statusCode, res.body).toBe(204);
+    if (provider === 'google') {
+      const all: Array<{ sendUpdates: string; event: { id: string; status: string } }> = await sim.control('GET', '/_sim/google/calendar-events');
+      expect(all.find((e) => e.event.id === eventId)).toMatchObject({ sendUpdates: 'all', event: { status: 'cancelled' } });
+    } else {
+      const all: Array<{ id: string; isCancelled?: boolean; cancellationComment?: string }> = await sim.control('GET', `/_sim/microsoft/events?address=${encodeURIComponent(c.address)}`);
+      expect(all.find((e) => e.id === eventId)).toMatchObject({ isCancelled: true, cancellationComment: expect.stringContaining('cancelled') });
+    }
+    const list = await api.call('GET', `/api/v1/candidates/${c.candidate.id}/interviews`, { token: c.contractToken, actAs: c.recruiter.id });
+    expect(list.json().interviews).toEqual([]);
+    const audit = await c.json('GET', `/api/v1/contracts/${c.contract.id}/audit?limit=5`);
+    expect(audit.entries.map((e: { action: string }) => e.action)).toContain('interview.cancelled');
+    const again = await api.call('DELETE', `/api/v1/interviews/${id}`, { token: c.contractToken, actAs: c.recruiter.id });
+    expect([again.statusCode, again.json().error.code]).toEqual([409, 'conflict']);
+  });
+
   it('R-70: suspension deletes the contract’s interview records and counts them in the receipt', async () => {
     const c = await company();
     const other = await company();

@@ -43,6 +43,24 @@ export class GoogleCalendarClient implements CalendarClient {
     const video = created.conferenceData?.entryPoints?.find((e) => e.entryPointType === 'video')?.uri;
     return { providerEventId: created.id, joinUrl: event.onlineMeeting ? (created.hangoutLink ?? video ?? null) : null, htmlLink: created.htmlLink ?? null };
   }
+
+  /** `events.patch` with `sendUpdates=all`: Google emails the attendees the new time. */
+  async moveEvent(accessToken: string, providerEventId: string, times: { start: string; end: string }): Promise<void> {
+    await providerFetch<GoogleEvent>(
+      `${this.endpoints.calendar}/calendars/primary/events/${encodeURIComponent(providerEventId)}?sendUpdates=all`,
+      { method: 'PATCH', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ start: { dateTime: times.start }, end: { dateTime: times.end } }) },
+      (status, errorBody, headers) => classifyCalendarError(status, errorBody, headers, this.now()),
+    );
+  }
+
+  /** `events.delete` with `sendUpdates=all`: Google emails the attendees the cancellation (it carries no comment). */
+  async cancelEvent(accessToken: string, providerEventId: string): Promise<void> {
+    await providerFetch<unknown>(
+      `${this.endpoints.calendar}/calendars/primary/events/${encodeURIComponent(providerEventId)}?sendUpdates=all`,
+      { method: 'DELETE', headers: { authorization: `Bearer ${accessToken}` }, parse: 'none' },
+      (status, errorBody, headers) => classifyCalendarError(status, errorBody, headers, this.now()),
+    );
+  }
 }
 
 /** Google's JSON errors `{error: {code, message, errors: [{reason}]}}`, in ProviderError kinds. */

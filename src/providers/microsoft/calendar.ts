@@ -42,6 +42,28 @@ export class GraphCalendarClient implements CalendarClient {
     if (!created || typeof created.id !== 'string') throw new ProviderError('transient', 'Microsoft Graph answered without an event id');
     return { providerEventId: created.id, joinUrl: event.onlineMeeting ? (created.onlineMeeting?.joinUrl ?? null) : null, htmlLink: created.webLink ?? null };
   }
+
+  /** Graph `PATCH /me/events/{id}`: Exchange sends the attendees the updated meeting request. */
+  async moveEvent(accessToken: string, providerEventId: string, times: { start: string; end: string }): Promise<void> {
+    await providerFetch<GraphEvent>(
+      `${this.endpoints.graph}/me/events/${encodeURIComponent(providerEventId)}`,
+      {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ start: { dateTime: utcWallTime(times.start), timeZone: 'UTC' }, end: { dateTime: utcWallTime(times.end), timeZone: 'UTC' } }),
+      },
+      (status, errorBody, headers) => classifyGraphCalendarError(status, errorBody, headers, this.now()),
+    );
+  }
+
+  /** Graph `POST /me/events/{id}/cancel`: only the organizer may; Exchange sends the attendees the cancellation with the comment. */
+  async cancelEvent(accessToken: string, providerEventId: string, comment: string): Promise<void> {
+    await providerFetch<unknown>(
+      `${this.endpoints.graph}/me/events/${encodeURIComponent(providerEventId)}/cancel`,
+      { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ comment }), parse: 'none' },
+      (status, errorBody, headers) => classifyGraphCalendarError(status, errorBody, headers, this.now()),
+    );
+  }
 }
 
 const utcWallTime = (iso: string): string => new Date(iso).toISOString().replace(/Z$/, '');
