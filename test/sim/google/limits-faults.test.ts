@@ -17,6 +17,7 @@ const get = (format = 'minimal', t = token) => sim.api(t, 'GET', `/gmail/v1/user
 
 describe('quota', () => {
   it('refuses with 403 userRateLimitExceeded past the per-user units per minute, and recovers when the clock moves', async () => {
+    await sim.ok('DELETE', '/_sim/usage');
     await sim.ok('PUT', '/_sim/limits', { provider: 'google', perUserUnitsPerMinute: 20 });
     const start = sim.state.clock.now();
     sim.state.clock.set(new Date(Math.ceil(start.getTime() / 60000) * 60000 + 1000));
@@ -25,15 +26,19 @@ describe('quota', () => {
     expect(refused.status).toBe(403);
     expect(refused.body.error).toMatchObject({ code: 403, status: 'PERMISSION_DENIED', errors: [{ domain: 'usageLimits', reason: 'userRateLimitExceeded' }] });
     expect(Number(refused.headers.get('retry-after'))).toBe(59);
+    // The refusal is counted in the usage (a refused request is not charged).
+    expect((await sim.ok('GET', '/_sim/usage')).google[ME]).toMatchObject({ units: 20, rateLimited: 1 });
     sim.state.clock.advance(60_000);
     expect((await get()).status).toBe(200);
     await sim.ok('PUT', '/_sim/limits', { provider: 'google', perUserUnitsPerMinute: 15000 });
   });
 
   it('refuses concurrent requests past the per-user limit with 429 rateLimitExceeded', async () => {
+    await sim.ok('DELETE', '/_sim/usage');
     await sim.ok('PUT', '/_sim/limits', { provider: 'google', concurrency: 1, latencyMs: 100 });
     const results = await Promise.all([get(), get(), get()]);
     const statuses = results.map((r) => r.status).sort();
+    expect((await sim.ok('GET', '/_sim/usage')).google[ME].rateLimited).toBe(statuses.filter((s) => s === 429).length);
     expect(statuses[0]).toBe(200);
     expect(statuses).toContain(429);
     const tooMany = results.find((r) => r.status === 429)!;
@@ -113,7 +118,7 @@ describe('usage', () => {
     await sim.api(token, 'GET', `/gmail/v1/users/me/threads/${other.threadId}`);
     await sim.api(token, 'GET', '/gmail/v1/users/me/messages');
     const usage = await sim.ok('GET', '/_sim/usage');
-    expect(usage.google[ME]).toEqual({ units: 4 * 5 + 10 + 5, requests: { 'messages.get': 4, 'threads.get': 1, 'messages.list': 1 }, bodiesServed: 2 });
+    expect(usage.google[ME]).toEqual({ units: 4 * 5 + 10 + 5, requests: { 'messages.get': 4, 'threads.get': 1, 'messages.list': 1 }, bodiesServed: 2, rateLimited: 0 });
     await sim.ok('DELETE', '/_sim/usage');
     expect(await sim.ok('GET', '/_sim/usage')).toEqual({ google: {}, microsoft: {} });
   });

@@ -71,10 +71,13 @@ describe('events', () => {
 describe('throttling, faults, usage', () => {
   it('429 ApplicationThrottled with Retry-After past the per-mailbox window; recovers when the sim clock moves', async () => {
     await sim.app.inject({ method: 'PUT', url: '/_sim/limits', payload: { provider: 'microsoft', requestsPerWindow: 3 } });
+    await sim.app.inject({ method: 'DELETE', url: '/_sim/usage' });
     for (let i = 0; i < 3; i++) expect((await g.get('/me')).statusCode).toBe(200);
     const limited = await g.get('/me');
     expect(limited.statusCode).toBe(429);
     expect(limited.json().error.code).toBe('ApplicationThrottled');
+    // Counted in the usage as a rate-limit answer (the refused request is not charged).
+    expect((await sim.app.inject({ method: 'GET', url: '/_sim/usage' })).json().microsoft[ME]).toMatchObject({ units: 3, rateLimited: 1 });
     const retry = Number(limited.headers['retry-after']);
     expect(retry).toBeGreaterThan(0);
     expect(retry).toBeLessThanOrEqual(600);
@@ -134,7 +137,7 @@ describe('throttling, faults, usage', () => {
     await g.get(`/me/messages/${a.id}/$value`);
     await g.get(`/me/messages/${a.id}?$select=uniqueBody`, h);
     const u = (await sim.app.inject({ method: 'GET', url: '/_sim/usage' })).json().microsoft[ME];
-    expect(u).toEqual({ units: 4, requests: { 'messages.delta': 1, 'messages.get': 2, 'messages.getMime': 1 }, bodiesServed: 1 });
+    expect(u).toEqual({ units: 4, requests: { 'messages.delta': 1, 'messages.get': 2, 'messages.getMime': 1 }, bodiesServed: 1, rateLimited: 0 });
     await g.get('/me/mailFolders/inbox/messages/delta', h);
     expect((await sim.app.inject({ method: 'GET', url: '/_sim/usage' })).json().microsoft[ME].bodiesServed).toBe(2);
   });
