@@ -1,5 +1,5 @@
 import { createRng, type Rng } from './random.ts';
-import { activityCutoff, addCalendarMonths, defaultScenario, discoveryAdmits, oracle, windowStart, type Scenario } from './oracle.ts';
+import { activityCutoff, addCalendarMonths, defaultScenario, discoveryAdmits, oracle, syncTime, windowStart, type Scenario } from './oracle.ts';
 import { asciiFold, escapeHtml, fillTemplate, formatAddress, normalizeAddress, shortHash } from './text.ts';
 import * as V from './vocabulary.ts';
 import type {
@@ -39,7 +39,20 @@ export interface GenerateOptions {
   contract?: { candidates: GeneratedCandidate[]; projects: GeneratedProject[] };
   /** The sync the mail is placed around (window, active threads) and `expected` is computed for. Default: authorized at `now`. */
   scenario?: Scenario;
+  /**
+   * File part of the received mail into other folders (Archive, the user's folders and sub-folders; on Gmail,
+   * archived or labelled), as people and mail rules do. Default true; false keeps all received mail in the Inbox.
+   */
+  fileIntoFolders?: boolean;
 }
+
+/** Where received mail is filed, with the share of it (the rest stays in the Inbox). Folders of both shapes: top-level, below the Inbox, nested. */
+const FILING: ReadonlyArray<[Folder, number]> = [
+  ['archive', 0.15],
+  ['user:Recruiting', 0.06],
+  ['user:Recruiting/Candidates', 0.06],
+  ['user:Inbox/Follow-up', 0.05],
+];
 
 export const SIZE_PRESETS = { demo: 300, benchmark: 20_000 } as const;
 
@@ -837,6 +850,25 @@ export function resolveSize(size: MailboxSize): number | 'tiny' {
 }
 
 /** Generates a deterministic mailbox: the same options always give the same candidates, messages and keys. */
+/**
+ * Received mail filed away from the Inbox (by hand or by a rule on arrival). Only mail received by the sync: mail
+ * arriving later stays in the Inbox, where push notifications watch. A filed message is the same message: the
+ * oracle decides it as before (only spam and drafts are never mail, R-38).
+ */
+function fileIntoFolders(drafts: Draft[], rng: Rng, sync: number): void {
+  for (const d of drafts) {
+    if (d.folder !== 'inbox' || d.date > sync) continue;
+    let roll = rng.next();
+    for (const [folder, share] of FILING) {
+      if (roll < share) {
+        d.folder = folder;
+        break;
+      }
+      roll -= share;
+    }
+  }
+}
+
 export function generateMailbox(opts: GenerateOptions): GeneratedMailbox {
   const size = resolveSize(opts.size);
   const scenario = opts.scenario ?? defaultScenario(opts.now);
@@ -858,6 +890,8 @@ export function generateMailbox(opts: GenerateOptions): GeneratedMailbox {
     fillRandom(b, size, share);
     if (!opts.contract) addSilentCandidates(b, Math.max(2, Math.round(b.candidates.length * 0.2)));
   }
+
+  if (opts.fileIntoFolders !== false) fileIntoFolders(b.drafts, rng.fork('folders'), syncTime(scenario).getTime());
 
   const tag = shortHash(`${String(opts.seed)}|${opts.owner.address.toLowerCase()}`);
   const sorted = [...b.drafts].sort((x, y) => x.date - y.date || x.seq - y.seq);

@@ -3,7 +3,8 @@
 export type Rule = 'R-30' | 'R-31' | 'R-32' | 'R-33' | 'R-34' | 'R-35' | 'R-36' | 'R-38';
 export type Discovery = 'anyone' | 'second_degree' | 'first_degree' | 'nobody';
 export type Degree = 1 | 2 | 3 | null;
-export type Folder = 'inbox' | 'sent' | 'spam' | 'drafts';
+/** Received mail may be filed into Archive or a folder the user made (`user:<path>`; a Gmail label). */
+export type Folder = 'inbox' | 'sent' | 'spam' | 'drafts' | 'archive' | `user:${string}`;
 /** Pipeline membership: in an active project, only in the talent pool, or only in closed projects. */
 export type Membership = 'active' | 'talent_pool' | 'closed';
 

@@ -11,7 +11,7 @@ import { expectedAfterHistorical, expectSameSet, mailboxCompany, startWorld, sto
  * part. Here the cap is lowered (in the simulator and the client alike) so that a small mailbox exceeds it.
  */
 describe('Microsoft historical sync over a folder larger than the filtered delta cap (R-20)', () => {
-  const CAP = 3;
+  const CAP = 2;
   let database: Database;
   let world: World;
   beforeAll(async () => {

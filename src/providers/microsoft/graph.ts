@@ -6,16 +6,27 @@ import { providerFetch } from '../http.ts';
 import type { AddressScanPage, ChangesPage, HistoricalScanInput, HistoricalScanPage, MailClient, MailPushClient, Opaque, PushChannel } from '../mail.ts';
 
 /**
- * Microsoft Graph v1.0 mail for the sync engine. Per-folder `messages/delta` (Inbox and Sent Items) with the
- * header fields only (`$select`), the window as `$filter=receivedDateTime ge …` on the initial round, immutable
- * ids, and the delta link of each folder as the cursor. Graph cannot be asked by address, so the window's
- * headers are listed and the rules decide from them; `$value` (the MIME) is fetched only for messages that
- * will be ingested (R-41).
+ * Microsoft Graph v1.0 mail for the sync engine. Per-folder `messages/delta` over every mail folder of the mailbox
+ * (Inbox, Sent Items, Archive, the user's folders and sub-folders — mail is filed there by hand and by Outlook
+ * rules) except Junk, Drafts, Deleted Items and Exchange's own folders (R-37, R-38), with the header fields only
+ * (`$select`), the window as `$filter=receivedDateTime ge …` on the initial round, immutable ids (a message keeps
+ * its id when it moves), and the delta link of each folder, by folder id, as the cursor. Folders are discovered
+ * with `mailFolders` + `childFolders` at the start of every round, so one made later is read from then on. Graph
+ * cannot be asked by address, so the window's headers are listed and the rules decide from them; `$value` (the
+ * MIME) is fetched only for messages that will be ingested (R-41).
  */
 
+/** Push still watches the folders new mail lands in; the periodic incremental sync reads every folder. */
 const FOLDERS = ['inbox', 'sentitems'] as const;
-type Folder = (typeof FOLDERS)[number];
-const SELECT = ['id', 'conversationId', 'internetMessageId', 'subject', 'from', 'sender', 'toRecipients', 'ccRecipients', 'bccRecipients', 'receivedDateTime', 'sentDateTime', 'isDraft', 'parentFolderId'].join(',');
+/**
+ * Well-known folders never read, with everything below them: Junk (R-38), Drafts (R-38), Deleted Items (R-37),
+ * Outbox (not sent yet), Conversation History (Teams/Skype), Sync Issues (conflict copies), and the folders outside
+ * the mail tree (recoverable items, search folders). Absent ones (a mailbox without Conversation History) are 404.
+ */
+const EXCLUDED = ['junkemail', 'drafts', 'deleteditems', 'outbox', 'conversationhistory', 'syncissues', 'recoverableitemsdeletions', 'searchfolders'] as const;
+const FOLDER_SELECT = 'id,displayName,parentFolderId,childFolderCount,totalItemCount';
+// R-41: what the rules decide by, no subject (an ingested message's subject comes with its MIME).
+const SELECT = ['id', 'conversationId', 'internetMessageId', 'from', 'sender', 'toRecipients', 'ccRecipients', 'bccRecipients', 'receivedDateTime', 'sentDateTime', 'isDraft', 'parentFolderId'].join(',');
 const PAGE_SIZE = 200;
 /**
  * Subscriptions on the folders the delta reads: `created` brings new mail, `deleted` a message leaving the folder
@@ -66,12 +77,31 @@ interface FolderIds {
   deleteditems: string;
   junkemail: string;
   drafts: string;
+  /** Ids of the EXCLUDED folders the mailbox has. */
+  excluded: string[];
+}
+
+interface MailFolder {
+  id: string;
+  displayName?: string;
+  parentFolderId?: string;
+  childFolderCount?: number;
+  totalItemCount?: number;
+}
+
+/** The folders read, Inbox and Sent Items first, then the others parents before children. */
+interface FolderTree {
+  synced: MailFolder[];
+  ids: Set<string>;
 }
 
 interface ScanCheckpoint {
+  v: 2;
+  /** The folders of this scan, fixed when it began (a resumed scan means the same positions). */
+  folders: string[];
   folder: number;
   next: string | null;
-  deltaLinks: Partial<Record<Folder, string>>;
+  deltaLinks: Record<string, string>;
   estimate: number | null;
   /** Messages of the folder's filtered delta round so far, and the oldest receivedDateTime among them. */
   seen?: number;
@@ -88,9 +118,13 @@ export const DELTA_FILTER_CAP = 5_000;
 const graphTime = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 interface ChangesCursor {
-  deltaLinks: Record<Folder, string>;
-  /** A round in progress: the folder it is at and the next page of that folder. */
-  round?: { folder: number; next: string };
+  v: 2;
+  /** Delta link per folder id. */
+  deltaLinks: Record<string, string>;
+  /** The window's start: a folder found later is read from there (as the historical scan read the others). */
+  since: string;
+  /** A round in progress: its folders, the one it is at, and the next page of that folder. */
+  round?: { folders: string[]; folder: number; next: string };
 }
 
 const graphCode = (body: unknown): string | undefined => (body as { error?: { code?: string } } | undefined)?.error?.code;
@@ -115,7 +149,7 @@ function classifier(now: () => Date, gone: 'cursor_expired' | 'permanent' = 'per
 const recipients = (list: Recipient[] | undefined | null): Array<{ name?: string | null; address: string }> =>
   (list ?? []).filter((r) => r.emailAddress?.address).map((r) => ({ name: r.emailAddress?.name ?? null, address: r.emailAddress!.address! }));
 
-export function graphFacts(message: GraphMessage, folders: Pick<FolderIds, 'sentitems' | 'deleteditems' | 'junkemail' | 'drafts'>): MessageFacts {
+export function graphFacts(message: GraphMessage, folders: Pick<FolderIds, 'sentitems' | 'deleteditems' | 'junkemail' | 'drafts'>, tree?: FolderTree): MessageFacts {
   const folder = message.parentFolderId;
   const received = message.receivedDateTime ?? message.sentDateTime ?? null;
   return {
@@ -129,9 +163,10 @@ export function graphFacts(message: GraphMessage, folders: Pick<FolderIds, 'sent
     isSpam: folder !== undefined && folder === folders.junkemail,
     isDraft: message.isDraft === true || (folder !== undefined && folder === folders.drafts),
     isSent: folder !== undefined && folder === folders.sentitems,
-    isTrashed: folder !== undefined && folder === folders.deleteditems,
+    // In Deleted Items, or (when the folders read are known) outside all of them: below Deleted Items, in a folder
+    // the user deleted, or anywhere else never read — for the product it is gone (R-37).
+    isTrashed: folder !== undefined && (folder === folders.deleteditems || (tree !== undefined && !tree.ids.has(folder) && folder !== folders.junkemail && folder !== folders.drafts)),
     rfcMessageId: message.internetMessageId ?? null,
-    subject: message.subject ?? null,
   };
 }
 
@@ -223,6 +258,7 @@ export class GraphMailClient implements MailClient, MailPushClient {
     return res.body;
   }
 
+  /** Ids of the well-known folders (they never change for a mailbox; cached per token, which lasts an hour). */
   private folders(accessToken: string): Promise<FolderIds> {
     let ids = this.folderCache.get(accessToken);
     if (!ids) {
@@ -230,12 +266,58 @@ export class GraphMailClient implements MailClient, MailPushClient {
       ids = (async () => {
         const names = ['inbox', 'sentitems', 'deleteditems', 'junkemail', 'drafts'] as const;
         const found = await Promise.all(names.map((n) => this.request<{ id: string }>(accessToken, `/me/mailFolders/${n}?$select=id`)));
-        return Object.fromEntries(names.map((n, i) => [n, found[i]!.id])) as unknown as FolderIds;
+        const optional = await Promise.all(EXCLUDED.filter((n) => !(names as readonly string[]).includes(n)).map((n) => this.optionalFolder(accessToken, n)));
+        const known = Object.fromEntries(names.map((n, i) => [n, found[i]!.id])) as Omit<FolderIds, 'excluded'>;
+        return { ...known, excluded: [known.junkemail, known.drafts, known.deleteditems, ...optional.filter((id): id is string => id !== null)] };
       })();
       this.folderCache.set(accessToken, ids);
       ids.catch(() => this.folderCache.delete(accessToken));
     }
     return ids;
+  }
+
+  private async optionalFolder(accessToken: string, name: string): Promise<string | null> {
+    try {
+      return (await this.request<{ id: string }>(accessToken, `/me/mailFolders/${name}?$select=id`)).id;
+    } catch (error) {
+      if (error instanceof ProviderError && (error.details.status === 404 || error.details.status === 400)) return null;
+      throw error;
+    }
+  }
+
+  /** Every page of a folder collection. */
+  private async folderList(accessToken: string, url: string): Promise<MailFolder[]> {
+    const out: MailFolder[] = [];
+    let next: string | undefined = url;
+    while (next) {
+      const page: { value?: MailFolder[]; '@odata.nextLink'?: string } = await this.request(accessToken, next);
+      out.push(...(page.value ?? []));
+      next = page['@odata.nextLink'];
+    }
+    return out;
+  }
+
+  /**
+   * The folders to read, found afresh: the top level, then `childFolders` of every folder that has children, never
+   * descending into an excluded one. Inbox and Sent Items come first so a scan reads new mail's folders first.
+   */
+  private async folderTree(accessToken: string): Promise<FolderTree> {
+    const known = await this.folders(accessToken);
+    const excluded = new Set(known.excluded);
+    const synced: MailFolder[] = [];
+    let level = await this.folderList(accessToken, `/me/mailFolders?$top=100&$select=${FOLDER_SELECT}`);
+    while (level.length > 0) {
+      const below: MailFolder[] = [];
+      for (const f of level) {
+        if (excluded.has(f.id)) continue;
+        synced.push(f);
+        if ((f.childFolderCount ?? 0) > 0) below.push(...(await this.folderList(accessToken, `/me/mailFolders/${encodeURIComponent(f.id)}/childFolders?$top=100&$select=${FOLDER_SELECT}`)));
+      }
+      level = below;
+    }
+    const rank = (f: MailFolder) => (f.id === known.inbox ? 0 : f.id === known.sentitems ? 1 : 2);
+    synced.sort((a, b) => rank(a) - rank(b));
+    return { synced, ids: new Set(synced.map((f) => f.id)) };
   }
 
   async probe(accessToken: string): Promise<void> {
@@ -245,18 +327,28 @@ export class GraphMailClient implements MailClient, MailPushClient {
   async historicalPage(accessToken: string, input: HistoricalScanInput): Promise<HistoricalScanPage> {
     const folders = await this.folders(accessToken);
     let checkpoint = input.checkpoint as ScanCheckpoint | null;
+    // A scan begun before every folder was read starts over (storage is idempotent).
+    if (checkpoint && checkpoint.v !== 2) checkpoint = null;
     if (!checkpoint) {
       // Graph gives no count for a filtered delta: the folders' totals bound the scan from above.
-      const counts = await Promise.all(FOLDERS.map((f) => this.request<{ totalItemCount?: number }>(accessToken, `/me/mailFolders/${f}?$select=totalItemCount`)));
-      checkpoint = { folder: 0, next: null, deltaLinks: {}, estimate: counts.reduce((sum, c) => sum + (c.totalItemCount ?? 0), 0) };
+      const tree = await this.folderTree(accessToken);
+      checkpoint = { v: 2, folders: tree.synced.map((f) => f.id), folder: 0, next: null, deltaLinks: {}, estimate: tree.synced.reduce((sum, f) => sum + (f.totalItemCount ?? 0), 0) };
     }
-    const folder = FOLDERS[checkpoint.folder]!;
-    const url = checkpoint.next ?? `/me/mailFolders/${folder}/messages/delta?${new URLSearchParams({ $select: SELECT, $filter: `receivedDateTime ge ${graphTime(input.since)}` })}`;
-    const page = await this.request<DeltaResponse>(accessToken, url);
+    const folder = checkpoint.folders[checkpoint.folder]!;
+    const folderPath = `/me/mailFolders/${encodeURIComponent(folder)}`;
+    const url = checkpoint.next ?? `${folderPath}/messages/delta?${new URLSearchParams({ $select: SELECT, $filter: `receivedDateTime ge ${graphTime(input.since)}` })}`;
+    const nextFolder = (deltaLinks: ScanCheckpoint['deltaLinks']): ScanCheckpoint => ({ v: 2, folders: checkpoint.folders, folder: checkpoint.folder + 1, next: null, deltaLinks, estimate: checkpoint.estimate });
+    let page: DeltaResponse;
+    try {
+      page = await this.request<DeltaResponse>(accessToken, url);
+    } catch (error) {
+      // The folder was deleted since the scan began: its mail went with it to Deleted Items.
+      if (!(error instanceof ProviderError && error.details.status === 404)) throw error;
+      return this.scanStep([], nextFolder(checkpoint.deltaLinks), input, checkpoint.estimate);
+    }
     const listed = (page.value ?? []).filter((m) => !m['@removed']);
     const messages = listed.map((m) => graphFacts(m, folders));
     let next: ScanCheckpoint;
-    const nextFolder = (deltaLinks: ScanCheckpoint['deltaLinks']): ScanCheckpoint => ({ folder: checkpoint.folder + 1, next: null, deltaLinks, estimate: checkpoint.estimate });
     if (checkpoint.backlog) {
       next = page['@odata.nextLink'] ? { ...checkpoint, next: page['@odata.nextLink'] } : nextFolder(checkpoint.deltaLinks);
     } else {
@@ -274,65 +366,108 @@ export class GraphMailClient implements MailClient, MailPushClient {
                 ...checkpoint,
                 deltaLinks,
                 backlog: true,
-                next: `/me/mailFolders/${folder}/messages?${new URLSearchParams({ $select: SELECT, $filter: `receivedDateTime ge ${graphTime(input.since)} and receivedDateTime le ${graphTime(new Date(Math.ceil(Date.parse(oldest) / 1000) * 1000))}`, $orderby: 'receivedDateTime desc', $top: String(PAGE_SIZE) })}`,
+                next: `${folderPath}/messages?${new URLSearchParams({ $select: SELECT, $filter: `receivedDateTime ge ${graphTime(input.since)} and receivedDateTime le ${graphTime(new Date(Math.ceil(Date.parse(oldest) / 1000) * 1000))}`, $orderby: 'receivedDateTime desc', $top: String(PAGE_SIZE) })}`,
               }
             : nextFolder(deltaLinks);
       } else throw new ProviderError('transient', 'Microsoft Graph delta page without a next or delta link');
     }
-    if (next.folder >= FOLDERS.length) {
-      return { messages, checkpoint: null, cursor: { deltaLinks: next.deltaLinks }, estimate: checkpoint.estimate };
-    }
-    return { messages, checkpoint: next as unknown as Opaque, cursor: null, estimate: checkpoint.estimate };
+    return this.scanStep(messages, next, input, checkpoint.estimate);
   }
 
+  private scanStep(messages: MessageFacts[], next: ScanCheckpoint, input: HistoricalScanInput, estimate: number | null): HistoricalScanPage {
+    if (next.folder >= next.folders.length) {
+      const cursor: ChangesCursor = { v: 2, deltaLinks: next.deltaLinks, since: input.since.toISOString() };
+      return { messages, checkpoint: null, cursor: cursor as unknown as Opaque, estimate };
+    }
+    return { messages, checkpoint: next as unknown as Opaque, cursor: null, estimate };
+  }
+
+  /**
+   * One page of one folder's changes. A round starts by finding the folders afresh: one made since the last round
+   * starts with an initial delta from the window's start. A message moved between folders is the same message (same
+   * immutable id): the new folder lists it (stored once, idempotently) and the old one says `@removed` — Graph says
+   * so for a move and a deletion alike, so each `@removed` is looked up, and only a message that no longer exists or
+   * now sits outside every folder read (Deleted Items, Junk) is removed (R-37).
+   */
   async changesPage(accessToken: string, cursor: Opaque): Promise<ChangesPage> {
-    const c = cursor as unknown as ChangesCursor;
-    if (!c.deltaLinks || FOLDERS.some((f) => typeof c.deltaLinks[f] !== 'string')) throw new ProviderError('cursor_expired', 'no Microsoft Graph delta links stored');
-    const round = c.round ?? { folder: 0, next: c.deltaLinks[FOLDERS[0]] };
-    const page = await this.request<DeltaResponse>(accessToken, round.next, 'cursor_expired');
+    const c = cursor as unknown as Partial<ChangesCursor>;
+    // A cursor from when only Inbox and Sent Items were read: the other folders' mail in the window needs a scan.
+    if (c.v !== 2 || !c.deltaLinks || typeof c.since !== 'string') throw new ProviderError('cursor_expired', 'no Microsoft Graph delta links for every folder stored');
+    const since = c.since;
+    let deltaLinks = c.deltaLinks;
+    let round = c.round;
+    let tree: FolderTree | undefined;
+    if (!round) {
+      tree = await this.folderTree(accessToken);
+      // A folder read until now is gone (deleted, or moved below Deleted Items): its mail left without a `@removed`
+      // in any folder read, so a resync takes a new position and reconciles what is stored.
+      if (Object.keys(deltaLinks).some((id) => !tree!.ids.has(id))) throw new ProviderError('cursor_expired', 'a mail folder read until now was deleted or moved');
+      const ids = tree.synced.map((f) => f.id);
+      if (ids.length === 0) throw new ProviderError('transient', 'Microsoft Graph listed no mail folders');
+      round = { folders: ids, folder: 0, next: deltaLinks[ids[0]!] ?? this.initialDelta(ids[0]!, since) };
+    }
+    const folderId = round.folders[round.folder]!;
+    let page: DeltaResponse;
+    try {
+      page = await this.request<DeltaResponse>(accessToken, round.next, 'cursor_expired');
+    } catch (error) {
+      // Deleted during the round: as above.
+      if (error instanceof ProviderError && error.details.status === 404) throw new ProviderError('cursor_expired', 'a mail folder read until now was deleted');
+      throw error;
+    }
     const folders = await this.folders(accessToken);
     const added: MessageFacts[] = [];
-    const removed: string[] = [];
-    const movedOut: string[] = [];
+    const left: string[] = [];
+    const sinceMs = Date.parse(since);
     for (const m of page.value ?? []) {
-      if (m['@removed']) {
-        if (m['@removed'].reason === 'deleted') removed.push(m.id);
-        else movedOut.push(m.id);
-      } else {
-        added.push(graphFacts(m, folders));
-      }
+      if (m['@removed']) left.push(m.id);
+      // A message filed from elsewhere keeps its date: one older than the window was never the product's to read (R-35).
+      else if (!(Date.parse(m.receivedDateTime ?? m.sentDateTime ?? '') < sinceMs)) added.push(graphFacts(m, folders));
     }
-    // Moved out of the folder: deleted when it went to Deleted Items (R-37) or no longer exists; a move to
-    // another folder (an archive) is no deletion.
-    if (movedOut.length > 0) {
-      const now = await this.headers(accessToken, movedOut);
-      for (const id of movedOut) {
+    const removed: string[] = [];
+    if (left.length > 0) {
+      const now = await this.headers(accessToken, left, tree);
+      for (const id of left) {
         const facts = now.get(id);
         if (!facts || facts.isTrashed === true || facts.isSpam) removed.push(id);
       }
     }
     let next: ChangesCursor;
-    if (page['@odata.nextLink']) next = { deltaLinks: c.deltaLinks, round: { folder: round.folder, next: page['@odata.nextLink'] } };
+    if (page['@odata.nextLink']) next = { v: 2, deltaLinks, since, round: { ...round, next: page['@odata.nextLink'] } };
     else if (page['@odata.deltaLink']) {
-      const deltaLinks = { ...c.deltaLinks, [FOLDERS[round.folder]!]: page['@odata.deltaLink'] };
+      deltaLinks = { ...deltaLinks, [folderId]: page['@odata.deltaLink'] };
       const following = round.folder + 1;
-      next = following < FOLDERS.length ? { deltaLinks, round: { folder: following, next: deltaLinks[FOLDERS[following]!] } } : { deltaLinks };
+      const nextId = round.folders[following];
+      next = nextId !== undefined ? { v: 2, deltaLinks, since, round: { folders: round.folders, folder: following, next: deltaLinks[nextId] ?? this.initialDelta(nextId, since) } } : { v: 2, deltaLinks, since };
     } else throw new ProviderError('transient', 'Microsoft Graph delta page without a next or delta link');
     return { added, removed, cursor: next as unknown as Opaque, more: next.round !== undefined };
   }
 
-  async headers(accessToken: string, ids: readonly string[]): Promise<Map<string, MessageFacts>> {
+  private initialDelta(folderId: string, since: string): string {
+    return `/me/mailFolders/${encodeURIComponent(folderId)}/messages/delta?${new URLSearchParams({ $select: SELECT, $filter: `receivedDateTime ge ${graphTime(new Date(since))}` })}`;
+  }
+
+  /**
+   * Header facts of messages by immutable id, wherever they are in the mailbox now; `isTrashed` when a message sits
+   * outside every folder read. A parent folder not seen before is looked for once more in a fresh listing (a folder
+   * made a moment ago is read from the next round on, so its mail is no deletion).
+   */
+  async headers(accessToken: string, ids: readonly string[], knownTree?: FolderTree): Promise<Map<string, MessageFacts>> {
     const out = new Map<string, MessageFacts>();
     if (ids.length === 0) return out;
     const folders = await this.folders(accessToken);
+    const found: Array<[string, GraphMessage]> = [];
     for (const id of new Set(ids)) {
       try {
-        const m = await this.request<GraphMessage>(accessToken, `/me/messages/${encodeURIComponent(id)}?$select=${SELECT}`);
-        out.set(id, graphFacts(m, folders));
+        found.push([id, await this.request<GraphMessage>(accessToken, `/me/messages/${encodeURIComponent(id)}?$select=${SELECT}`)]);
       } catch (error) {
         if (!(error instanceof ProviderError && error.details.status === 404)) throw error;
       }
     }
+    let tree = knownTree ?? (found.length > 0 ? await this.folderTree(accessToken) : undefined);
+    const unknown = (m: GraphMessage) => m.parentFolderId !== undefined && !tree!.ids.has(m.parentFolderId) && !folders.excluded.includes(m.parentFolderId);
+    if (knownTree && found.some(([, m]) => unknown(m))) tree = await this.folderTree(accessToken);
+    for (const [id, m] of found) out.set(id, graphFacts(m, folders, tree));
     return out;
   }
 
@@ -356,6 +491,7 @@ export class GraphMailClient implements MailClient, MailPushClient {
    */
   async addressPage(accessToken: string, input: HistoricalScanInput): Promise<AddressScanPage> {
     const folders = await this.folders(accessToken);
+    const tree = await this.folderTree(accessToken);
     const groups = graphSearchGroups(input.addresses);
     const at = (input.checkpoint as unknown as SearchCheckpoint | null) ?? { group: 0, next: null, upTo: null, listed: 0, oldestSent: null };
     if (at.group >= groups.length) return { messages: [], checkpoint: null };
@@ -370,7 +506,7 @@ export class GraphMailClient implements MailClient, MailPushClient {
       if (!Number.isNaN(sent) && (oldestSent === null || sent < oldestSent)) oldestSent = sent;
     }
     const messages = value
-      .filter((m) => m.parentFolderId === folders.inbox || m.parentFolderId === folders.sentitems)
+      .filter((m) => m.parentFolderId !== undefined && tree.ids.has(m.parentFolderId))
       .map((m) => graphFacts(m, folders));
     const listed = at.listed + value.length;
     let next: SearchCheckpoint | null;
