@@ -19,7 +19,7 @@ const grant = (state: Grant['state'], canSend = false): Grant => ({
   deauthorizedAt: null,
 });
 const mailbox = (email: Grant, calendar: Grant = grant('not_authorized')): Mailbox => ({
-  email: { ...email, sync: { phase: 'idle', messagesIngested: 0, messagesExamined: 0, progress: null, estimatedCompletionAt: null, lastSyncedAt: null, lastError: null } },
+  email: { ...email, sync: { phase: 'idle', messagesIngested: 0, messagesExamined: 0, progress: null, estimatedCompletionAt: null, lastSyncedAt: null, lastError: null, status: 'starting', lastCheckedAt: null } },
   calendar,
 });
 const ready = mailbox(grant('authorized', true));

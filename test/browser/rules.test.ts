@@ -10,7 +10,7 @@ const seat = (name: string, email: SeatHealth['email']['state'], calendar: SeatH
   userName: name,
   email: { state: email, address: null, reason: null },
   calendar: { state: calendar, address: null, reason: null },
-  sync: { phase: 'idle', messagesIngested: 0, messagesExamined: 0, progress: null, lastSyncedAt: null, lastError: null },
+  sync: { phase: 'idle', messagesIngested: 0, messagesExamined: 0, progress: null, lastSyncedAt: null, lastError: null, status: 'starting' },
 });
 const health = [
   seat('connected', 'authorized'),

@@ -11,7 +11,8 @@ import type { AddressScanPage, ChangesPage, HistoricalScanInput, HistoricalScanP
  * in batches, and `format=raw` is asked only for messages that will be ingested (R-41).
  */
 
-const METADATA_HEADERS = ['From', 'To', 'Cc', 'Bcc', 'Subject', 'Date', 'Message-ID', 'In-Reply-To', 'References'];
+// R-41: the headers the rules decide by, no Subject: a message they do not let in leaves none of its text behind.
+const METADATA_HEADERS = ['From', 'To', 'Cc', 'Bcc', 'Date', 'Message-ID', 'In-Reply-To', 'References'];
 /** Gmail caps a batch at 100 calls; smaller batches keep per-user concurrency and response sizes modest. */
 const METADATA_BATCH = 50;
 const RAW_BATCH = 10;
@@ -106,7 +107,6 @@ export function gmailFacts(message: GmailMessage): MessageFacts {
     rfcMessageId: header(message, 'Message-ID'),
     inReplyTo: header(message, 'In-Reply-To'),
     references: header(message, 'References'),
-    subject: header(message, 'Subject'),
   };
 }
 

@@ -440,8 +440,6 @@ export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'],
   return db.transaction().execute(async (trx) => {
     // R-70: suspending locks the contract row FOR UPDATE when it flips the status, so it waits for this batch to
     // commit (the suspension job then deletes what it wrote), or this batch sees `suspended` and writes nothing.
-    const contract = await trx.selectFrom('contracts').select('status').where('id', '=', mailbox.contractId).forShare().executeTakeFirst();
-    if (contract?.status !== 'active') throw new ContractSuspendedError(new Date(now.getTime() + 60_000));
     const grant = await trx
       .selectFrom('mailbox_authorizations')
       .select(['state', 'address'])
@@ -510,11 +508,17 @@ export async function deleteMessageAtSource(trx: Db, seatId: string, providerMes
   const decision = await trx.selectFrom('ingestion_decisions').select(['id', 'ingested', 'rule', 'detail']).where('seat_id', '=', seatId).where('provider_message_id', '=', providerMessageId).executeTakeFirst();
   if (decision) {
     const wasIngested = decision.ingested || message !== undefined;
-    const reason = `It was deleted in your mailbox (seen ${formatInstant(at)}) while it was authorized, so it was removed from the product too.`;
+    const reason = wasIngested
+      ? `It was deleted in your mailbox (seen ${formatInstant(at)}) while it was authorized, so it was removed from the product too.`
+      : `It was not synced, and was deleted in your mailbox since (seen ${formatInstant(at)}).`;
+    const before = (decision.detail ?? {}) as Record<string, unknown>;
+    // R-37 with R-41: the row says the message was here and why it is gone; its header facts (participants and the
+    // rest) go with the mail, as in the inactivity purge.
     const detail: Record<string, unknown> = {
-      ...(decision.detail ?? {}),
+      summary: wasIngested ? `Not synced (R-37, Deleted at the source): ${reason}` : `Not synced${decision.rule ? ` (${decision.rule})` : ''}: ${reason}`,
+      reason,
+      messageDate: before.messageDate ?? null,
       deletedAtSource: { at: at.toISOString(), previouslyIngested: wasIngested, previousRule: decision.rule },
-      ...(wasIngested ? { summary: `Not synced (R-37, Deleted at the source): ${reason}`, reason } : {}),
     };
     await trx
       .updateTable('ingestion_decisions')

@@ -226,6 +226,9 @@ describe.each(backends)('ingest step on $name', (backend) => {
     const log = (await decisionRow('del-1'))!;
     expect(log).toMatchObject({ ingested: false, rule: 'R-37', counterpart: 'carla@mail.example' });
     expect(log.detail).toMatchObject({ deletedAtSource: { at: NOW.toISOString(), previouslyIngested: true, previousRule: null }, summary: expect.stringMatching(/^Not synced \(R-37, Deleted at the source\)/) });
+    // the row keeps that the message was here and why it is gone, not its header facts (as the purge does).
+    expect(Object.keys(log.detail).sort()).toEqual(['deletedAtSource', 'messageDate', 'reason', 'summary']);
+    expect(JSON.stringify(log.detail)).not.toContain('participants');
     // Unknown ids and repeated deletions are harmless.
     expect(await db().transaction().execute((trx) => deleteMessageAtSource(trx, co.seat.id, 'del-1', NOW))).toEqual({ messageDeleted: false, threadDeleted: false, attachmentsDeleted: 0 });
   });
