@@ -440,6 +440,8 @@ export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'],
   return db.transaction().execute(async (trx) => {
     // R-70: suspending locks the contract row FOR UPDATE when it flips the status, so it waits for this batch to
     // commit (the suspension job then deletes what it wrote), or this batch sees `suspended` and writes nothing.
+    const contract = await trx.selectFrom('contracts').select('status').where('id', '=', mailbox.contractId).forShare().executeTakeFirst();
+    if (contract?.status !== 'active') throw new ContractSuspendedError(new Date(now.getTime() + 60_000));
     const grant = await trx
       .selectFrom('mailbox_authorizations')
       .select(['state', 'address'])
