@@ -1,9 +1,8 @@
 import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type Ref } from 'react';
-import type { ApiError} from '../api.ts';
-import { api, errorMessage, type Candidate, type Contract, type Decision, type Mailbox, type Message, type Settings, type Thread, type User, type Visibility } from '../api.ts';
+import { ApiError, api, errorMessage, type Candidate, type Contract, type Decision, type Mailbox, type Message, type Settings, type Thread, type User, type Visibility } from '../api.ts';
 import { blockRemoteImages, splitQuotedHtml, splitQuotedText } from '../quoted.ts';
 import { sendBlocked } from '../rules.ts';
-import { ActionButton, ActionErrorAlert, Alert, Link, Loading, RuleTag, SETTINGS_PATH, navigate, useLoad, useLocation, useTitle } from '../ui.tsx';
+import { ActionButton, ActionErrorAlert, Alert, Link, Loading, NotFound, RuleTag, SETTINGS_PATH, navigate, useLoad, useLocation, useTitle } from '../ui.tsx';
 import { VISIBILITY_LABELS, count, decisionText, formatDate } from '../words.ts';
 import { ScheduleScreening } from './ScheduleScreening.tsx';
 
@@ -25,6 +24,10 @@ export function CandidateProfile({ user, candidateId, contract }: { user: User; 
   const tabIds = { messages: useId(), schedule: useId() };
   const panelId = useId();
 
+  // An unknown candidate, or one in another company: the not-found page with a way back, not a bare message.
+  if (candidate.error instanceof ApiError && candidate.error.status === 404) {
+    return <NotFound title="Candidate not found" text="There is no candidate at this address in your company." back={{ to: '/pipeline', label: 'Back to the pipeline' }} />;
+  }
   if (candidate.error !== undefined) return <Alert tone="error">{errorMessage(candidate.error)}</Alert>;
   if (!candidate.data) return <Loading label="Loading the candidate…" />;
   const c = candidate.data;
@@ -123,6 +126,8 @@ function MessagesTab({
   onCandidateChanged: () => void;
 }) {
   const threads = useLoad(() => api.candidateMessages(candidate.id), [candidate.id]);
+  // View only (or off): Reply and the compose pane are not offered at all; one sentence says why and who can change it.
+  const sendingOff = settings?.emailAccess === 'view' || settings?.emailAccess === 'off';
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const [shown, setShown] = useState(THREAD_PAGE);
   const composeRef = useRef<HTMLElement>(null);
@@ -182,7 +187,7 @@ function MessagesTab({
           )}
           <div className="thread-list" ref={listRef} onKeyDown={onKeyDown} data-testid="thread-list">
             {list.slice(0, shown).map((thread, i) => (
-              <ThreadView key={thread.threadId} thread={thread} initiallyOpen={i === 0} seatId={user.seatId} onChanged={() => void threads.reload()} onReply={startReply} />
+              <ThreadView key={thread.threadId} thread={thread} initiallyOpen={i === 0} seatId={user.seatId} onChanged={() => void threads.reload()} onReply={sendingOff ? undefined : startReply} />
             ))}
           </div>
           {list.length > shown && (
@@ -193,6 +198,13 @@ function MessagesTab({
         </section>
         <WhyNotHere seatId={user.seatId} candidate={candidate} />
       </div>
+      {sendingOff ? (
+        <p className="card muted" data-testid="sending-off">
+          {settings?.emailAccess === 'off'
+            ? 'Email is turned off for your company, so you cannot send or reply from here. An admin can turn it on under Company email & calendar.'
+            : 'Your company’s email access is View only, so you cannot send or reply from here. An admin can change it to Send & view under Company email & calendar.'}
+        </p>
+      ) : (
       <ComposePane
         ref={composeRef}
         candidate={candidate}
@@ -205,6 +217,7 @@ function MessagesTab({
           onCandidateChanged();
         }}
       />
+      )}
     </div>
   );
 }
@@ -224,7 +237,7 @@ function participantsOf(thread: Thread): string {
  * messages are one-line summaries and the latest is expanded. One set of actions for the whole thread; the owner
  * may share it with the company and make it private again (R-61).
  */
-function ThreadView({ thread, initiallyOpen, seatId, onChanged, onReply }: { thread: Thread; initiallyOpen: boolean; seatId: string | null; onChanged: () => void; onReply: (m: Message) => void }) {
+function ThreadView({ thread, initiallyOpen, seatId, onChanged, onReply }: { thread: Thread; initiallyOpen: boolean; seatId: string | null; onChanged: () => void; onReply?: ((m: Message) => void) | undefined }) {
   const bodyId = useId();
   const [open, setOpen] = useState(initiallyOpen);
   const [busy, setBusy] = useState(false);
@@ -267,9 +280,11 @@ function ThreadView({ thread, initiallyOpen, seatId, onChanged, onReply }: { thr
       {open && (
         <div id={bodyId} className="thread-body">
           <div className="thread-actions" role="group" aria-label="Conversation actions">
-            <ActionButton variant="secondary" onClick={() => onReply(latest)} disabledReason={replyBlockedFor(latest, seatId)}>
-              Reply
-            </ActionButton>
+            {onReply && (
+              <ActionButton variant="secondary" onClick={() => onReply(latest)} disabledReason={replyBlockedFor(latest, seatId)}>
+                Reply
+              </ActionButton>
+            )}
             {owns ? (
               <ActionButton variant="secondary" onClick={() => void change()} busy={busy} busyLabel="Saving…">
                 {next === 'contract' ? 'Share thread with the company' : 'Make thread private'}
@@ -317,7 +332,7 @@ function formatSize(bytes: number): string {
 }
 
 /** A message: a one-line summary (sender, first words, date) until opened; open, its body, attachments and menu. */
-function MessageView({ message: m, latest, seatId, onChanged, onReply }: { message: Message; latest: boolean; seatId: string | null; onChanged: () => void; onReply: (m: Message) => void }) {
+function MessageView({ message: m, latest, seatId, onChanged, onReply }: { message: Message; latest: boolean; seatId: string | null; onChanged: () => void; onReply?: ((m: Message) => void) | undefined }) {
   const [expanded, setExpanded] = useState(latest);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -369,7 +384,7 @@ function MessageView({ message: m, latest, seatId, onChanged, onReply }: { messa
     );
   }
   const menu: MenuItem[] = [
-    { label: 'Reply to this message', onSelect: () => onReply(m), disabled: replyBlocked },
+    ...(onReply ? [{ label: 'Reply to this message', onSelect: () => onReply(m), disabled: replyBlocked }] : []),
     ...(m.isOwner ? [{ label: busy ? 'Saving…' : next === 'contract' ? 'Share message with the company' : 'Make message private', onSelect: () => void change(), disabled: busy ? 'Saving…' : null }] : []),
     ...(m.bodyHtml !== null ? [{ label: plain ? 'Show formatted' : 'Show plain text', onSelect: () => setPlain((p) => !p), disabled: null }] : []),
   ];
