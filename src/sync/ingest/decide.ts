@@ -104,14 +104,14 @@ export async function loadThreadFacts(
 ): Promise<Map<string, ThreadFacts>> {
   const threadIds = [...new Set(messages.map((m) => m.providerThreadId))];
   const stored = new Map<string, { initiated: boolean; lastActivityAt: Date }>();
-  const purged = new Map<string, Date>();
+  const purged = new Map<string, { at: Date; initiated: boolean }>();
   for (const ids of chunks(threadIds)) {
     const [threads, markers] = await Promise.all([
       db.selectFrom('mail_threads').select(['provider_thread_id', 'initiated_through_product', 'last_activity_at']).where('owner_seat_id', '=', seatId).where('provider_thread_id', 'in', ids).execute(),
-      db.selectFrom('purged_threads').select(['provider_thread_id', 'purged_at']).where('owner_seat_id', '=', seatId).where('provider_thread_id', 'in', ids).execute(),
+      db.selectFrom('purged_threads').select(['provider_thread_id', 'purged_at', 'initiated_through_product']).where('owner_seat_id', '=', seatId).where('provider_thread_id', 'in', ids).execute(),
     ]);
     for (const t of threads) stored.set(t.provider_thread_id, { initiated: t.initiated_through_product, lastActivityAt: t.last_activity_at });
-    for (const p of markers) purged.set(p.provider_thread_id, p.purged_at);
+    for (const p of markers) purged.set(p.provider_thread_id, { at: p.purged_at, initiated: p.initiated_through_product });
   }
 
   const rfcIds = [...new Set(messages.flatMap(referencedMessageIds))];
@@ -138,8 +138,9 @@ export async function loadThreadFacts(
     const row = stored.get(message.providerThreadId);
     const byReference = referencedMessageIds(message).some((id) => initiatedRfc.has(id));
     result.set(message.providerThreadId, {
-      initiatedThroughProduct: (previous?.initiatedThroughProduct ?? false) || (row?.initiated ?? false) || byReference,
-      purgedAt: purged.get(message.providerThreadId) ?? null,
+      // A purged thread started from the product stays so: its messages are gone, the marker remembers.
+      initiatedThroughProduct: (previous?.initiatedThroughProduct ?? false) || (row?.initiated ?? false) || byReference || (purged.get(message.providerThreadId)?.initiated ?? false),
+      purgedAt: purged.get(message.providerThreadId)?.at ?? null,
       storedLastActivityAt: row?.lastActivityAt ?? null,
     });
   }

@@ -22,7 +22,7 @@ async function purgeContract(db: Kysely<DB>, contractId: string, now: Date, cuto
     // Locked, so a sync storing into one of these threads right now waits, then finds it gone and starts anew.
     const candidates = await trx
       .selectFrom('mail_threads')
-      .select(['id', 'owner_seat_id', 'provider_thread_id', 'last_activity_at'])
+      .select(['id', 'owner_seat_id', 'provider_thread_id', 'last_activity_at', 'initiated_through_product'])
       .where('contract_id', '=', contractId)
       .where('last_activity_at', '<', cutoff)
       .orderBy('id')
@@ -63,8 +63,11 @@ async function purgeContract(db: Kysely<DB>, contractId: string, now: Date, cuto
       const threads = await trx.deleteFrom('mail_threads').where('id', 'in', ids).executeTakeFirst();
       await trx
         .insertInto('purged_threads')
-        .values(chunk.map((t) => ({ contract_id: contractId, owner_seat_id: t.owner_seat_id, provider_thread_id: t.provider_thread_id, purged_at: now })))
-        .onConflict((oc) => oc.columns(['owner_seat_id', 'provider_thread_id']).doUpdateSet({ purged_at: now }))
+        // Whether the product started the thread outlives its messages: a later reply is still exempt (R-25).
+        .values(chunk.map((t) => ({ contract_id: contractId, owner_seat_id: t.owner_seat_id, provider_thread_id: t.provider_thread_id, purged_at: now, initiated_through_product: t.initiated_through_product })))
+        .onConflict((oc) =>
+          oc.columns(['owner_seat_id', 'provider_thread_id']).doUpdateSet((eb) => ({ purged_at: now, initiated_through_product: sql<boolean>`${eb.ref('purged_threads.initiated_through_product')} OR ${eb.ref('excluded.initiated_through_product')}` })),
+        )
         .execute();
       counts.attachments += Number(attachments.numDeletedRows);
       counts.messages += Number(messages.numDeletedRows);

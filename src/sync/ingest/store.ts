@@ -473,8 +473,31 @@ export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'],
       records.push({ seatId: mailbox.seatId, contractId: mailbox.contractId, facts: item.facts, decision: item.decision, decidedAt: now, ...(notes ? { notes } : {}) });
     }
     await recordDecisions(trx, records);
+    await recordThreadActivity(trx, mailbox.seatId, items.filter((item) => !item.decision.ingested).map((item) => item.facts));
     return { examined: items.length, ingested: parsed.filter((p) => p !== null).length, outcomes, stored };
   });
+}
+
+/**
+ * R-24: a thread's activity is any message sent or received in it at the provider, not only the ingested ones (a reply
+ * that cc'd a colleague keeps the conversation alive though R-30 keeps it out). Drafts, spam and trash are no activity.
+ */
+async function recordThreadActivity(trx: Db, seatId: string, facts: readonly MessageFacts[]): Promise<void> {
+  const latest = new Map<string, Date>();
+  for (const f of facts) {
+    if (f.isDraft || f.isSpam || f.isTrashed === true || Number.isNaN(f.date.getTime())) continue;
+    const known = latest.get(f.providerThreadId);
+    if (known === undefined || known.getTime() < f.date.getTime()) latest.set(f.providerThreadId, f.date);
+  }
+  for (const [providerThreadId, at] of latest) {
+    await trx
+      .updateTable('mail_threads')
+      .set({ last_activity_at: at })
+      .where('owner_seat_id', '=', seatId)
+      .where('provider_thread_id', '=', providerThreadId)
+      .where('last_activity_at', '<', at)
+      .execute();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
