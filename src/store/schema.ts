@@ -326,6 +326,8 @@ export interface PurgedThreadsTable {
   owner_seat_id: string;
   provider_thread_id: string;
   purged_at: Timestamp;
+  /** The thread was started from the product (0015): a reply after the purge is still exempt. */
+  initiated_through_product: Generated<boolean>;
 }
 
 import type { CalendarEventsTable } from './migrations/0005_calendar_events.ts';
