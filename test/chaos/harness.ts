@@ -49,6 +49,10 @@ export interface RunOptions {
   size?: number | 'tiny' | 'demo';
   /** Events in the chaos phase. */
   steps?: number;
+  /** How long the schedule may go on waiting for the incremental phase. */
+  chaosMs?: number;
+  /** Moves of synced mail to other folders at the provider (on by default). */
+  moves?: boolean;
   /** How long convergence may take before the run fails. */
   convergeMs?: number;
 }
@@ -282,12 +286,20 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
     deletedStillVisible: [],
   };
   const pending: Array<Promise<unknown>> = [];
+  let ticker: NodeJS.Timeout | undefined;
   try {
     // The mailbox's dates are relative to the simulators' clock (the product's may have run ahead in earlier runs).
     const simNow = new Date((await world.control('GET', '/_sim/clock')).now);
     const now = new Date(Math.floor(simNow.getTime() / 60_000) * 60_000 - 60_000);
     const shim = { now, sim: world.sim, api: world.api, control: world.control } as unknown as World;
     const c = await mailboxCompany(shim, provider, options.size ?? 'demo', `chaos-${seed}`);
+    // The product clock runs ahead, a poll interval every two seconds: polls come often (the fallback when push
+    // is dropped, and what brings a killed run's scan back once its lease lapsed), Retry-After and job retry
+    // back-offs pass quickly, access tokens age and are refreshed.
+    ticker = setInterval(() => {
+      world.advanceClock(61_000);
+      report.clockJumps++;
+    }, 2000);
     const box = `/_sim/mailboxes/${encodeURIComponent(c.address)}/messages`;
     const labels = new Map<string, string>();
     for (const m of c.generated.messages) labels.set(canonical(m.messageId), `${m.key} "${m.subject}"`);
@@ -334,6 +346,10 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
 
     const injectFault = async () => {
       const fault = rng.pick(CHAOS_FAULTS);
+      // A few faults waiting at a time: the sync meets them between successful requests, as in life, instead of
+      // a wall of them that nothing gets through.
+      const waiting = ((await world.control('GET', '/_sim/faults')) as Array<{ provider: string }>).filter((f) => f.provider === provider).length;
+      if (waiting >= 3) return;
       const count = rng.int(1, 3);
       const match = fault === 'cursor_expired' ? {} : (() => {
         const p = rng.pick(FAULT_PATHS[provider]);
@@ -358,10 +374,17 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
       await fetch(note.url, { method: 'POST', headers: note.headers, body: note.body }).then((r) => r.arrayBuffer());
     };
 
+    // The schedule goes on past `steps` until half as many events again have hit the incremental sync with its
+    // push channels up (history / delta, notifications), for at most `chaosMs` in all.
     const steps = options.steps ?? 30;
-    for (let step = 0; step < steps; step++) {
+    const chaosUntil = Date.now() + (options.chaosMs ?? 90_000);
+    let incrementalEvents = 0;
+    for (let step = 0; step < steps || (incrementalEvents < steps / 2 && Date.now() < chaosUntil); step++) {
       await sleep(rng.int(50, 500));
-      const event = rng.weighted({ fault: 30, deliver: 20, delete: 10, move: 8, kill: 10, notify: 14, clock: 8 });
+      const phase = await world.api.ctx.db.selectFrom('sync_states').select('phase').where('authorization_id', '=', c.grant.id).executeTakeFirst();
+      const channel = await world.api.ctx.db.selectFrom('push_subscriptions').select('id').where('authorization_id', '=', c.grant.id).executeTakeFirst();
+      if (phase?.phase === 'incremental' && channel) incrementalEvents++;
+      const event = rng.weighted({ fault: 30, deliver: 20, delete: 10, move: options.moves === false ? 0 : 8, kill: 5, notify: 14, clock: 8 });
       switch (event) {
         case 'fault':
           await injectFault();
@@ -377,6 +400,7 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
           if (generatedKey && !deletable(generatedKey)) break;
           const mode = rng.chance(0.6) ? 'trash' : 'permanent';
           await world.control('DELETE', `${box}/${encodeURIComponent(target.providerId)}?mode=${mode}`);
+          labels.set(target.rfc, `${labels.get(target.rfc) ?? target.label} [deleted: ${mode}]`);
           if (generatedKey) deletedKeys.add(generatedKey);
           deletedRfc.add(target.rfc);
           report.deleted++;
@@ -387,7 +411,9 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
           const pool = [...movable, ...fresh].filter((m) => !deletedRfc.has(m.rfc));
           const target = pool.length ? rng.pick(pool) : undefined;
           if (!target) break;
-          world.sim.state.mail.move(c.address, target.providerId, rng.pick(['archive', 'user:Hiring/Chaos'] as const));
+          const folder = rng.pick(['archive', 'user:Hiring/Chaos'] as const);
+          world.sim.state.mail.move(c.address, target.providerId, folder);
+          labels.set(target.rfc, `${labels.get(target.rfc) ?? target.label} [moved to ${folder}]`);
           report.moved++;
           break;
         }
@@ -443,7 +469,6 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
     const sentinels = [await deliver('in', 'sentinel'), await deliver('out', 'sentinel')];
 
     const deadline = Date.now() + (options.convergeMs ?? 120_000);
-    let lastJump = Date.now();
     let diff: Diff | null = null;
     for (;;) {
       await sleep(250);
@@ -458,11 +483,6 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
         }
       }
       if (Date.now() > deadline) break;
-      if (Date.now() - lastJump > 4000) {
-        world.advanceClock(61_000);
-        report.clockJumps++;
-        lastJump = Date.now();
-      }
     }
     if (!diff) {
       report.error = 'the grant never became incremental and idle with the sentinel mail visible';
@@ -477,6 +497,7 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
   } catch (error) {
     report.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
   } finally {
+    clearInterval(ticker);
     await Promise.allSettled(pending);
     // Leave the world clean for the next run.
     await world.control('DELETE', '/_sim/faults').catch(() => undefined);

@@ -13,6 +13,7 @@ const { values } = parseArgs({
     provider: { type: 'string', default: 'both' },
     steps: { type: 'string', default: '40' },
     size: { type: 'string', default: 'demo' },
+    'no-moves': { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
@@ -35,7 +36,7 @@ const reports: RunReport[] = [];
 try {
   for (let i = 0; i < runs; i++) {
     for (const provider of providers) {
-      const report = await chaosRun(world, { provider: provider as 'google' | 'microsoft', seed: seedOf(i), steps: Number(values.steps), size });
+      const report = await chaosRun(world, { provider: provider as 'google' | 'microsoft', seed: seedOf(i), steps: Number(values.steps), size, moves: !values['no-moves'] });
       reports.push(report);
       process.stdout.write(`${formatReport(report)}\n`);
     }
