@@ -339,11 +339,23 @@ export const api = {
   decisions: (seatId: string, address: string) => request<Decision[]>('GET', `/seats/${seatId}/sync/decisions${q({ address })}`),
   scheduleInterview: (candidateId: string, interview: NewInterview) =>
     request<{ eventId: string; joinUrl?: string }>('POST', `/candidates/${candidateId}/interviews`, interview),
-  /** The R-71 export as a file to save, with the name the server gives it; its message count for the UI. */
+  /**
+   * The R-71 export as a file to save: a .zip (messages.json plus one .eml per message) streamed by the server,
+   * saved under the name it gives; its message count (a header) for the UI.
+   */
   async exportMessages(seatId: string): Promise<{ blob: Blob; filename: string; messages: number }> {
-    const archive = await request<{ messages: unknown[] }>('GET', `/seats/${seatId}/export`);
-    const blob = new Blob([JSON.stringify(archive, null, 2)], { type: 'application/json' });
-    return { blob, filename: `recruiter-sync-export-${seatId}.json`, messages: archive.messages.length };
+    let response: Response;
+    try {
+      response = await fetch(`/api/v1/seats/${seatId}/export`, { credentials: 'same-origin', headers: { accept: 'application/zip, application/json' } });
+    } catch {
+      throw new ApiError(0, 'network_error', 'The server could not be reached. Check your connection and try again.');
+    }
+    if (!response.ok) {
+      const error = ((await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new ApiError(response.status, error?.code ?? 'http_error', error?.message ?? `The server answered ${response.status} ${response.statusText}.`);
+    }
+    const filename = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? `recruiter-sync-export-${seatId}.zip`;
+    return { blob: await response.blob(), filename, messages: Number(response.headers.get('x-export-messages') ?? 0) };
   },
 };
 

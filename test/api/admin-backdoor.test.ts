@@ -4,6 +4,7 @@ import type { Database } from '../../src/store/database.ts';
 import { startTestApi, type TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
 import { createCompany, insertMessage } from '../helpers/fixtures.ts';
+import { exportManifest } from '../helpers/zip.ts';
 
 /**
  * R-63: admins get no back door to private email — no token, act-as, export, suspension or decision-log view
@@ -123,7 +124,7 @@ describe.each(backends)('no back door for admins (R-63) on $name', (backend) => 
     }
     const byIntegration = await api.call('GET', url, { token: integration.token, actAs: c.recruiter.id });
     expect(byIntegration.statusCode, byIntegration.body).toBe(200);
-    expect(byIntegration.json().messages).toHaveLength(1);
+    expect(exportManifest(byIntegration.rawPayload).messages).toHaveLength(1);
 
     const signIn = await api.call('POST', '/api/v1/session', { token: null, body: { email: `rita@${c.domain}`, password: 'correct horse battery' } });
     const cookie = signIn.cookies.find((k) => k.name === 'rs_session')!.value;

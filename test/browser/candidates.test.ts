@@ -10,6 +10,7 @@ import { createCompany, insertGrant, insertMessage } from '../helpers/fixtures.t
 import { startTestSimulators, type TestSimulators } from '../helpers/simulators.ts';
 import { decideContext, mail, type MailSpec } from '../sync/ingest/setup.ts';
 import { launchBrowser, prepareBrowserTests, screenshot, startProduct, openPage, PASSWORD, signIn, type Product } from './harness.ts';
+import { unzip } from '../helpers/zip.ts';
 
 /**
  * Browser journeys over candidate email: mail seeded through the sync engine's own ingest step (so it is
@@ -265,13 +266,18 @@ describe('candidate email in the browser', () => {
     const download = page.waitForEvent('download');
     await exportCard.getByRole('button', { name: 'Download my messages' }).click();
     const file = await download;
-    expect(file.suggestedFilename()).toBe(`recruiter-sync-export-${company.seat.id}.json`);
-    const archive = JSON.parse(fs.readFileSync((await file.path())!, 'utf8'));
-    expect(archive.format).toBe('recruiter-sync-export/1');
+    expect(file.suggestedFilename()).toBe(`recruiter-sync-export-${company.seat.id}.zip`);
+    // R-71: a real .zip — messages.json plus one .eml per message — and the card says so.
+    const files = unzip(fs.readFileSync((await file.path())!));
+    const archive = JSON.parse(files.get('messages.json')!.toString('utf8'));
+    expect(archive.format).toBe('recruiter-sync-export/2');
     // Rita's seat's messages (synced, sent, and the raw one stored by the test above); never Sam's.
     expect(archive.messages.map((m: { subject: string }) => m.subject).sort()).toEqual(['My portfolio', 'Raw payload', `Re: ${SUBJECT}`, SUBJECT].sort());
-    expect(archive.messages.every((m: { eml: string }) => Buffer.from(m.eml, 'base64').toString('utf8').includes('Subject:'))).toBe(true);
-    await exportCard.getByText(`Downloaded 4 messages as recruiter-sync-export-${company.seat.id}.json.`).waitFor();
+    expect([...files.keys()].filter((name) => name.endsWith('.eml'))).toHaveLength(4);
+    expect(archive.messages.every((m: { emlFile: string; subject: string }) => files.get(m.emlFile)!.toString('utf8').includes('Subject:'))).toBe(true);
+    await exportCard.getByText(`Downloaded 4 messages as recruiter-sync-export-${company.seat.id}.zip.`).waitFor();
+    await exportCard.getByText(/one \.eml\s+file per message/).waitFor();
+    await exportCard.getByText(/Attachments are listed by name and size but not included/).waitFor();
     await exportCard.scrollIntoViewIfNeeded();
     await screenshot(page, 'recruiter-export', { fullPage: false });
     expect(problems).toEqual([]);

@@ -5,6 +5,7 @@ import type { TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
 import { createCompany, insertMessage } from '../helpers/fixtures.ts';
 import { startTestApi } from '../helpers/app.ts';
+import { unzip } from '../helpers/zip.ts';
 
 describe('R-71 seat export', () => {
   let database: Database;
@@ -36,20 +37,26 @@ describe('R-71 seat export', () => {
   }
   const exportOf = (c: { contractToken: string }, seatId: string, actAs: string) => api.call('GET', `/api/v1/seats/${seatId}/export`, { token: c.contractToken, actAs });
 
-  it('the holder gets their seat’s private and shared messages — not other seats’ — with a parseable .eml each', async () => {
+  it('the holder downloads a .zip: messages.json plus one real .eml per message of their seat — not other seats’', async () => {
     const c = await company();
     const res = await exportOf(c, c.seat.id, c.recruiter.id);
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.headers['content-type']).toMatch(/^application\/json/);
-    expect(res.headers['content-disposition']).toBe(`attachment; filename="recruiter-sync-export-${c.seat.id}.json"`);
-    const archive = res.json();
-    expect(archive).toMatchObject({ format: 'recruiter-sync-export/1', seat: { id: c.seat.id, contractId: c.contract.id, userId: c.recruiter.id } });
-    expect(archive.messages.map((m: { id: string }) => m.id).sort()).toEqual([c.ritaPrivate.messageId, c.ritaShared.messageId].sort());
-    expect(JSON.stringify(archive)).not.toContain('Tom ');
+    expect(res.headers['content-type']).toBe('application/zip');
+    expect(res.headers['content-disposition']).toBe(`attachment; filename="recruiter-sync-export-${c.seat.id}.zip"`);
+    expect(res.headers['x-export-messages']).toBe('2');
+    const files = unzip(res.rawPayload);
+    const ids = [c.ritaPrivate.messageId, c.ritaShared.messageId];
+    expect([...files.keys()].sort()).toEqual(['messages.json', ...ids.map((id) => `messages/${id}.eml`)].sort());
+    const archive = JSON.parse(files.get('messages.json')!.toString('utf8'));
+    expect(archive).toMatchObject({ format: 'recruiter-sync-export/2', seat: { id: c.seat.id, contractId: c.contract.id, userId: c.recruiter.id } });
+    expect(archive.messages.map((m: { id: string }) => m.id).sort()).toEqual(ids.sort());
+    expect(res.rawPayload.toString('latin1')).not.toContain('Tom ');
+    expect([...files.values()].map((f) => f.toString('utf8')).join('')).not.toContain('Tom ');
 
     const message = archive.messages.find((m: { id: string }) => m.id === c.ritaPrivate.messageId);
-    expect(message).toMatchObject({ subject: 'Rita private', from: 'carla@mail.example', to: ['rita@acme.test'], visibility: 'private', origin: 'synced', direction: 'inbound' });
-    const eml = await PostalMime.parse(Buffer.from(message.eml, 'base64'));
+    expect(message).toMatchObject({ subject: 'Rita private', from: 'carla@mail.example', to: ['rita@acme.test'], visibility: 'private', origin: 'synced', direction: 'inbound', emlFile: `messages/${c.ritaPrivate.messageId}.eml` });
+    expect(message.eml).toBeUndefined();
+    const eml = await PostalMime.parse(files.get(message.emlFile)!);
     expect(eml.subject).toBe('Rita private');
     expect(eml.from).toMatchObject({ address: 'carla@mail.example', name: 'Carla' });
     expect(eml.to).toEqual([expect.objectContaining({ address: 'rita@acme.test' })]);
@@ -60,6 +67,20 @@ describe('R-71 seat export', () => {
 
     const audit = await c.json('GET', `/api/v1/contracts/${c.contract.id}/audit?limit=1`);
     expect(audit.entries[0]).toMatchObject({ action: 'seat.exported', targetId: c.seat.id, details: { messages: 2 } });
+  });
+
+  it('streams: a seat with more messages than a page gets every one, in order, each .eml built when the archive reaches it', async () => {
+    const c = await company();
+    const more = [];
+    for (let i = 0; i < 205; i++) more.push((await insertMessage(api, { contractId: c.contract.id, candidateId: c.candidate.id, seatId: c.seat.id, ownerUserId: c.recruiter.id, subject: `Bulk ${i}` })).messageId);
+    const res = await exportOf(c, c.seat.id, c.recruiter.id);
+    expect(res.statusCode).toBe(200);
+    const files = unzip(res.rawPayload);
+    const archive = JSON.parse(files.get('messages.json')!.toString('utf8'));
+    expect(archive.messages).toHaveLength(207);
+    for (const id of more) expect(files.get(`messages/${id}.eml`)!.length).toBeGreaterThan(100);
+    const last = archive.messages.at(-1);
+    expect((await PostalMime.parse(files.get(last.emlFile)!)).subject).toBe(last.subject);
   });
 
   it('nobody else exports a seat: another recruiter and an admin are forbidden (R-63), another contract gets not_found', async () => {
@@ -85,9 +106,10 @@ describe('R-71 seat export', () => {
 
     const res = await exportOf(c, c.seat.id, una.id);
     expect(res.statusCode, res.body).toBe(200);
-    const ids = res.json().messages.map((m: { id: string }) => m.id).sort();
+    const files = unzip(res.rawPayload);
+    const ids = JSON.parse(files.get('messages.json')!.toString('utf8')).messages.map((m: { id: string }) => m.id).sort();
     expect(ids).toEqual([c.ritaShared.messageId, unaMail.messageId].sort());
-    expect(res.body).not.toContain('Rita private');
+    expect([...files.values()].map((f) => f.toString('utf8')).join('')).not.toContain('Rita private');
 
     const byRita = await exportOf(c, c.seat.id, c.recruiter.id);
     expect(byRita.statusCode).toBe(403);

@@ -6,6 +6,7 @@ import { startTestApi, type TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
 import { REGRESSIONS, runSequence, stepArbitrary, type Driver, type MessageSeen, type Outcome, type Reader } from './visibility-model.ts';
 import { connectMailbox, insertWorld, mailboxOf, storeSyncedMessage, visiblePairsReader } from './visibility-store.ts';
+import { exportManifest } from '../helpers/zip.ts';
 
 /**
  * The visibility property (visibility-model.ts) through the HTTP API, as the host recruiting system calls it: its
@@ -23,7 +24,8 @@ function httpDriver(api: TestApi): Driver {
       ...(reader !== 'system' && reader.kind === 'user' ? { actAs: reader.userId } : {}),
       ...(body === undefined ? {} : { body }),
     });
-    if (res.statusCode < 300) return { ok: true, value: res.json() as T };
+    // The R-71 export is a .zip: its messages.json stands for the answer.
+    if (res.statusCode < 300) return { ok: true, value: (res.headers['content-type'] === 'application/zip' ? exportManifest(res.rawPayload) : res.json()) as T };
     return { ok: false, code: (res.json() as { error: { code: string } }).error.code };
   }
   const map = <T, U>(outcome: Outcome<T>, f: (value: T) => U): Outcome<U> => (outcome.ok ? { ok: true, value: f(outcome.value) } : outcome);

@@ -1,35 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { ServiceContext } from '../../services/context.ts';
-import { exportSeat } from '../../services/export.ts';
+import { EXPORT_FORMAT, exportSeat } from '../../services/export.ts';
 import { defineRoute } from '../route.ts';
-import { Id, IdParams, Timestamp } from '../schemas.ts';
+import { IdParams } from '../schemas.ts';
 
-const ExportedMessage = z.object({
-  id: Id,
-  threadId: Id,
-  providerThreadId: z.string(),
-  candidateId: Id.nullable(),
-  direction: z.enum(['inbound', 'outbound']),
-  from: z.string(),
-  fromName: z.string().nullable(),
-  to: z.array(z.string()),
-  cc: z.array(z.string()),
-  subject: z.string(),
-  sentAt: Timestamp,
-  messageId: z.string().nullable().describe('RFC 5322 Message-ID'),
-  inReplyTo: z.string().nullable(),
-  references: z.array(z.string()),
-  snippet: z.string(),
-  bodyHtml: z.string().nullable().describe('Sanitised HTML'),
-  bodyText: z.string().nullable(),
-  visibility: z.enum(['private', 'contract']),
-  origin: z.enum(['synced', 'sent_from_product']),
-  attachments: z.array(z.object({ filename: z.string(), contentType: z.string(), sizeBytes: z.number().int() })).describe('Attachment metadata (contents are not stored)'),
-  eml: z.string().describe('The message as RFC 5322 (.eml), base64, rebuilt from the stored fields'),
-});
-
-/** API.md "Seat mailbox": the R-71 export. */
+/** API.md "Seat mailbox": the R-71 export, streamed as a `.zip`. */
 export function exportRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   defineRoute(
     app,
@@ -37,20 +12,21 @@ export function exportRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       method: 'GET', url: '/api/v1/seats/{id}/export', tags: ['Seat mailbox'], auth: 'caller', params: IdParams,
       summary:
         'Export the messages the seat owns that its current holder may see (R-71, filtered by R-60 … R-63); only the holder may call it, signed in or acted as by an integration, and the audit entry names who did. ' +
-        'Served as a download (`Content-Disposition: attachment; filename="recruiter-sync-export-<seat>.json"`): ' +
-        '`{format: "recruiter-sync-export/1", seat, exportedAt, messages: [{…fields, eml}]}`, where `eml` is the message as a base64 RFC 5322 file',
-      response: z.object({
-        format: z.literal('recruiter-sync-export/1'),
-        seat: z.object({ id: Id, contractId: Id, userId: Id }),
-        exportedAt: Timestamp,
-        messages: z.array(ExportedMessage),
-      }),
+        'Streamed as a download (`Content-Type: application/zip`, `Content-Disposition: attachment; filename="recruiter-sync-export-<seat>.zip"`, `X-Export-Messages: <count>`). ' +
+        `The archive holds \`messages/<id>.eml\`, one RFC 5322 file per message, and \`messages.json\`: \`{format: "${EXPORT_FORMAT}", seat: {id, contractId, userId}, exportedAt, messages: [{id, threadId, providerThreadId, candidateId, direction, from, fromName, to, cc, subject, sentAt, messageId, inReplyTo, references, snippet, bodyHtml, bodyText, visibility, origin, attachments: [{filename, contentType, sizeBytes}], emlFile}]}\`. ` +
+        'The original MIME is not stored (only what is shown is kept, R-41), so each `.eml` is rebuilt from the stored headers, threading and bodies; attachment contents are not stored and are listed only',
       errors: ['email_disabled'],
     },
     async ({ actor, params, reply }) => {
       const archive = await exportSeat(ctx, actor, params.id);
-      void reply.header('content-disposition', `attachment; filename="recruiter-sync-export-${archive.seat.id}.json"`);
-      return archive;
+      await reply
+        .status(200)
+        .header('content-type', 'application/zip')
+        .header('content-disposition', `attachment; filename="recruiter-sync-export-${archive.seatId}.zip"`)
+        .header('x-export-messages', String(archive.messageCount))
+        .header('cache-control', 'private, no-store')
+        .send(archive.stream);
+      return undefined;
     },
   );
 }

@@ -39,7 +39,12 @@ export function ExportMessages({ seatId, settings }: { seatId: string; settings:
         <h2 id="export-title">Export my messages</h2>
       </div>
       <p>
-        Download the candidate email your seat holds — what you synced or sent, and what you may see — as one file with each message also as an .eml file inside it.
+        Download the candidate email your seat holds — what you synced or sent, and what you may see — as a .zip file. Inside are{' '}
+        <code>messages.json</code> (every message with its details) and one <code>.eml</code> file per message that any mail program opens.
+      </p>
+      <p className="muted">
+        The product does not keep the original email files, so each .eml is rebuilt from what it stored: sender, recipients, date, subject, threading
+        and text. Attachments are listed by name and size but not included.
       </p>
       {error && (
         <Alert tone="error" onDismiss={() => setError(null)}>
