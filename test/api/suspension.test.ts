@@ -99,6 +99,9 @@ describe.each(backends)('contract suspension (R-70) on $name', (backend) => {
     expect((await a.json('GET', receiptUrl)).status).toBe('queued');
     // Suspending again answers with the same receipt.
     expect((await a.json('PATCH', `/api/v1/contracts/${a.contract.id}`, { status: 'suspended' })).deletionReceipt.id).toBe(body.deletionReceipt.id);
+    // Nothing goes out while the deletion is pending either: sending refuses.
+    const send = await api.call('POST', `/api/v1/candidates/${a.candidate.id}/emails`, { token: a.contractToken, actAs: a.recruiter.id, body: { subject: 'Hello', bodyText: 'Hi' } });
+    expect([send.statusCode, send.json().error.code]).toEqual([409, 'contract_suspended']);
     // Reactivation starts from nothing (R-70): refused until the deletion is done.
     const early = await api.call('PATCH', `/api/v1/contracts/${a.contract.id}`, { body: { status: 'active' } });
     expect([early.statusCode, early.json().error.code]).toEqual([409, 'conflict']);
