@@ -119,7 +119,7 @@ export function StateBadge({ state }: { state: GrantState }) {
  * means in the text beside it, never its id.
  */
 export function RuleTag({ rule }: { rule: string }) {
-  return <span className="rule-tag" data-rule={rule} hidden />;
+  return <span data-rule={rule} hidden />;
 }
 
 export function Loading({ label }: { label: string }) {
