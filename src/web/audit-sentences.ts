@@ -25,6 +25,8 @@ export const AUDIT_ACTIONS: Readonly<Record<string, string>> = {
   'message.visibility_changed': 'Message shared or made private',
   'email.sent': 'Email sent',
   'interview.scheduled': 'Interview scheduled',
+  'interview.rescheduled': 'Interview rescheduled',
+  'interview.cancelled': 'Interview cancelled',
   'candidate.discovery_changed': 'Candidate email discovery changed',
   'mail.inactive_threads_purged': 'Inactive email deleted',
   'integration.token_created': 'Integration token created',
@@ -150,6 +152,8 @@ const BUILDERS: Record<string, Builder> = {
     d.to === 'contract' && e.targetName ? `${actor} shared the message ${quoted(e.targetName)} with the company` : d.to === 'contract' ? `${actor} shared a message with the company` : `${actor} made a message private`,
   'email.sent': (e, actor, d) => `${actor} ${d.reply ? 'replied to' : 'emailed'} ${e.targetName ?? 'a candidate'}`,
   'interview.scheduled': (e, actor) => `${actor} scheduled a screening interview with ${e.targetName ?? 'a candidate'}`,
+  'interview.rescheduled': (e, actor) => `${actor} rescheduled the screening interview with ${e.targetName ?? 'a candidate'}`,
+  'interview.cancelled': (e, actor) => `${actor} cancelled the screening interview with ${e.targetName ?? 'a candidate'}`,
   'candidate.discovery_changed': (e, actor, d) =>
     `${actor} changed who may find ${e.targetName ? `${e.targetName}’s` : 'a candidate’s'} email from ${DISCOVERY_WORDS[String(d.from)] ?? String(d.from)} to ${DISCOVERY_WORDS[String(d.to)] ?? String(d.to)}`,
   'mail.inactive_threads_purged': (_e, actor, d) => `${actor} deleted ${count(num(d.threads), 'thread')} (${count(num(d.messages), 'message')}) without recent activity`,
