@@ -179,6 +179,12 @@ export async function runContractDeletion(deps: MailboxDeps, contractId: string,
   }
   // Before the grants go: their addresses are what the audit log must no longer hold.
   await deps.db.transaction().execute((trx) => redactMailboxAddresses(trx, contractId));
+  // The provider quota budget (R-27) is keyed by mailbox address: it goes with the grants (while they still name
+  // the mailboxes), unless another company's grant draws on the same mailbox.
+  await sql`
+    DELETE FROM quota_budgets q USING mailbox_authorizations g
+    WHERE g.contract_id = ${contractId} AND q.provider = g.provider AND q.address = lower(g.address)
+      AND NOT EXISTS (SELECT 1 FROM mailbox_authorizations o WHERE o.contract_id <> ${contractId} AND o.provider = g.provider AND lower(o.address) = q.address)`.execute(deps.db);
   // Sweep until a whole pass finds nothing: a row written by a path that raced the status change goes too.
   for (let pass = 0; pass < 5; pass++) {
     let deletedThisPass = 0;

@@ -86,6 +86,10 @@ describe.each(backends)('contract suspension (R-70) on $name', (backend) => {
     for (const { table, kind } of THIRD_PARTY_DATA_TABLES) before[kind] = (before[kind] ?? 0) + (await rowsOf(table, a.contract.id));
     expect(before).toMatchObject({ messages: 2, threads: 1, attachments: 1, decisions: 3, cursors: 1, tokens: 1, authorizations: 1 });
 
+    // The quota budget of each mailbox (R-27) is keyed by its address.
+    for (const address of ['rita@suspended.test', 'rita@other.test']) {
+      await api.ctx.db.insertInto('quota_budgets').values({ provider: 'google', address, slots: '{}', leases: '[]', updated_at: api.clock.now() }).execute();
+    }
     const res = await api.call('PATCH', `/api/v1/contracts/${a.contract.id}`, { body: { status: 'suspended' } });
     expect(res.statusCode, res.body).toBe(200);
     const body = res.json();
@@ -125,6 +129,7 @@ describe.each(backends)('contract suspension (R-70) on $name', (backend) => {
     // The other company keeps everything.
     expect(await rowsOf('mail_messages', b.contract.id)).toBe(2);
     expect(await rowsOf('mailbox_authorizations', b.contract.id)).toBe(1);
+    expect((await api.ctx.db.selectFrom('quota_budgets').select('address').execute()).map((q) => q.address)).toEqual(['rita@other.test']);
     const suspendedEntries = () => api.ctx.db.selectFrom('audit_log').select(['actor_kind', 'actor_token_id', 'details']).where('contract_id', '=', a.contract.id).where('action', '=', 'contract.suspended').execute();
     const [entry, ...more] = await suspendedEntries();
     expect(more).toEqual([]);
