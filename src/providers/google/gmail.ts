@@ -122,7 +122,11 @@ function addressTerms(address: string): string {
   return needles.flatMap((n) => ['from', 'to', 'cc', 'bcc'].map((f) => `${f}:${n}`)).join(' ');
 }
 
-/** OR-groups of addresses, each `q` within the budget, every one limited to the window (`after:` epoch seconds). */
+/**
+ * OR-groups of addresses, each `q` within the budget, every one limited to the window (`after:` epoch seconds). No
+ * `in:`/`label:` term: archived mail (no INBOX label), user labels and every category are mail like the Inbox; spam
+ * and trash stay out because `includeSpamTrash` is not set, and drafts are decided out by their DRAFT label (R-38).
+ */
 export function gmailQueries(addresses: readonly string[], since: Date): string[] {
   const after = `after:${Math.floor(since.getTime() / 1000)}`;
   const unique = [...new Set(addresses.map((a) => a.trim().toLowerCase()).filter((a) => /^[^\s{}()"]+@[^\s{}()"]+$/.test(a)))].sort();
