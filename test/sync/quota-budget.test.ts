@@ -21,7 +21,7 @@ import { expectedAfterHistorical, expectSameSet, mailboxCompany, startWorld, sto
 /** Limits low enough that a small mailbox's historical sync spans several quota windows (a Gmail batch of 50 gets costs 250 units). */
 const LOW: QuotaLimits = {
   google: { perWindow: 300, windowSeconds: 60, concurrency: 25 },
-  microsoft: { perWindow: 12, windowSeconds: 60, concurrency: 4 },
+  microsoft: { perWindow: 24, windowSeconds: 60, concurrency: 4 },
 };
 
 interface UsageEntry {
