@@ -14,6 +14,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '40' },
     size: { type: 'string', default: 'demo' },
     'no-moves': { type: 'boolean', default: false },
+    minutes: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -33,8 +34,10 @@ process.stdout.write(`chaos: ${runs} run(s) per provider (${providers.join(', ')
 
 const world = await startChaosWorld({ serverUrl: server! });
 const reports: RunReport[] = [];
+// --minutes: no new round starts after this long (the summary then says how many runs fitted).
+const stopAt = values.minutes ? Date.now() + Number(values.minutes) * 60_000 : Number.POSITIVE_INFINITY;
 try {
-  for (let i = 0; i < runs; i++) {
+  for (let i = 0; i < runs && Date.now() < stopAt; i++) {
     for (const provider of providers) {
       const report = await chaosRun(world, { provider: provider as 'google' | 'microsoft', seed: seedOf(i), steps: Number(values.steps), size, moves: !values['no-moves'] });
       reports.push(report);
