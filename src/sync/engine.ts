@@ -283,7 +283,15 @@ interface HistoricalCheckpoint {
    * a run stopped during the reconcile resumes there.
    */
   resync?: { reconciled: boolean; final?: { cursor: Opaque; estimate: number | null } };
+  /**
+   * R-23: a catch-up after re-authorization whose cursor the provider expired lists mail from here (the last sync,
+   * less a day for mail that arrives late), not the whole window; storage is idempotent, so nothing is stored twice.
+   */
+  catchUpSince?: string;
 }
+
+/** Mail dated a little before the last sync may have arrived after it: a catch-up lists from this much earlier. */
+const CATCH_UP_MARGIN_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Historical sync of one email grant (R-20): the R-35 window, active threads only (R-36), header facts first and
@@ -327,12 +335,13 @@ async function historical(run: Run): Promise<SyncOutcome> {
         .execute();
       state = await db.selectFrom('sync_states').selectAll().where('authorization_id', '=', authorizationId).executeTakeFirstOrThrow();
     }
-    const since = state.window_start!;
-    const syncNow = state.historical_started_at ?? clock.now();
-    const sync: SyncContext = { kind: 'historical', now: syncNow, windowStart: since };
-    const cutoff = activityCutoff(syncNow).getTime();
     const checkpoint: HistoricalCheckpoint = (state.checkpoint as unknown as HistoricalCheckpoint | null) ?? { scan: null, threads: {} };
     checkpoint.threads ??= {};
+    // The rules' window stays R-35's; only a catch-up lists from later.
+    const since = checkpoint.catchUpSince ? new Date(checkpoint.catchUpSince) : state.window_start!;
+    const syncNow = state.historical_started_at ?? clock.now();
+    const sync: SyncContext = { kind: 'historical', now: syncNow, windowStart: state.window_start! };
+    const cutoff = activityCutoff(syncNow).getTime();
 
     const finish = async (cursor: Opaque, estimate: number | null): Promise<SyncOutcome> => {
       const now = clock.now();
@@ -532,9 +541,13 @@ async function incremental(run: Run): Promise<SyncOutcome> {
       // Back to a full scan of the window; reconciliation, once the scan has its new position, removes what the provider no longer has — except
       // in a catch-up after re-authorization, whose missing messages may have been deleted while deauthorized.
       const now = clock.now();
+      // a catch-up lists from the last sync time, not the whole window.
+      const lastSync = state.last_synced_at ?? state.historical_completed_at;
+      const from = catchUp && lastSync && state.window_start ? new Date(Math.max(state.window_start.getTime(), lastSync.getTime() - CATCH_UP_MARGIN_MS)) : null;
+      const resync: HistoricalCheckpoint = { scan: null, threads: {}, resync: { reconciled: catchUp }, ...(from ? { catchUpSince: from.toISOString() } : {}) };
       await db
         .updateTable('sync_states')
-        .set({ phase: 'historical', cursor: null, checkpoint: JSON.stringify({ scan: null, threads: {}, resync: { reconciled: catchUp } }), historical_started_at: now, historical_completed_at: null, last_error: error.message, last_error_kind: error.kind, updated_at: now })
+        .set({ phase: 'historical', cursor: null, checkpoint: JSON.stringify(resync), historical_started_at: now, historical_completed_at: null, last_error: error.message, last_error_kind: error.kind, updated_at: now })
         .where('authorization_id', '=', authorizationId)
         .execute();
       // The same run goes on with the scan, under the lease it holds.

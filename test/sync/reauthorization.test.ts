@@ -115,6 +115,32 @@ describe.each(backends.flatMap((b) => (['google', 'microsoft'] as const).map((p)
     expect((await state(c.grant.id)).window_start).toEqual(windowStart({ authorizedAt: g.last_authorized_at, firstAuthorizedAt: g.first_authorized_at }));
   });
 
+  it('a catch-up whose cursor the provider expired lists mail from the last sync time, not the whole window, and stores nothing twice', async () => {
+    const c = await mailboxCompany(world, provider, 'tiny', `reauth-expired-${provider}`);
+    expect(await runHistoricalSync(world.deps, c.grant.id)).toBe('completed');
+    const expected = await expectedAfterHistorical(world, c);
+    const lastSync = (await state(c.grant.id)).last_synced_at!;
+    const off = await world.api.call('DELETE', `/api/v1/seats/${c.seat.id}/authorizations/email`, { token: c.contractToken, actAs: c.recruiter.id });
+    expect(off.statusCode, off.body).toBeLessThan(300);
+    const sample = c.generated.messages.find((m) => m.kind === 'candidate' && m.expected.ingested && m.folder === 'inbox')!;
+    const candidate = sample.people.find((p) => p.kind === 'candidate')!.address;
+    const fresh = await world.control('POST', `/_sim/mailboxes/${encodeURIComponent(c.address)}/messages`, { from: candidate, to: c.address, subject: 'While away', text: 'hello' });
+    await connectMailbox(world.api, { seatId: c.seat.id, userId: c.recruiter.id, token: c.contractToken, kind: 'email', address: c.address });
+    await startEmailSync(world.api.ctx, recorder().jobs as never, c.seat.id);
+    await world.control('POST', '/_sim/faults', { provider, match: { path: provider === 'google' ? '/history' : 'delta' }, fault: 'cursor_expired', count: 1 });
+    // What the scan is asked for: its listings' start.
+    const base = world.deps.mail.client(provider);
+    const listedSince: Date[] = [];
+    const spy = Object.create(base) as typeof base;
+    spy.historicalPage = (token, input) => (listedSince.push(input.since), base.historicalPage(token, input));
+    expect(await runIncrementalSync({ ...world.deps, mail: { client: () => spy } }, c.grant.id)).toBe('resynced');
+    expect(listedSince.length).toBeGreaterThan(0);
+    for (const since of listedSince) expect(since.getTime()).toBeGreaterThanOrEqual(lastSync.getTime() - DAY);
+    expected.add(canonical(fresh.messageId));
+    expectSameSet(await storedMessageIds(world, c), expected);
+    expect(await state(c.grant.id)).toMatchObject({ phase: 'incremental', checkpoint: null });
+  });
+
   it('a grant the provider refused records when syncing stopped: reconnected within six months it resumes from its cursor, after more than six months a new historical sync begins', async () => {
     const c = await mailboxCompany(world, provider, 'tiny', `reauth-refused-${provider}`);
     expect(await runHistoricalSync(world.deps, c.grant.id)).toBe('completed');
