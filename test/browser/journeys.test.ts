@@ -111,7 +111,8 @@ describe('admin: company email & calendar', () => {
     await dialog.getByRole('button', { name: 'Disconnect 2 seats and save' }).click();
     await page.getByText('Settings saved. 2 seats disconnected; their recruiters must connect again.').waitFor();
     await expect.poll(() => audit.getByRole('listitem').first().textContent()).toContain('Ada Admin changed email access from Send & view to View only, which disconnected 2 seats');
-    expect(await audit.getByText(/Ada Admin disconnected (Rita Recruiter|Sam Sourcer)’s mailbox at Google Workspace because the email access level was lowered/).count()).toBe(2);
+    const ended = await audit.getByRole('listitem').filter({ hasText: /Ada Admin disconnected (Rita Recruiter|Sam Sourcer)’s mailbox at Google Workspace because the email access level was lowered/ }).allTextContents();
+    expect(ended, ended.join('\n')).toHaveLength(2);
     await expect.poll(() => health.getByText('Disconnected', { exact: true }).count()).toBe(2);
     stored = (await product.api.call('GET', `/api/v1/contracts/${c.contract.id}/settings`)).json();
     expect(stored.emailAccess).toBe('view');
