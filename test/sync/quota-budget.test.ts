@@ -151,6 +151,7 @@ describe.each(backends.map((b) => b.name))('quota budget on %s', (backendName) =
       const res = await world.api.call('POST', `/api/v1/candidates/${c.candidate.id}/emails`, { token: c.contractToken, actAs: c.recruiter.id, body: { subject: 'Backend role', bodyText: 'Hi' } });
       expect(res.statusCode, res.body).toBe(429);
       expect(res.json().error.code).toBe('rate_limited');
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
       expect(res.json().error.message).not.toMatch(/R-\d/);
       expect(await world.control('GET', `/_sim/mailboxes/${encodeURIComponent(address)}/sent`)).toEqual([]);
       expect((await usage(provider, address)).rateLimited).toBe(0);
