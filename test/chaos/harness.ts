@@ -411,8 +411,9 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
           const pool = [...movable, ...fresh].filter((m) => !deletedRfc.has(m.rfc));
           const target = pool.length ? rng.pick(pool) : undefined;
           if (!target) break;
-          const folder = rng.pick(['archive', 'user:Hiring/Chaos'] as const);
-          world.sim.state.mail.move(c.address, target.providerId, folder);
+          // Sometimes back to the Inbox: a message filed away and taken out again.
+          const folder = rng.pick(['archive', 'user:Hiring/Chaos', 'user:Hiring', 'inbox'] as const);
+          await world.control('POST', `${box}/${encodeURIComponent(target.providerId)}/move`, { folder });
           labels.set(target.rfc, `${labels.get(target.rfc) ?? target.label} [moved to ${folder}]`);
           report.moved++;
           break;
