@@ -374,12 +374,12 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
       await fetch(note.url, { method: 'POST', headers: note.headers, body: note.body }).then((r) => r.arrayBuffer());
     };
 
-    // The schedule goes on past `steps` until half as many events again have hit the incremental sync with its
+    // The schedule goes on past `steps` until as many events again have hit the incremental sync with its
     // push channels up (history / delta, notifications), for at most `chaosMs` in all.
     const steps = options.steps ?? 30;
     const chaosUntil = Date.now() + (options.chaosMs ?? 90_000);
     let incrementalEvents = 0;
-    for (let step = 0; step < steps || (incrementalEvents < steps / 2 && Date.now() < chaosUntil); step++) {
+    for (let step = 0; step < steps || (incrementalEvents < steps && Date.now() < chaosUntil); step++) {
       await sleep(rng.int(50, 500));
       const phase = await world.api.ctx.db.selectFrom('sync_states').select('phase').where('authorization_id', '=', c.grant.id).executeTakeFirst();
       const channel = await world.api.ctx.db.selectFrom('push_subscriptions').select('id').where('authorization_id', '=', c.grant.id).executeTakeFirst();
