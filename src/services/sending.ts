@@ -130,10 +130,44 @@ async function resolveRecipient(deps: MailboxDeps, actor: Actor, candidateId: st
   }
   const address = typed.trim();
   if (!isValidAddress(address)) throw validationFailed(`to: not a valid email address: ${address}`, { field: 'to' });
-  if (!emails.some((e) => e.normalized === normalizeAddress(address))) {
+  const normalized = normalizeAddress(address);
+  if (!emails.some((e) => e.normalized === normalized)) {
     await updateCandidate(deps, actor, candidateId, { emails: [...emails.map((e) => e.address), address] }, jobs);
+    // Who typed it may remove it again; typing it again lifts an earlier removal.
+    if (actor.kind === 'user') {
+      await deps.db.updateTable('candidate_emails').set({ added_by_user_id: actor.userId }).where('candidate_id', '=', candidateId).where('normalized', '=', normalized).execute();
+    }
+    await deps.db.deleteFrom('candidate_email_removals').where('candidate_id', '=', candidateId).where('normalized', '=', normalized).execute();
   }
   return address;
+}
+
+/**
+ * Removes an address from the candidate's profile: allowed to whoever typed it in the product (R-50) or an admin.
+ * The removal is recorded so that mail with the address stops syncing, even in a conversation the product
+ * started with it, and the decision log says why (R-33, R-40). Mail already stored stays.
+ */
+export async function removeCandidateEmail(deps: MailboxDeps, actor: Actor, candidateId: string, address: string, jobs?: PipelineJobs): Promise<{ emails: string[] }> {
+  const candidate = await loadCandidate(deps.db, actor, candidateId);
+  assertContractVisible(actor, candidate.contract_id, 'candidate');
+  const normalized = normalizeAddress(address);
+  const emails = await deps.db.selectFrom('candidate_emails').select(['address', 'normalized', 'added_by_user_id']).where('candidate_id', '=', candidate.id).orderBy('position').execute();
+  const row = emails.find((e) => e.normalized === normalized);
+  if (!row) throw new AppError('not_found', 'This address is not on the candidate’s profile.');
+  const isAdmin = actor.kind === 'user' && actor.role === 'admin';
+  const isAdder = actor.kind === 'user' && row.added_by_user_id !== null && row.added_by_user_id === actor.userId;
+  if (!isAdmin && !isAdder) throw forbidden('Only the person who added this address, or an admin, can remove it.');
+
+  const remaining = emails.filter((e) => e.normalized !== normalized).map((e) => e.address);
+  await updateCandidate(deps, actor, candidate.id, { emails: remaining }, jobs);
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('candidate_email_removals').where('candidate_id', '=', candidate.id).where('normalized', '=', normalized).execute();
+    await trx.insertInto('candidate_email_removals').values({ candidate_id: candidate.id, normalized, removed_at: now, removed_by_user_id: actor.kind === 'user' ? actor.userId : null }).execute();
+    // No address in the audit (R-07 style): who, which candidate, and whether they had added it.
+    await recordAudit(trx, { contractId: candidate.contract_id, actor, action: 'candidate.email_removed', targetType: 'candidate', targetId: candidate.id, at: now, details: { addedByActor: isAdder } });
+  });
+  return { emails: remaining };
 }
 
 async function replyContext(deps: MailboxDeps, actor: Actor & { kind: 'user' }, messageId: string, candidateId: string, seatId: string) {

@@ -69,6 +69,16 @@ describe.each(['google', 'microsoft'] as const)('Email Connect sending (R-50, R-
     expect((await c.json('GET', `/api/v1/candidates/${bare.id}`)).emails).toEqual(['Noma.Yet@Mail.example']);
   });
 
+  it('an enormous subject is refused, never cut: 998 characters go, 999 are validation_failed and nothing is sent', async () => {
+    const c = await company();
+    const tooLong = await c.send({ subject: 'x'.repeat(999), bodyText: 'Hi' });
+    expect([tooLong.statusCode, tooLong.json().error.code]).toEqual([400, 'validation_failed']);
+    expect(await c.sent()).toEqual([]);
+    const longest = await c.send({ subject: 'y'.repeat(998), bodyText: 'Hi' });
+    expect(longest.statusCode, longest.body).toBe(201);
+    expect(longest.json().subject).toBe('y'.repeat(998));
+  });
+
   it('R-51/R-04: refuses with the right code — view level (even holding a send scope), not connected, no send scope, suspended', async () => {
     const c = await company();
     await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailAccess: 'view' });

@@ -15,7 +15,7 @@ export {
   windowStart,
   type LegacyWindow,
 } from './calendar.ts';
-export { addressesOf, buildCandidateLookup, candidatesFor, isInPipeline, ownerAddressSet, participantsOf, type Participants } from './participants.ts';
+export { addressesOf, buildCandidateLookup, candidatesFor, isInPipeline, ownerAddressSet, participantsOf, removedAddressesOf, withRemovedAddresses, type Participants, type RemovedAddresses } from './participants.ts';
 export {
   RULE_TITLES,
   discoveryAdmits,

@@ -59,6 +59,23 @@ export function candidatesFor(lookup: CandidateLookup, normalizedAddress: string
   return [...byId.values()].sort((a, b) => (a.candidateId < b.candidateId ? -1 : a.candidateId > b.candidateId ? 1 : 0));
 }
 
+/**
+ * Addresses removed from a candidate's profile, with when (on no profile now). A lookup may carry them so that
+ * R-33 can say why the address's mail stopped and deny the R-50 exemption: an address added by mistake and
+ * removed again must not keep syncing through a conversation the product started with it.
+ */
+export type RemovedAddresses = ReadonlyMap<string, Date>;
+const REMOVED = Symbol('removedAddresses');
+
+export function withRemovedAddresses<T extends object>(lookup: T, removed: RemovedAddresses): T {
+  Object.defineProperty(lookup, REMOVED, { value: removed, enumerable: false });
+  return lookup;
+}
+
+export function removedAddressesOf(lookup: CandidateLookup): RemovedAddresses | undefined {
+  return (lookup as { [REMOVED]?: RemovedAddresses })[REMOVED];
+}
+
 function isList(value: CandidateMatch | readonly CandidateMatch[]): value is readonly CandidateMatch[] {
   return Array.isArray(value);
 }

@@ -8,7 +8,7 @@
 import { domainOf, normalizeAddress } from '../addresses.ts';
 import type { AuthorizationState, EmailDiscovery } from '../types.ts';
 import { activityCutoff, isThreadActive } from './calendar.ts';
-import { candidatesFor, participantsOf, type Participants } from './participants.ts';
+import { candidatesFor, participantsOf, removedAddressesOf, type Participants } from './participants.ts';
 import type { CandidateMatch, IngestionContext, IngestionRuleId, MessageHeaders, NetworkDegree, RuleResult } from './types.ts';
 
 export const RULE_TITLES: Readonly<Record<IngestionRuleId, string>> = {
@@ -199,6 +199,17 @@ export function r33MatchingProfile(message: Pick<MessageHeaders, 'from' | 'to' |
 
 /** R-33: the counterpart matches no candidate email in the contract at all. */
 export function checkMatchingProfile(p: Participants, context: CandidateContext): RuleResult {
+  // An address removed from the profile (and on no other) stops syncing, even in a conversation started from the product.
+  const removed = removedAddressesOf(context.candidatesByAddress);
+  const dropped = removed === undefined ? undefined : p.counterparts.find((c) => removed.has(c) && candidatesFor(context.candidatesByAddress, c).length === 0);
+  if (dropped !== undefined) {
+    const at = removed!.get(dropped)!;
+    return {
+      rule: 'R-33',
+      reason: `${dropped} was removed from the candidate's profile on ${formatInstant(at)}, so email with it is no longer synced.`,
+      facts: { counterpart: dropped, candidateIds: [], removedFromProfileAt: iso(at), threadInitiatedThroughProduct: context.threadInitiatedThroughProduct },
+    };
+  }
   if (context.threadInitiatedThroughProduct) return 'allowed';
   const unknown = p.counterparts.find((c) => candidatesFor(context.candidatesByAddress, c).length === 0);
   if (unknown === undefined) return 'allowed';

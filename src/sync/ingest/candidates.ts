@@ -5,7 +5,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import { normalizeAddress } from '../../domain/addresses.ts';
-import { buildCandidateLookup, type CandidateMatch, type NetworkDegree } from '../../domain/ingestion/index.ts';
+import { buildCandidateLookup, withRemovedAddresses, type CandidateMatch, type NetworkDegree, type RemovedAddresses } from '../../domain/ingestion/index.ts';
 import type { DB, EmailDiscovery } from '../../store/schema.ts';
 import { notFound } from '../../errors.ts';
 import type { SeatMailbox } from './types.ts';
@@ -46,13 +46,34 @@ async function loadContractCandidates(db: Kysely<DB>, contractId: string): Promi
   return rows.map((r) => ({ candidateId: r.candidate_id, normalized: r.normalized, emailDiscovery: r.email_discovery, inPipeline: Boolean(r.in_pipeline) }));
 }
 
+/** One query: the addresses removed from the contract's profiles, so R-33 can say why their mail stopped. */
+async function loadRemovedAddresses(db: Kysely<DB>, contractId: string): Promise<RemovedAddresses> {
+  const rows = await db
+    .selectFrom('candidate_email_removals as r')
+    .innerJoin('candidates as c', 'c.id', 'r.candidate_id')
+    .select(['r.normalized', 'r.removed_at'])
+    .where('c.contract_id', '=', contractId)
+    .execute();
+  return new Map(rows.map((r) => [r.normalized, r.removed_at]));
+}
+
+interface ContractRows {
+  rows: CandidateEmailRow[];
+  removed: RemovedAddresses;
+}
+
+const loadContract = async (db: Kysely<DB>, contractId: string): Promise<ContractRows> => {
+  const [rows, removed] = await Promise.all([loadContractCandidates(db, contractId), loadRemovedAddresses(db, contractId)]);
+  return { rows, removed };
+};
+
 /** One query: the seat holder's network degree to each candidate they are connected with. */
 async function loadDegrees(db: Kysely<DB>, contractId: string, userId: string): Promise<Map<string, NetworkDegree>> {
   const rows = await db.selectFrom('candidate_connections').select(['candidate_id', 'degree']).where('contract_id', '=', contractId).where('user_id', '=', userId).execute();
   return new Map(rows.map((r) => [r.candidate_id, Number(r.degree) as NetworkDegree]));
 }
 
-function assemble(rows: readonly CandidateEmailRow[], degrees: ReadonlyMap<string, NetworkDegree>): CandidateLookupMap {
+function assemble({ rows, removed }: ContractRows, degrees: ReadonlyMap<string, NetworkDegree>): CandidateLookupMap {
   const byCandidate = new Map<string, CandidateMatch & { emails: string[] }>();
   for (const row of rows) {
     let entry = byCandidate.get(row.candidateId);
@@ -62,12 +83,12 @@ function assemble(rows: readonly CandidateEmailRow[], degrees: ReadonlyMap<strin
     }
     entry.emails.push(row.normalized);
   }
-  return buildCandidateLookup(byCandidate.values());
+  return withRemovedAddresses(buildCandidateLookup(byCandidate.values()), removed);
 }
 
 /** The candidate lookup of one seat holder (a parked seat has no holder, so every degree is "none"). */
 export async function loadCandidateLookup(db: Kysely<DB>, contractId: string, holderUserId: string | null): Promise<CandidateLookupMap> {
-  const [rows, degrees] = await Promise.all([loadContractCandidates(db, contractId), holderUserId === null ? new Map<string, NetworkDegree>() : loadDegrees(db, contractId, holderUserId)]);
+  const [rows, degrees] = await Promise.all([loadContract(db, contractId), holderUserId === null ? new Map<string, NetworkDegree>() : loadDegrees(db, contractId, holderUserId)]);
   return assemble(rows, degrees);
 }
 
@@ -77,7 +98,7 @@ export async function loadCandidateLookup(db: Kysely<DB>, contractId: string, ho
  * so pipeline and profile changes (R-39) are seen by the next run.
  */
 export class CandidateCache {
-  private readonly contracts = new Map<string, Promise<CandidateEmailRow[]>>();
+  private readonly contracts = new Map<string, Promise<ContractRows>>();
   private readonly lookups = new Map<string, Promise<CandidateLookupMap>>();
 
   constructor(private readonly db: Kysely<DB>) {}
@@ -88,7 +109,7 @@ export class CandidateCache {
     if (!lookup) {
       let rows = this.contracts.get(contractId);
       if (!rows) {
-        rows = loadContractCandidates(this.db, contractId);
+        rows = loadContract(this.db, contractId);
         this.contracts.set(contractId, rows);
       }
       const degrees = holderUserId === null ? Promise.resolve(new Map<string, NetworkDegree>()) : loadDegrees(this.db, contractId, holderUserId);
