@@ -10,6 +10,7 @@
  * here is the processing time measured plus the waits the provider imposed.
  */
 import { RetryLaterError } from '../src/jobs/index.ts';
+import { quotaCounters } from '../src/providers/budget.ts';
 import { runHistoricalSync } from '../src/sync/engine.ts';
 import { openBenchDatabase, companyMailbox, connectCompany, loadMailbox, oracleIngested, startSim, startWorld, type BenchContext, type Provider } from './world.ts';
 import { fullScan, type FullScanResult, type Wait } from './full-scan.ts';
@@ -91,6 +92,7 @@ export async function benchSyncQuota({ full, report }: BenchContext): Promise<vo
         inline = await fullScan(world.deps, provider, seat.authorizationId, sim.url, wait, { inline: true });
       }) : undefined;
       let runs = 0;
+      const waitsBefore = quotaCounters.budgetWaits[provider];
       const synced = await measure(async () => {
         for (;;) {
           runs++;
@@ -136,7 +138,7 @@ export async function benchSyncQuota({ full, report }: BenchContext): Promise<vo
       if (inlined) report(`${w}.fullScanInline`, inlined.ms / 1000, 's', `${quota}; ${inline!.throttled} throttled answer(s)`);
       // R-27: what the product provoked at the simulators' default limits (its quota budget waits instead).
       const r = `sync.rateLimited.${provider}`;
-      report(`${r}.ours`, ours.rateLimited, 'answers', `rate-limit answers the simulator gave our historical sync; ${quota}`);
+      report(`${r}.ours`, ours.rateLimited, 'answers', `rate-limit answers the simulator gave our historical sync; ${quota}; ${quotaCounters.budgetWaits[provider] - waitsBefore} draw(s) waited for the budget`);
       report(`${r}.fullScan`, scanUsage.rateLimited, 'answers', 'the full scan, which has no budget, for comparison');
     }
   } finally {
