@@ -215,6 +215,18 @@ export interface NewEmail {
 
 export type Conferencing = 'google_meet' | 'teams' | 'none';
 
+/** A scheduled screening, as its scheduler sees it. */
+export interface Screening {
+  id: string;
+  candidateId: string;
+  title: string;
+  start: string;
+  end: string;
+  conferencing: Conferencing;
+  joinUrl: string | null;
+  scheduledBy: { userId: string | null; name: string | null };
+}
+
 export interface NewInterview {
   title: string;
   description?: string;
@@ -338,7 +350,12 @@ export const api = {
   sendEmail: (candidateId: string, email: NewEmail) => request<Message>('POST', `/candidates/${candidateId}/emails`, email),
   decisions: (seatId: string, address: string) => request<Decision[]>('GET', `/seats/${seatId}/sync/decisions${q({ address })}`),
   scheduleInterview: (candidateId: string, interview: NewInterview) =>
-    request<{ eventId: string; joinUrl?: string }>('POST', `/candidates/${candidateId}/interviews`, interview),
+    request<{ id: string; eventId: string; joinUrl?: string }>('POST', `/candidates/${candidateId}/interviews`, interview),
+  interviews: (candidateId: string) => request<{ interviews: Screening[] }>('GET', `/candidates/${candidateId}/interviews`).then((r) => r.interviews),
+  rescheduleInterview: (id: string, times: { start: string; end: string }) => request<Screening>('PATCH', `/interviews/${id}`, times),
+  cancelInterview: (id: string) => request<void>('DELETE', `/interviews/${id}`),
+  removeCandidateEmail: (candidateId: string, address: string) =>
+    request<{ emails: string[] }>('DELETE', `/candidates/${candidateId}/emails/${encodeURIComponent(address)}`),
   /**
    * The R-71 export as a file to save: a .zip (messages.json plus one .eml per message) streamed by the server,
    * saved under the name it gives; its message count (a header) for the UI.

@@ -260,6 +260,64 @@ describe('candidate email in the browser', () => {
     await context.close();
   });
 
+  it('refuses impossible times with a clear message, resets the form after scheduling, lists, reschedules and cancels screenings', async () => {
+    const { context, page, problems } = await openPage(browser);
+    await signInToSettings(page, RITA);
+    await page.goto(`${product.url}/candidates/${company.candidate.id}`);
+    await page.getByRole('tab', { name: 'Schedule screening' }).click();
+    const schedule = page.getByTestId('schedule');
+    const button = schedule.getByRole('button', { name: 'Schedule screening' });
+    const startField = schedule.getByLabel('Starts (your time)');
+    const endField = schedule.getByLabel('Ends (your time)');
+    const local = (d: Date) => new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    const day = new Date(Date.now() + 3 * 86_400_000);
+    day.setHours(9, 0, 0, 0);
+    const at = (hours: number) => local(new Date(day.getTime() + hours * 3_600_000));
+
+    await startField.fill(local(new Date(Date.now() - 86_400_000)));
+    await schedule.getByText('The start is in the past. Choose a time from now on.').first().waitFor();
+    expect(await button.isDisabled()).toBe(true);
+    await startField.fill(at(0));
+    await endField.fill(at(-1));
+    await schedule.getByText('The end must be after the start.').first().waitFor();
+    expect(await button.isDisabled()).toBe(true);
+    await endField.fill(at(11));
+    await schedule.getByText('A screening can last at most 10 hours. Check the end time.').first().waitFor();
+    expect(await button.isDisabled()).toBe(true);
+
+    await schedule.getByLabel('Title').fill('Second round');
+    await endField.fill(at(1));
+    await button.click();
+    await schedule.getByText(/The screening is in your calendar/).waitFor();
+    // The form starts afresh for the next one.
+    expect(await schedule.getByLabel('Title').inputValue()).toBe('Screening call with Carla Candidate');
+    expect(await startField.inputValue()).not.toBe(at(0));
+    // Listed with its time, link and who scheduled it.
+    const row = schedule.getByTestId('screening').filter({ hasText: 'Second round' });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/meet\.google\.com\/.*Scheduled by Rita/);
+    await screenshot(page, 'candidate-screenings');
+
+    // Reschedule: the provider moves the event and tells Carla.
+    await row.getByRole('button', { name: 'Reschedule' }).click();
+    await row.getByLabel('New start (your time)').fill(at(24));
+    await row.getByLabel('New end (your time)').fill(at(24.5));
+    await row.getByRole('button', { name: 'Move and notify the candidate' }).click();
+    await row.getByRole('button', { name: 'Reschedule' }).waitFor();
+    const events = async () => ((await sim.control('GET', '/_sim/google/calendar-events')) as Array<{ address: string; sendUpdates: string; event: { summary?: string; status: string; start: { dateTime: string } } }>).filter((e) => e.event.summary === 'Second round');
+    expect(Date.parse((await events())[0]!.event.start.dateTime)).toBe(new Date(at(24)).getTime());
+
+    // Cancel, after a confirmation: cancelled at the provider with the attendees notified, gone from the list.
+    await row.getByRole('button', { name: 'Cancel…' }).click();
+    await row.getByText(/the candidate receives the cancellation/).waitFor();
+    await screenshot(page, 'candidate-screening-cancel');
+    await row.getByRole('button', { name: 'Cancel the screening' }).click();
+    await row.waitFor({ state: 'detached' });
+    expect(await events()).toEqual([expect.objectContaining({ sendUpdates: 'all', event: expect.objectContaining({ status: 'cancelled' }) })]);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   it('downloads the export of my messages (screen 8)', async () => {
     const { context, page, problems } = await openPage(browser, { acceptDownloads: true });
     await signInToSettings(page, RITA);
@@ -324,4 +382,42 @@ describe('candidate email in the browser', () => {
     expect(second.problems).toEqual([]);
     await second.context.close();
   }, 60_000);
+  it('a new address is added only once the user confirms it and can be removed again; an enormous subject is counted and refused, not cut', async () => {
+    const { context, page, problems } = await openPage(browser);
+    await signInToSettings(page, RITA);
+    await page.goto(`${product.url}/candidates/${company.candidate.id}`);
+    const compose = page.getByTestId('compose');
+    const send = compose.getByRole('button', { name: 'Send' });
+    const wrong = 'carla.typo@mail.example';
+    await compose.getByLabel('To').fill(wrong);
+    const confirm = compose.getByTestId('confirm-new-address');
+    await confirm.getByText(`Add ${wrong} to Carla Candidate’s profile`).waitFor();
+    await compose.getByLabel('Message').fill('Hello again');
+    // A pasted 1,000-character subject is kept whole, counted, and blocks sending.
+    await compose.getByLabel('Subject').fill('s'.repeat(1000));
+    expect((await compose.getByLabel('Subject').inputValue()).length).toBe(1000);
+    await compose.getByTestId('subject-counter').getByText('The subject is 2 characters too long (at most 998).').waitFor();
+    expect(await send.isDisabled()).toBe(true);
+    await compose.getByLabel('Subject').fill('Checking your address');
+    await compose.getByTestId('subject-counter').getByText('21 / 998 characters').waitFor();
+    // Without the confirmation Send stays off, saying why.
+    expect(await send.isDisabled()).toBe(true);
+    await compose.getByText(`Confirm that ${wrong} should be added to Carla Candidate’s profile.`).first().waitFor();
+    await screenshot(page, 'candidate-compose-new-address');
+    await confirm.getByRole('checkbox').check();
+    await send.click();
+    await compose.getByText(/^Sent to carla\.typo@mail\.example/).waitFor();
+    const emails = page.getByTestId('candidate-emails');
+    await emails.getByText(wrong).waitFor();
+
+    // Added by mistake: Rita removes it again, and the profile says email with it is no longer synced.
+    await emails.getByRole('button', { name: `Remove ${wrong} from the profile` }).click();
+    await screenshot(page, 'candidate-remove-address');
+    await emails.getByRole('button', { name: `Remove ${wrong}` }).click();
+    await page.getByText(`${wrong} was removed from the profile. Email with it is no longer synced.`).waitFor();
+    await expect.poll(() => emails.getByText(wrong).count()).toBe(0);
+    expect((await product.api.call('GET', `/api/v1/candidates/${company.candidate.id}`, { token: company.contractToken })).json().emails).toEqual([CARLA]);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
 });

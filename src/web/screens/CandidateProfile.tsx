@@ -4,6 +4,7 @@ import { blockRemoteImages, splitQuotedHtml, splitQuotedText } from '../quoted.t
 import { sendBlocked } from '../rules.ts';
 import { ActionButton, ActionErrorAlert, Alert, Link, Loading, NotFound, RuleTag, SETTINGS_PATH, navigate, useLoad, useLocation, useTitle } from '../ui.tsx';
 import { VISIBILITY_LABELS, count, decisionText, formatDate } from '../words.ts';
+import { CandidateAddresses, NewAddressConfirm, newAddressProblem, SubjectField, subjectProblem } from './Compose.tsx';
 import { ScheduleScreening } from './ScheduleScreening.tsx';
 
 type Tab = 'messages' | 'schedule';
@@ -55,9 +56,7 @@ export function CandidateProfile({ user, candidateId, contract }: { user: User; 
           <Link to="/pipeline">Pipeline</Link>
         </p>
         <h1>{c.name}</h1>
-        <p className="muted" data-testid="candidate-emails">
-          {c.emails.length > 0 ? c.emails.join(', ') : 'No email address yet'}
-        </p>
+        <CandidateAddresses candidate={c} onChanged={candidate.reload} />
       </div>
       <div role="tablist" aria-label="Candidate profile" className="tabs" onKeyDown={onTabKey}>
         {TABS.map((t) => (
@@ -654,7 +653,9 @@ function ComposePane({
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | Error | null>(null);
   const [sent, setSent] = useState<string | null>(null);
-  const ids = { to: useId(), subject: useId(), body: useId(), list: useId(), toHint: useId() };
+  // The user's word that a new address joins the profile; asked again whenever the address changes.
+  const [confirmedAddress, setConfirmedAddress] = useState<string | null>(null);
+  const ids = { to: useId(), body: useId(), list: useId(), toHint: useId() };
 
   useEffect(() => {
     if (replyTo) {
@@ -665,7 +666,9 @@ function ComposePane({
   }, [replyTo]);
 
   const known = candidate.emails.some((e) => e.toLowerCase() === to.trim().toLowerCase());
-  const missing = !to.trim() ? 'Type the candidate’s email address.' : !subject.trim() ? 'Write a subject.' : !body.trim() ? 'Write a message.' : null;
+  const missing = !to.trim()
+    ? 'Type the candidate’s email address.'
+    : (newAddressProblem(candidate, to, confirmedAddress === to.trim()) ?? (!subject.trim() ? 'Write a subject.' : (subjectProblem(subject) ?? (!body.trim() ? 'Write a message.' : null))));
 
   async function send() {
     setBusy(true);
@@ -737,10 +740,8 @@ function ComposePane({
             {to.trim() && !known ? 'A new address: it is saved to the profile when you send.' : 'Sent from your own connected mailbox.'}
           </span>
         </div>
-        <div className="field">
-          <label htmlFor={ids.subject}>Subject</label>
-          <input id={ids.subject} type="text" value={subject} onChange={(e) => setSubject(e.target.value)} maxLength={998} />
-        </div>
+        <NewAddressConfirm candidate={candidate} to={to} confirmed={confirmedAddress === to.trim()} onChange={(yes) => setConfirmedAddress(yes ? to.trim() : null)} />
+        <SubjectField value={subject} onChange={setSubject} />
         <div className="field">
           <label htmlFor={ids.body}>Message</label>
           <textarea id={ids.body} rows={8} value={body} onChange={(e) => setBody(e.target.value)} />
