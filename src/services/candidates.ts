@@ -3,7 +3,7 @@ import type { EmailDiscovery } from '../domain/types.ts';
 import { validationFailed } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Jobs } from '../jobs/index.ts';
-import { assertContractAdmin, assertContractVisible, assertIntegration, assertSystem, conflict, requireFound, type Actor } from './actors.ts';
+import { assertContractVisible, assertIntegration, assertSystem, conflict, requireFound, type Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
 import type { ServiceContext, Tx } from './context.ts';
 
