@@ -142,6 +142,32 @@ async function resolveRecipient(deps: MailboxDeps, actor: Actor, candidateId: st
   return address;
 }
 
+export interface ProfileAddress {
+  address: string;
+  addedBy: { userId: string; name: string } | null;
+  /** Whether the caller may remove it: they typed it in the product, or they are an admin. */
+  removable: boolean;
+}
+
+/** The profile's addresses with who typed each in the product (none for the host system's) and whether the caller may remove it. */
+export async function listCandidateEmails(deps: MailboxDeps, actor: Actor, candidateId: string): Promise<ProfileAddress[]> {
+  const candidate = await loadCandidate(deps.db, actor, candidateId);
+  assertContractVisible(actor, candidate.contract_id, 'candidate');
+  const rows = await deps.db
+    .selectFrom('candidate_emails as e')
+    .leftJoin('users as u', 'u.id', 'e.added_by_user_id')
+    .select(['e.address', 'e.added_by_user_id', 'u.name'])
+    .where('e.candidate_id', '=', candidate.id)
+    .orderBy('e.position')
+    .execute();
+  const isAdmin = actor.kind === 'user' && actor.role === 'admin';
+  return rows.map((r) => ({
+    address: r.address,
+    addedBy: r.added_by_user_id ? { userId: r.added_by_user_id, name: r.name ?? '' } : null,
+    removable: isAdmin || (actor.kind === 'user' && r.added_by_user_id === actor.userId),
+  }));
+}
+
 /**
  * Removes an address from the candidate's profile: allowed to whoever typed it in the product (R-50) or an admin.
  * The removal is recorded so that mail with the address stops syncing, even in a conversation the product

@@ -354,6 +354,8 @@ export const api = {
   interviews: (candidateId: string) => request<{ interviews: Screening[] }>('GET', `/candidates/${candidateId}/interviews`).then((r) => r.interviews),
   rescheduleInterview: (id: string, times: { start: string; end: string }) => request<Screening>('PATCH', `/interviews/${id}`, times),
   cancelInterview: (id: string) => request<void>('DELETE', `/interviews/${id}`),
+  candidateEmails: (candidateId: string) =>
+    request<{ emails: Array<{ address: string; addedBy: { userId: string; name: string } | null; removable: boolean }> }>('GET', `/candidates/${candidateId}/emails`).then((r) => r.emails),
   removeCandidateEmail: (candidateId: string, address: string) =>
     request<{ emails: string[] }>('DELETE', `/candidates/${candidateId}/emails/${encodeURIComponent(address)}`),
   /**

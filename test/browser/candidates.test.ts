@@ -389,6 +389,9 @@ describe('candidate email in the browser', () => {
     const compose = page.getByTestId('compose');
     const send = compose.getByRole('button', { name: 'Send' });
     const wrong = 'carla.typo@mail.example';
+    // The host system's address is not Rita's to remove: no Remove beside it.
+    await page.getByTestId('candidate-emails').getByText(CARLA).waitFor();
+    expect(await page.getByRole('button', { name: `Remove ${CARLA} from the profile` }).count()).toBe(0);
     await compose.getByLabel('To').fill(wrong);
     const confirm = compose.getByTestId('confirm-new-address');
     await confirm.getByText(`Add ${wrong} to Carla Candidate’s profile`).waitFor();

@@ -62,6 +62,13 @@ describe.each(['google', 'microsoft'] as const)('a new address typed when sendin
     const wrong = 'carla.wrong@mail.example';
     const sent = await api.call('POST', `/api/v1/candidates/${c.candidate.id}/emails`, { token: c.contractToken, actAs: c.recruiter.id, body: { to: wrong, subject: 'Interview next week', bodyText: 'Shall we talk?' } });
     expect(sent.statusCode, sent.body).toBe(201);
+    const listed = async (actAs: string) => (await api.call('GET', `/api/v1/candidates/${c.candidate.id}/emails`, { token: c.contractToken, actAs })).json().emails;
+    expect(await listed(c.recruiter.id)).toEqual([
+      { address: 'carla@mail.example', addedBy: null, removable: false },
+      { address: wrong, addedBy: { userId: c.recruiter.id, name: 'Rita Recruiter' }, removable: true },
+    ]);
+    expect((await listed(tom.id)).map((e: { removable: boolean }) => e.removable)).toEqual([false, false]);
+    expect((await listed(c.admin.id)).map((e: { removable: boolean }) => e.removable)).toEqual([true, true]);
     const remove = (actAs: string, who = wrong) => api.call('DELETE', `/api/v1/candidates/${c.candidate.id}/emails/${encodeURIComponent(who)}`, { token: c.contractToken, actAs });
     // Not Tom (he did not add it); not the host system's own address for a recruiter who did not add it either.
     expect([(await remove(tom.id)).statusCode, (await remove(tom.id)).json().error.code]).toEqual([403, 'forbidden']);

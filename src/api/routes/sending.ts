@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { PipelineJobs } from '../../services/candidates.ts';
 import type { MailboxDeps } from '../../services/mailbox-authorization.ts';
-import { removeCandidateEmail, sendEmail } from '../../services/sending.ts';
+import { listCandidateEmails, removeCandidateEmail, sendEmail } from '../../services/sending.ts';
 import { defineRoute } from '../route.ts';
 import { Id, IdParams } from '../schemas.ts';
 import { MessageSchema } from './messages.ts';
@@ -29,6 +29,16 @@ export function sendingRoutes(app: FastifyInstance, deps: MailboxDeps, jobs?: Pi
       errors: ['send_not_allowed', 'send_scope_missing', 'not_authorized', 'needs_reauthorization', 'contract_suspended', 'rate_limited', 'provider_unavailable'],
     },
     ({ actor, params, body }) => sendEmail(deps, actor, params.id, body, jobs),
+  );
+
+  defineRoute(
+    app,
+    {
+      method: 'GET', url: '/api/v1/candidates/{id}/emails', tags: ['Messages'], auth: 'caller', params: IdParams,
+      summary: "The candidate's addresses in profile order, with who added each in the product (null for addresses the host system gave) and whether the caller may remove it (who added it, or an admin)",
+      response: z.object({ emails: z.array(z.object({ address: z.string(), addedBy: z.object({ userId: Id, name: z.string() }).nullable(), removable: z.boolean() })) }),
+    },
+    async ({ actor, params }) => ({ emails: await listCandidateEmails(deps, actor, params.id) }),
   );
 
   defineRoute(

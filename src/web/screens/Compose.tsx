@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { api, errorMessage, type Candidate } from '../api.ts';
 import { ActionButton, ActionErrorAlert } from '../ui.tsx';
 
@@ -58,12 +58,25 @@ export function NewAddressConfirm({ candidate, to, confirmed, onChange }: { cand
   );
 }
 
-/** The profile's addresses, each removable (the server allows whoever added it, or an admin). */
+/** The profile's addresses; Remove on those this user may remove (who added it in the product, or an admin). */
 export function CandidateAddresses({ candidate, onChanged }: { candidate: Candidate; onChanged: () => Promise<void> }) {
   const [confirming, setConfirming] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Error | null>(null);
   const [done, setDone] = useState<string | null>(null);
+  // Who added each address and whether this user may remove it; reloaded when the profile's list changes.
+  const [removable, setRemovable] = useState<Map<string, string | null>>(new Map());
+  const key = candidate.emails.join('\n');
+  useEffect(() => {
+    let live = true;
+    api.candidateEmails(candidate.id).then(
+      (rows) => live && setRemovable(new Map(rows.filter((r) => r.removable).map((r) => [r.address, r.addedBy?.name ?? null]))),
+      () => live && setRemovable(new Map()),
+    );
+    return () => {
+      live = false;
+    };
+  }, [candidate.id, key]);
   if (candidate.emails.length === 0) {
     return (
       <p className="muted" data-testid="candidate-emails">
@@ -103,11 +116,11 @@ export function CandidateAddresses({ candidate, onChanged }: { candidate: Candid
                   Keep it
                 </ActionButton>
               </span>
-            ) : (
+            ) : removable.has(address) ? (
               <button type="button" className="button button-quiet button-small" onClick={() => setConfirming(address)} aria-label={`Remove ${address} from the profile`}>
                 Remove
               </button>
-            )}
+            ) : null}
           </li>
         ))}
       </ul>
