@@ -7,7 +7,7 @@ import { startEmailSync } from '../../src/sync/workers.ts';
 import type { Database } from '../../src/store/database.ts';
 import { connectMailbox } from '../helpers/connect.ts';
 import { backends } from '../helpers/databases.ts';
-import { canonical, expectedAfterHistorical, expectSameSet, mailboxCompany, startWorld, storedMessageIds, type MailboxCompany, type Provider, type World } from './helpers.ts';
+import { canonical, expectedAfterHistorical, expectSameSet, mailboxCompany, receivedCandidateMessage, startWorld, storedMessageIds, type MailboxCompany, type Provider, type World } from './helpers.ts';
 
 /**
  * A sync state's cursor belongs to the provider and mailbox that issued it (R-06, R-23): a seat re-authorized at
@@ -31,7 +31,7 @@ describe.each(backends.map((b) => b.name))('on %s', (backendName) => {
       await database?.close();
     });
 
-    const candidateAddress = (c: MailboxCompany) => c.generated.messages.find((m) => m.kind === 'candidate' && m.expected.ingested && m.folder === 'inbox')!.people.find((p) => p.kind === 'candidate')!.address;
+    const candidateAddress = (c: MailboxCompany) => receivedCandidateMessage(c).people.find((p) => p.kind === 'candidate')!.address;
 
     /** A seat synced at `provider`, and a second mailbox (`to`, at `address`) holding one candidate email. */
     async function seatAndNewMailbox(seed: string, to: Provider, address: (c: MailboxCompany) => string) {

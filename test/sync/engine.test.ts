@@ -4,7 +4,7 @@ import { runHistoricalSync, runIncrementalSync } from '../../src/sync/engine.ts'
 import { syncStateView } from '../../src/sync/state.ts';
 import type { Database } from '../../src/store/database.ts';
 import { backends } from '../helpers/databases.ts';
-import { canonical, expectedAfterHistorical, expectSameSet, mailboxCompany, startWorld, storedMessageIds, usageOf, type MailboxCompany, type World } from './helpers.ts';
+import { canonical, expectedAfterHistorical, expectSameSet, mailboxCompany, receivedCandidateMessage, startWorld, storedMessageIds, usageOf, type MailboxCompany, type World } from './helpers.ts';
 
 describe.each(backends.map((b) => b.name))('sync engine on %s', (backendName) => {
   describe.each(['google', 'microsoft'] as const)('%s', (provider) => {
@@ -22,7 +22,7 @@ describe.each(backends.map((b) => b.name))('sync engine on %s', (backendName) =>
 
     /** A new candidate email arriving in the mailbox, from a pipeline candidate the seat holder may see. */
     async function deliverCandidateMail(c: MailboxCompany, subject: string) {
-      const sample = c.generated.messages.find((m) => m.kind === 'candidate' && m.expected.ingested && m.folder === 'inbox')!;
+      const sample = receivedCandidateMessage(c);
       const person = sample.people.find((p) => p.kind === 'candidate')!;
       return world.control('POST', `/_sim/mailboxes/${encodeURIComponent(c.address)}/messages`, { from: person.address, to: c.address, subject, text: `About ${subject}` });
     }
@@ -105,7 +105,7 @@ describe.each(['google', 'microsoft'] as const)('legacy window with %s (R-35)', 
     const c = await mailboxCompany(world, provider, 'tiny', `legacy-${provider}`, { firstAuthorizedAt });
     // A candidate conversation reaching back past one year, still active: within the legacy window from
     // 2024-02-06 on, not before.
-    const sample = c.generated.messages.find((m) => m.kind === 'candidate' && m.expected.ingested && m.folder === 'inbox')!;
+    const sample = receivedCandidateMessage(c);
     const candidate = sample.people.find((p) => p.kind === 'candidate')!.address;
     const deliver = (date: string, subject: string) =>
       world.control('POST', `/_sim/mailboxes/${encodeURIComponent(c.address)}/messages`, { from: candidate, to: c.address, subject, text: subject, date, threadKey: 'legacy-thread' });

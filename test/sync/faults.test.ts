@@ -3,7 +3,7 @@ import { oracle } from '../../sim/generator/index.ts';
 import { pollScheduleName, POLL_SECONDS } from '../../src/sync/workers.ts';
 import type { Database } from '../../src/store/database.ts';
 import { backends } from '../helpers/databases.ts';
-import { canonical, expectSameSet, joinsLater, mailboxCompany, storedMessageIds, startWorld, usageOf, type MailboxCompany, type Provider, type World } from './helpers.ts';
+import { canonical, expectSameSet, joinsLater, mailboxCompany, receivedCandidateMessage, storedMessageIds, startWorld, usageOf, type MailboxCompany, type Provider, type World } from './helpers.ts';
 
 /**
  * Every fault the simulators can inject, met by the incremental sync (the poll) and by a candidate's backfill
@@ -51,7 +51,7 @@ describe.each(['google', 'microsoft'] as const)('provider faults met by the sync
     expect(state.phase).toBe('incremental');
     const expected = oracle(c.generated, { authorizedAt: c.grant.last_authorized_at, firstAuthorizedAt: c.grant.first_authorized_at, syncAt: state.historical_started_at! });
     const final = new Set(c.generated.messages.filter((m) => expected.get(m.key)?.ingested).map((m) => canonical(m.messageId)));
-    const sample = c.generated.messages.find((m) => m.kind === 'candidate' && m.expected.ingested && m.folder === 'inbox')!;
+    const sample = receivedCandidateMessage(c);
     const fresh = await world.control('POST', `/_sim/mailboxes/${enc(c.address)}/messages`, { from: sample.people.find((p) => p.kind === 'candidate')!.address, to: c.address, subject: 'Any news?', text: 'Checking in' });
     final.add(canonical(fresh.messageId));
     const project = await c.json('POST', `/api/v1/contracts/${c.contract.id}/projects`, { name: 'Joins now' });

@@ -173,3 +173,14 @@ export function joinsLater(world: World) {
   };
   return { joiner, beforeConnect };
 }
+
+/**
+ * A received candidate message the rules ingest: from the Inbox where the generated mailbox has one, else from
+ * Archive or a user folder (the generator files part of the received mail away, depending on the seed).
+ */
+export function receivedCandidateMessage(c: MailboxCompany): GeneratedMailbox['messages'][number] {
+  const wanted = c.generated.messages.filter((m) => m.kind === 'candidate' && m.expected.ingested && m.folder !== 'sent');
+  const sample = wanted.find((m) => m.folder === 'inbox') ?? wanted[0];
+  if (!sample) throw new Error(`the generated mailbox of ${c.address} holds no received candidate message`);
+  return sample;
+}

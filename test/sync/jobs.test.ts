@@ -5,7 +5,7 @@ import { syncStateView } from '../../src/sync/state.ts';
 import { POLL_SECONDS, pollScheduleName, registerSyncWorkers, startSyncForGrant } from '../../src/sync/workers.ts';
 import type { Database } from '../../src/store/database.ts';
 import { backends } from '../helpers/databases.ts';
-import { canonical, expectedAfterHistorical, expectSameSet, mailboxCompany, startWorld, storedMessageIds, usageOf, type MailboxCompany, type World } from './helpers.ts';
+import { canonical, expectedAfterHistorical, expectSameSet, mailboxCompany, receivedCandidateMessage, startWorld, storedMessageIds, usageOf, type MailboxCompany, type World } from './helpers.ts';
 
 /**
  * The engine driven as production drives it: the grant's historical sync enqueued at authorization, the job
@@ -30,7 +30,7 @@ describe.each(['google', 'microsoft'] as const)('sync jobs with %s (demo mailbox
   });
 
   async function deliverCandidateMail(c: MailboxCompany, subject: string) {
-    const sample = c.generated.messages.find((m) => m.kind === 'candidate' && m.expected.ingested && m.folder === 'inbox')!;
+    const sample = receivedCandidateMessage(c);
     const person = sample.people.find((p) => p.kind === 'candidate')!;
     return world.control('POST', `/_sim/mailboxes/${encodeURIComponent(c.address)}/messages`, { from: person.address, to: c.address, subject, text: `About ${subject}` });
   }

@@ -7,7 +7,7 @@ import { isLease, LeaseLostError, tryAcquireRunLease } from '../../src/sync/lock
 import { POLL_SECONDS } from '../../src/sync/workers.ts';
 import type { Database } from '../../src/store/database.ts';
 import { backends } from '../helpers/databases.ts';
-import { canonical, expectedAfterHistorical, expectSameSet, mailboxCompany, startWorld, storedMessageIds, type World } from './helpers.ts';
+import { canonical, expectedAfterHistorical, expectSameSet, mailboxCompany, receivedCandidateMessage, startWorld, storedMessageIds, type World } from './helpers.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -31,7 +31,7 @@ describe.each(backends.map((b) => b.name))('one sync run per grant on %s', (back
     expectSameSet(await storedMessageIds(world, c), expected);
     const { db, clock } = world.api.ctx;
     const candidateId = (await db.selectFrom('mail_messages').select('candidate_id').where('owner_seat_id', '=', c.seat.id).where('candidate_id', 'is not', null).executeTakeFirstOrThrow()).candidate_id!;
-    const sample = c.generated.messages.find((m) => m.kind === 'candidate' && m.expected.ingested && m.folder === 'inbox')!;
+    const sample = receivedCandidateMessage(c);
     const deliver = (subject: string) =>
       world.control('POST', `/_sim/mailboxes/${encodeURIComponent(c.address)}/messages`, { from: sample.people.find((p) => p.kind === 'candidate')!.address, to: c.address, subject, text: subject });
 

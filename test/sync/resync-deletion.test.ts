@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runHistoricalSync, runIncrementalSync } from '../../src/sync/engine.ts';
 import type { Database } from '../../src/store/database.ts';
 import { backends } from '../helpers/databases.ts';
-import { canonical, expectedAfterHistorical, expectSameSet, mailboxCompany, startWorld, storedMessageIds, type MailboxCompany, type World } from './helpers.ts';
+import { canonical, expectedAfterHistorical, expectSameSet, mailboxCompany, receivedCandidateMessage, startWorld, storedMessageIds, type MailboxCompany, type World } from './helpers.ts';
 
 /**
  * A deletion made while a resync after an expired cursor is under way (R-26, R-37): between the reconcile and the
@@ -33,7 +33,7 @@ describe.each(backends.map((b) => b.name))('resync deletions on %s', (backendNam
     const positionPath = provider === 'google' ? '/profile' : '%24filter=receivedDateTime';
 
     async function deliverCandidateMail(c: MailboxCompany, subject: string) {
-      const sample = c.generated.messages.find((m) => m.kind === 'candidate' && m.expected.ingested && m.folder === 'inbox')!;
+      const sample = receivedCandidateMessage(c);
       const person = sample.people.find((p) => p.kind === 'candidate')!;
       return world.control('POST', `/_sim/mailboxes/${enc(c.address)}/messages`, { from: person.address, to: c.address, subject, text: `About ${subject}` });
     }
