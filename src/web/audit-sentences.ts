@@ -28,6 +28,7 @@ export const AUDIT_ACTIONS: Readonly<Record<string, string>> = {
   'interview.rescheduled': 'Interview rescheduled',
   'interview.cancelled': 'Interview cancelled',
   'candidate.discovery_changed': 'Candidate email discovery changed',
+  'candidate.email_removed': 'Candidate address removed',
   'mail.inactive_threads_purged': 'Inactive email deleted',
   'integration.token_created': 'Integration token created',
   'integration.acted_as': 'Integration acted as a user',
@@ -154,6 +155,7 @@ const BUILDERS: Record<string, Builder> = {
   'interview.scheduled': (e, actor) => `${actor} scheduled a screening interview with ${e.targetName ?? 'a candidate'}`,
   'interview.rescheduled': (e, actor) => `${actor} rescheduled the screening interview with ${e.targetName ?? 'a candidate'}`,
   'interview.cancelled': (e, actor) => `${actor} cancelled the screening interview with ${e.targetName ?? 'a candidate'}`,
+  'candidate.email_removed': (e, actor) => `${actor} removed an email address from the profile of ${e.targetName ?? 'a candidate'}; mail with it is no longer synced`,
   'candidate.discovery_changed': (e, actor, d) =>
     `${actor} changed who may find ${e.targetName ? `${e.targetName}’s` : 'a candidate’s'} email from ${DISCOVERY_WORDS[String(d.from)] ?? String(d.from)} to ${DISCOVERY_WORDS[String(d.to)] ?? String(d.to)}`,
   'mail.inactive_threads_purged': (_e, actor, d) => `${actor} deleted ${count(num(d.threads), 'thread')} (${count(num(d.messages), 'message')}) without recent activity`,

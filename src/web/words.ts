@@ -1,4 +1,4 @@
-import type { AuditEntry, EmailAccess, GrantState, Provider, SyncPhase, SyncStatus } from './api.ts';
+import type { EmailAccess, GrantState, Provider, SyncPhase, SyncStatus } from './api.ts';
 
 /** Plain words for the API's codes: what a recruiter or an admin reads instead of identifiers. */
 
@@ -90,18 +90,6 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 export const seats = (n: number) => plural(n, 'seat');
 export const count = plural;
 
-const valueWords = (key: string, value: unknown): string => {
-  if (key === 'emailProvider') return value === null ? 'none' : (PROVIDER_NAMES[value as Provider] ?? String(value));
-  if (key === 'emailAccess') return ACCESS_NAMES[value as EmailAccess] ?? String(value);
-  if (key === 'calendarEnabled' || key === 'allowExternalMailboxes') return value ? 'on' : 'off';
-  return String(value);
-};
-const SETTING_NAMES: Record<string, string> = {
-  emailProvider: 'Provider',
-  emailAccess: 'Email access',
-  calendarEnabled: 'Calendar',
-  allowExternalMailboxes: 'Mailboxes outside the company domains',
-};
 
 /** A candidate's email discovery setting in words (the candidate's own choice, set by the recruiting system). */
 export const DISCOVERY_WORDS: Readonly<Record<string, string>> = {
@@ -110,67 +98,6 @@ export const DISCOVERY_WORDS: Readonly<Record<string, string>> = {
   first_degree: '1st degree connections only',
   nobody: 'Nobody',
 };
-
-/** One audit entry as a sentence (R-07). Unknown actions fall back to their name and details as text. */
-export function auditText(entry: AuditEntry): string {
-  const d = entry.details;
-  const kind = typeof d.kind === 'string' ? d.kind : 'mailbox';
-  const provider = typeof d.provider === 'string' ? ` (${PROVIDER_NAMES[d.provider as Provider] ?? d.provider})` : '';
-  switch (entry.action) {
-    case 'settings.changed': {
-      const changes = (d.changes ?? {}) as Record<string, { from: unknown; to: unknown }>;
-      // Stored as JSON whose key order is not kept: show the settings in the order of the page.
-      const order = (k: string) => (k in SETTING_NAMES ? Object.keys(SETTING_NAMES).indexOf(k) : 99);
-      const parts = Object.entries(changes)
-        .sort(([a], [b]) => order(a) - order(b))
-        .map(([k, c]) => `${SETTING_NAMES[k] ?? k}: ${valueWords(k, c.from)} → ${valueWords(k, c.to)}`);
-      const n = typeof d.deauthorizedSeats === 'number' ? d.deauthorizedSeats : 0;
-      return `Changed settings — ${parts.join('; ')}${n > 0 ? `; ${seats(n)} disconnected` : ''}`;
-    }
-    case 'authorization.granted':
-      return `Connected ${kind}${provider}${typeof d.address === 'string' ? ` as ${d.address}` : ''}`;
-    case 'authorization.reauthorized':
-      return `Reconnected ${kind}${provider}${typeof d.address === 'string' ? ` as ${d.address}` : ''}`;
-    case 'authorization.deauthorized':
-      return `Disconnected ${kind}${provider}${typeof d.reason === 'string' ? ` — ${DEAUTH_REASON[d.reason] ?? d.reason}` : ''}`;
-    case 'authorization.failed':
-      return `Connecting ${kind} failed${typeof d.code === 'string' ? ` (${d.code.replace(/_/g, ' ')})` : ''}`;
-    case 'authorization.needs_reauthorization':
-      return `The provider stopped renewing access${provider}: the mailbox needs reconnecting`;
-    case 'authorization.revocation_abandoned':
-      return `Revoking an old token at the provider${provider} gave up after repeated failures`;
-    case 'contract.created':
-      return 'Company created';
-    case 'contract.suspended':
-      return 'Company suspended: its third-party data was deleted';
-    case 'contract.reactivated':
-      return 'Company reactivated';
-    case 'user.created':
-      return `User created${typeof d.role === 'string' ? ` (${d.role})` : ''}`;
-    case 'seat.created':
-      return 'Seat created';
-    case 'seat.transferred':
-    case 'seat.parked': {
-      const ended = Array.isArray(d.deauthorized) ? d.deauthorized.length : 0;
-      return `${entry.action === 'seat.parked' ? 'Seat parked' : 'Seat transferred'}${ended > 0 ? `: the previous holder's mailbox connection${ended === 1 ? '' : 's'} ended` : ''}`;
-    }
-    case 'integration.token_created':
-      return `Integration token created${typeof d.purpose === 'string' ? ` — ${d.purpose}` : ''}`;
-    case 'integration.acted_as':
-      return `Integration acted as a user: ${String(d.method ?? '')} ${String(d.route ?? '')}${typeof d.reason === 'string' ? ` — ${d.reason}` : ''}`;
-    case 'candidate.discovery_changed':
-      return `Candidate's email discovery setting changed: ${DISCOVERY_WORDS[String(d.from)] ?? String(d.from)} → ${DISCOVERY_WORDS[String(d.to)] ?? String(d.to)}`;
-    case 'message.visibility_changed':
-    case 'thread.visibility_changed':
-      return `${entry.action.startsWith('thread') ? 'Thread' : 'Message'} visibility changed to ${d.to === 'contract' ? 'shared with the company' : 'private'}`;
-    default: {
-      const detail = Object.entries(d)
-        .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-        .join(', ');
-      return `${entry.action.replace(/[._]/g, ' ')}${detail ? ` — ${detail}` : ''}`;
-    }
-  }
-}
 
 export const VISIBILITY_LABELS = { private: 'Private', contract: 'Shared with the company' } as const;
 

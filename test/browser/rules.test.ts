@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditEntry, SeatHealth } from '../../src/web/api.ts';
+import type { SeatHealth } from '../../src/web/api.ts';
 import { outcomeFromQuery, seatsDisconnectedBy, type Draft } from '../../src/web/rules.ts';
-import { auditText, reasonText, scopeWords } from '../../src/web/words.ts';
+import { reasonText, scopeWords } from '../../src/web/words.ts';
 
 /** The UI's own decisions, without a browser: what the confirmation counts and what people read. */
 const seat = (name: string, email: SeatHealth['email']['state'], calendar: SeatHealth['calendar']['state'] = 'not_authorized'): SeatHealth => ({
@@ -65,15 +65,5 @@ describe('plain words', () => {
     // a transfer or park ends the previous holder's grants; the new holder is told to connect their own.
     expect(reasonText('seat_transferred')).toMatch(/Connect your own mailbox/);
     expect(reasonText('seat_parked', 'admin')).toBe('Disconnected: seat parked.');
-  });
-  it('writes audit entries as sentences, settings in page order whatever the stored key order', () => {
-    const entry = (action: string, details: Record<string, unknown>): AuditEntry => ({ id: 1, at: '2026-01-01T00:00:00Z', actorKind: 'user', actorUserId: null, action, targetType: null, targetId: null, details });
-    expect(auditText(entry('settings.changed', { changes: { emailAccess: { from: 'view', to: 'off' }, emailProvider: { from: null, to: 'microsoft' } }, deauthorizedSeats: 1 }))).toBe(
-      'Changed settings — Provider: none → Microsoft 365; Email access: View only → Off; 1 seat disconnected',
-    );
-    expect(auditText(entry('authorization.granted', { kind: 'email', provider: 'google', address: 'a@b.test' }))).toBe('Connected email (Google Workspace) as a@b.test');
-    expect(auditText(entry('seat.transferred', { fromUserId: 'u1', toUserId: 'u2', deauthorized: ['email', 'calendar'] }))).toBe("Seat transferred: the previous holder's mailbox connections ended");
-    expect(auditText(entry('authorization.deauthorized', { kind: 'email', provider: 'google', reason: 'seat_parked' }))).toMatch(/— seat parked$/);
-    expect(auditText(entry('something.new', { n: 2 }))).toBe('something new — n: 2');
   });
 });

@@ -73,6 +73,7 @@ const CASES: Array<[AuditEntryView, string]> = [
   [entry('email.sent', { ...riley, targetType: 'candidate', targetName: 'Casey Candidate', details: { reply: true } }), 'Riley Recruiter replied to Casey Candidate'],
   [entry('interview.scheduled', { ...riley, targetType: 'candidate', targetName: 'Casey Candidate', details: { provider: 'google' } }), 'Riley Recruiter scheduled a screening interview with Casey Candidate'],
   [entry('interview.rescheduled', { ...riley, targetType: 'candidate', targetName: 'Casey Candidate', details: { provider: 'google' } }), 'Riley Recruiter rescheduled the screening interview with Casey Candidate'],
+  [entry('candidate.email_removed', { ...riley, targetType: 'candidate', targetName: 'Casey Candidate', details: { addedByActor: true } }), 'Riley Recruiter removed an email address from the profile of Casey Candidate; mail with it is no longer synced'],
   [entry('interview.cancelled', { ...riley, targetType: 'candidate', targetName: 'Casey Candidate', details: { provider: 'google' } }), 'Riley Recruiter cancelled the screening interview with Casey Candidate'],
   [
     entry('candidate.discovery_changed', { actorKind: 'integration', actorUserId: null, actorName: null, actorTokenId: 'tok', targetType: 'candidate', targetName: 'Casey Candidate', details: { from: 'anyone', to: 'nobody' } }),
