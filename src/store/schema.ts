@@ -255,6 +255,8 @@ export interface MailMessagesTable {
   visibility: Visibility;
   origin: 'synced' | 'sent_from_product';
   stored_at: Timestamp;
+  /** found gone at the provider by the first sync after a re-authorization; kept, never removed by sync. */
+  source_deleted_while_deauthorized_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface MailAttachmentsTable {

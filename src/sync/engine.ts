@@ -279,7 +279,8 @@ interface HistoricalCheckpoint {
    * A resync after an expired cursor (R-26, R-37): stored messages the provider no longer has are removed once the
    * scan has taken its new position (its last page), never before — a deletion made before the new position would
    * be missed by the new cursor, and one made before the reconcile would be missed by it. `reconciled` true: nothing
-   * to remove (done, or a catch-up after re-authorization, R-22). `final`: the scan is over and this is its cursor;
+   * left to remove (done). A catch-up after re-authorization reconciles too: what was deleted while deauthorized is
+   * marked and kept (R-22). `final`: the scan is over and this is its cursor;
    * a run stopped during the reconcile resumes there.
    */
   resync?: { reconciled: boolean; final?: { cursor: Opaque; estimate: number | null } };
@@ -458,10 +459,12 @@ async function mirrorDeletions(run: Run, ids: readonly string[], madeWhileDeauth
   for (let i = 0; i < unique.length; i += 500) {
     const chunk = unique.slice(i, i + 500);
     const [messages, decisions] = await Promise.all([
-      db.selectFrom('mail_messages').select('provider_message_id').where('owner_seat_id', '=', run.mailbox.seatId).where('provider_message_id', 'in', chunk).execute(),
+      db.selectFrom('mail_messages').select(['provider_message_id', 'source_deleted_while_deauthorized_at']).where('owner_seat_id', '=', run.mailbox.seatId).where('provider_message_id', 'in', chunk).execute(),
       db.selectFrom('ingestion_decisions').select('provider_message_id').where('seat_id', '=', run.mailbox.seatId).where('provider_message_id', 'in', chunk).execute(),
     ]);
     for (const r of [...messages, ...decisions]) known.add(r.provider_message_id);
+    // R-22: a message found gone when the grant came back was deleted while it was not authorized: it stays.
+    for (const r of messages) if (r.source_deleted_while_deauthorized_at !== null) known.delete(r.provider_message_id);
   }
   let deleted = 0;
   for (const id of known) {
@@ -482,6 +485,7 @@ async function reconcile(run: Run, identitySince: Date | null, resyncStartedAt: 
     .select('provider_message_id')
     .where('owner_seat_id', '=', run.mailbox.seatId)
     .where('origin', '=', 'synced')
+    .where('source_deleted_while_deauthorized_at', 'is', null)
     .where('stored_at', '<=', resyncStartedAt);
   // Mail stored from another provider or mailbox before a change (R-06) is not this mailbox's to take back.
   if (identitySince !== null) query = query.where('stored_at', '>=', identitySince);
@@ -495,6 +499,40 @@ async function reconcile(run: Run, identitySince: Date | null, resyncStartedAt: 
       return facts === undefined || facts.isTrashed === true;
     });
     await mirrorDeletions(run, gone);
+  }
+}
+
+/**
+ * R-22 with R-23: the first run after a re-authorization, before it reads any change, asks the provider which stored
+ * messages of the seat it still has. Those gone (or in Trash) were deleted while the grant was not authorized: they are
+ * marked and stay, whatever the changes, delta or a reconcile say of them later. Every other stored message is there
+ * now, so its deletion — necessarily after the re-authorization — is mirrored as usual (R-37), during the catch-up too.
+ */
+async function retainGapDeletions(run: Run): Promise<void> {
+  const { db, clock } = run.deps;
+  const rows = await db
+    .selectFrom('mail_messages')
+    .select('provider_message_id')
+    .where('owner_seat_id', '=', run.mailbox.seatId)
+    .where('origin', '=', 'synced')
+    .where('source_deleted_while_deauthorized_at', 'is', null)
+    .execute();
+  const ids = rows.map((r) => r.provider_message_id);
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    run.lease?.check();
+    const chunk = ids.slice(i, i + CHUNK);
+    const present = await withRetry(run, (token) => run.client.headers(token, chunk));
+    const gone = chunk.filter((id) => {
+      const facts = present.get(id);
+      return facts === undefined || facts.isTrashed === true;
+    });
+    if (gone.length === 0) continue;
+    await db
+      .updateTable('mail_messages')
+      .set({ source_deleted_while_deauthorized_at: clock.now() })
+      .where('owner_seat_id', '=', run.mailbox.seatId)
+      .where('provider_message_id', 'in', gone)
+      .execute();
   }
 }
 
@@ -517,15 +555,26 @@ async function incremental(run: Run): Promise<SyncOutcome> {
   // A cursor of another provider or mailbox (R-06): a historical sync of this one, in this run under its lease.
   if (await forgetForeignCursor(run, state)) return historical(run);
   let cursor = state.cursor as Opaque;
-  // The first run after a re-authorization (R-23) reads changes made while deauthorized: no deletion mirrored (R-22).
-  const catchUp = (state.checkpoint as { catchUp?: unknown } | null)?.catchUp !== undefined;
+  // The first run after a re-authorization (R-23) reads changes made while deauthorized: their deletions are not
+  // mirrored (R-22), those made since are (R-37). The messages deleted in between are marked first.
+  const checkpoint = state.checkpoint as { catchUp?: { reauthorizedAt?: string; checked?: boolean } } | null;
+  const catchUp = checkpoint?.catchUp !== undefined;
   try {
+    if (catchUp && checkpoint.catchUp!.checked !== true) {
+      if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
+      await retainGapDeletions(run);
+      await db
+        .updateTable('sync_states')
+        .set({ checkpoint: JSON.stringify({ catchUp: { ...checkpoint.catchUp, checked: true } }), updated_at: clock.now() })
+        .where('authorization_id', '=', authorizationId)
+        .execute();
+    }
     for (let pages = 0; pages < INCREMENTAL_PAGES; pages++) {
       run.lease?.check();
       if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
       const page = await withRetry(run, (token) => run.client.changesPage(token, cursor));
       await processMessages(run, page.added, { kind: 'incremental', now: clock.now() });
-      await mirrorDeletions(run, page.removed, catchUp);
+      await mirrorDeletions(run, page.removed);
       cursor = page.cursor;
       const now = clock.now();
       await refreshCounts(db, run.mailbox, {
@@ -538,13 +587,13 @@ async function incremental(run: Run): Promise<SyncOutcome> {
     return 'completed';
   } catch (error) {
     if (error instanceof ProviderError && error.kind === 'cursor_expired') {
-      // Back to a full scan of the window; reconciliation, once the scan has its new position, removes what the provider no longer has — except
-      // in a catch-up after re-authorization, whose missing messages may have been deleted while deauthorized (R-22).
+      // Back to a full scan of the window; reconciliation, once the scan has its new position, removes what the provider no longer has —
+      // in a catch-up after re-authorization too: the messages deleted while deauthorized were marked above and stay (R-22).
       const now = clock.now();
       // R-23: a catch-up lists from the last sync time, not the whole window.
       const lastSync = state.last_synced_at ?? state.historical_completed_at;
       const from = catchUp && lastSync && state.window_start ? new Date(Math.max(state.window_start.getTime(), lastSync.getTime() - CATCH_UP_MARGIN_MS)) : null;
-      const resync: HistoricalCheckpoint = { scan: null, threads: {}, resync: { reconciled: catchUp }, ...(from ? { catchUpSince: from.toISOString() } : {}) };
+      const resync: HistoricalCheckpoint = { scan: null, threads: {}, resync: { reconciled: false }, ...(from ? { catchUpSince: from.toISOString() } : {}) };
       await db
         .updateTable('sync_states')
         .set({ phase: 'historical', cursor: null, checkpoint: JSON.stringify(resync), historical_started_at: now, historical_completed_at: null, last_error: error.message, last_error_kind: error.kind, updated_at: now })
