@@ -7,7 +7,7 @@ import type { CalendarEventsTable } from '../store/migrations/0005_calendar_even
 import type { ScreeningColumns } from '../store/migrations/0018_screenings.ts';
 import type { DB } from '../store/schema.ts';
 import { withMailboxBudget } from '../sync/quota-budget.ts';
-import { type Actor } from './actors.ts';
+import { assertContractVisible, requireFound, type Actor } from './actors.ts';
 import { accessTokenFor } from './access-tokens.ts';
 import { recordAudit } from './audit.ts';
 import { loadCandidate } from './candidates.ts';
@@ -183,7 +183,12 @@ export async function listInterviews(deps: InterviewDeps, actor: Actor, candidat
 
 /** A screening the actor may change: one in the calendar of the seat they hold now; anything else is not found. */
 async function ownScreening(deps: InterviewDeps, actor: Actor, id: string) {
-  if (actor.kind !== 'user') throw forbidden('A screening is changed in a seat’s own calendar: act as the user who holds it (X-Act-As-User).');
+  if (actor.kind !== 'user') {
+    // Another contract's screening does not exist for this caller: not_found before any other answer.
+    const event = await deps.db.selectFrom('calendar_events').select('contract_id').where('id', '=', id).executeTakeFirst();
+    assertContractVisible(actor, requireFound(event, 'Screening').contract_id, 'Screening');
+    throw forbidden('A screening is changed in a seat’s own calendar: act as the user who holds it (X-Act-As-User).');
+  }
   const row = await withEvents(deps.db)
     .selectFrom('calendar_events as e')
     .innerJoin('seats as s', 's.id', 'e.seat_id')

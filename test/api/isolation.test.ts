@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeRegistry } from '../../src/api/route.ts';
 import type { Database } from '../../src/store/database.ts';
@@ -5,7 +6,7 @@ import { startTestApi, type TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
 import { createCompany, insertMessage } from '../helpers/fixtures.ts';
 
-type Company = Awaited<ReturnType<typeof createCompany>> & { messageId?: string; threadId?: string };
+type Company = Awaited<ReturnType<typeof createCompany>> & { messageId?: string; threadId?: string; interviewId?: string };
 
 /**
  * Contract isolation: every route that names a resource, called with the credentials of another contract,
@@ -21,10 +22,18 @@ function requestFor(route: { method: string; url: string }, a: Company): { url: 
     '/api/v1/projects/{id}': a.project.id,
     '/api/v1/messages/{id}': a.messageId!,
     '/api/v1/threads/{id}': a.threadId!,
+    '/api/v1/interviews/{id}': a.interviewId!,
   };
   const prefix = Object.keys(ids).find((p) => route.url === p || route.url.startsWith(`${p}/`));
   if (!prefix) return 'no-resource';
-  const url = route.url.replace('{id}', ids[prefix]!).replace('{candidateId}', a.candidate.id).replace('{kind}', 'email');
+  // Second-level ids: the first id already belongs to the other contract, so any value of these must find nothing.
+  const url = route.url
+    .replace('{id}', ids[prefix]!)
+    .replace('{candidateId}', a.candidate.id)
+    .replace('{kind}', 'email')
+    .replace('{address}', encodeURIComponent('carla@mail.example'))
+    .replace('{attachmentId}', randomUUID())
+    .replace('{receiptId}', randomUUID());
   const bodies: Record<string, unknown> = {
     'PATCH /api/v1/contracts/{id}': { name: 'Taken over' },
     'POST /api/v1/contracts/{id}/users': { email: 'intruder@elsewhere.test', name: 'Intruder', role: 'admin' },
@@ -43,6 +52,7 @@ function requestFor(route: { method: string; url: string }, a: Company): { url: 
     'POST /api/v1/candidates/{id}/interviews': { title: 'Planted', start: '2026-12-07T10:00:00+01:00', end: '2026-12-07T10:30:00+01:00', conferencing: 'none' },
     'PATCH /api/v1/threads/{id}': { visibility: 'contract' },
     'POST /api/v1/projects/{id}/candidates': { candidateId: a.candidate.id },
+    'PATCH /api/v1/interviews/{id}': { start: '2026-12-08T10:00:00+01:00', end: '2026-12-08T10:30:00+01:00' },
   };
   const key = `${route.method} ${route.url}`;
   return key in bodies ? { url, body: bodies[key] } : { url };
@@ -62,6 +72,13 @@ describe.each(backends)('contract isolation on $name', (backend) => {
       await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: 'google', emailAccess: 'view' });
     }
     Object.assign(a, await insertMessage(api, { contractId: a.contract.id, seatId: a.seat.id, ownerUserId: a.recruiter.id, candidateId: a.candidate.id, visibility: 'contract' }));
+    // A screening of contract A, so that the interview routes are tried on a real id.
+    a.interviewId = randomUUID();
+    const at = new Date('2026-12-07T09:00:00Z');
+    await api.ctx.db
+      .insertInto('calendar_events')
+      .values({ id: a.interviewId, contract_id: a.contract.id, seat_id: a.seat.id, user_id: a.recruiter.id, candidate_id: a.candidate.id, provider: 'google', provider_event_id: 'evt-isolation', title: 'Screening', starts_at: at, ends_at: new Date(at.getTime() + 30 * 60_000), conferencing: 'none', join_url: null, created_at: at })
+      .execute();
   });
   afterAll(async () => {
     await api.close();
