@@ -125,7 +125,16 @@ interface ChangesCursor {
   since: string;
   /** A round in progress: its folders, the one it is at, and the next page of that folder. */
   round?: { folders: string[]; folder: number; next: string };
+  /**
+   * Messages seen leaving a folder read for another one read, not listed by any folder's delta since, with how many
+   * round ends have looked at them. The folder they went to only says `@removed` of mail it listed: one moved on to
+   * Deleted Items before that folder was read again would be missed, so each round's end looks them up (R-37).
+   */
+  transit?: Record<string, number>;
 }
+
+/** Round ends a message in transit is looked up at before it is taken to have settled where it is. */
+const TRANSIT_ROUNDS = 5;
 
 const graphCode = (body: unknown): string | undefined => (body as { error?: { code?: string } } | undefined)?.error?.code;
 
@@ -425,11 +434,17 @@ export class GraphMailClient implements MailClient, MailPushClient {
       else if (!(Date.parse(m.receivedDateTime ?? m.sentDateTime ?? '') < sinceMs)) added.push(graphFacts(m, folders));
     }
     const removed: string[] = [];
+    const transit: Record<string, number> = { ...(c.transit ?? {}) };
+    // Listed by a folder: that folder's delta now reports its leaving.
+    for (const m of page.value ?? []) if (!m['@removed']) delete transit[m.id];
     if (left.length > 0) {
       const now = await this.headers(accessToken, left, tree);
       for (const id of left) {
         const facts = now.get(id);
-        if (!facts || facts.isTrashed === true || facts.isSpam) removed.push(id);
+        if (!facts || facts.isTrashed === true || facts.isSpam) {
+          removed.push(id);
+          delete transit[id];
+        } else transit[id] = 0;
       }
     }
     let next: ChangesCursor;
@@ -439,7 +454,20 @@ export class GraphMailClient implements MailClient, MailPushClient {
       const following = round.folder + 1;
       const nextId = round.folders[following];
       next = nextId !== undefined ? { v: 2, deltaLinks, since, round: { folders: round.folders, folder: following, next: deltaLinks[nextId] ?? this.initialDelta(nextId, since) } } : { v: 2, deltaLinks, since };
+      if (nextId === undefined) {
+        // The round's end: a moved message that went on to Deleted Items (or Junk) since is removed now.
+        const pending = Object.keys(transit);
+        const now = await this.headers(accessToken, pending);
+        for (const id of pending) {
+          const facts = now.get(id);
+          if (!facts || facts.isTrashed === true || facts.isSpam) {
+            if (!removed.includes(id)) removed.push(id);
+            delete transit[id];
+          } else if (++transit[id]! >= TRANSIT_ROUNDS) delete transit[id];
+        }
+      }
     } else throw new ProviderError('transient', 'Microsoft Graph delta page without a next or delta link');
+    if (Object.keys(transit).length > 0) next.transit = transit;
     return { added, removed, cursor: next as unknown as Opaque, more: next.round !== undefined };
   }
 
