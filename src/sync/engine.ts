@@ -366,7 +366,7 @@ async function historical(run: Run): Promise<SyncOutcome> {
         await db.updateTable('sync_states').set({ checkpoint: JSON.stringify(checkpoint), updated_at: clock.now() }).where('authorization_id', '=', authorizationId).execute();
         run.lease?.check();
         if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
-        await reconcile(run, state.cursor_since, syncNow);
+        await reconcile(run, state.cursor_since);
       }
       return finish(cursor, estimate);
     };
@@ -476,17 +476,17 @@ async function mirrorDeletions(run: Run, ids: readonly string[], madeWhileDeauth
 
 /**
  * After an expired cursor, once the resync's new position is taken: stored messages the provider no longer has (or
- * has in Trash) are removed (R-26, R-37). Only messages stored before the resync began can have been deleted unseen;
- * those the scan stored were listed after the new position, so their deletions are in the changes after it.
+ * has in Trash) are removed (R-26, R-37). Every stored message is asked about, not only those stored before the resync
+ * began by this process's clock: each worker process has its own product clock, and one running ahead stores mail
+ * "after" a resync another one begins; removing what the changes would also report is harmless.
  */
-async function reconcile(run: Run, identitySince: Date | null, resyncStartedAt: Date): Promise<void> {
+async function reconcile(run: Run, identitySince: Date | null): Promise<void> {
   let query = run.deps.db
     .selectFrom('mail_messages')
     .select('provider_message_id')
     .where('owner_seat_id', '=', run.mailbox.seatId)
     .where('origin', '=', 'synced')
-    .where('source_deleted_while_deauthorized_at', 'is', null)
-    .where('stored_at', '<=', resyncStartedAt);
+    .where('source_deleted_while_deauthorized_at', 'is', null);
   // Mail stored from another provider or mailbox before a change is not this mailbox's to take back.
   if (identitySince !== null) query = query.where('stored_at', '>=', identitySince);
   const rows = await query.execute();
