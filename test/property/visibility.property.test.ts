@@ -59,7 +59,14 @@ function serviceDriver(ctx: ServiceContext & { clock: AdjustableClock }): Driver
     message: (reader, messageId) => outcome(getMessage(ctx, actor(reader), messageId).then(seen)),
     previews: (reader, contractId, candidateIds) =>
       outcome(messagePreviews(ctx, actor(reader), contractId, candidateIds).then((p) => Object.fromEntries(Object.entries(p).map(([id, v]) => [id, { count: v.count, latestSubject: v.latest?.subject ?? null }])))),
-    exportSeat: (reader, seatId) => outcome(exportSeat(ctx, actor(reader), seatId).then((e) => e.messageIds)),
+    exportSeat: (reader, seatId) =>
+      outcome(
+        exportSeat(ctx, actor(reader), seatId).then(async (e) => {
+          // The archive reads the messages as it is consumed: read it to its end before the database closes.
+          for await (const chunk of e.stream) void chunk;
+          return e.messageIds;
+        }),
+      ),
     syncHealth: (reader, contractId) => outcome(syncHealth(ctx, actor(reader), contractId).then((rows) => rows.map((row) => ({ seatId: row.seatId, userId: row.userId, text: JSON.stringify(row) })))),
     visiblePairs: visiblePairsReader(db),
   };
