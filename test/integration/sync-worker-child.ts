@@ -30,8 +30,9 @@ const deps = {
   runLeaseMs: Number(env.LEASE_MS),
 };
 const jobs = createJobs({ database, clock, tickIntervalMs: 250, pollIntervalMs: 100 });
-await registerSyncWorkers(jobs, deps, pino({ level: 'silent' }));
+// Registering queues the start-up work (the health probe of every grant), so the queue starts first.
 await jobs.start({ role: 'worker' });
+await registerSyncWorkers(jobs, deps, pino({ level: 'silent' }));
 process.stdout.write('ready\n');
 
 if (env.EXIT_WHEN_SYNCED) {
