@@ -146,7 +146,7 @@ function SettingsForm({
       <form onSubmit={submit} className="stack">
         <fieldset className="choice-group" disabled={locked}>
           <legend>
-            Email provider <RuleTag rule="R-01" />
+            Email provider
           </legend>
           <p className="muted small">One provider for the whole company. Recruiters cannot connect until one is chosen.</p>
           <div className="choice-row">
@@ -162,7 +162,7 @@ function SettingsForm({
 
         <fieldset className="choice-group" disabled={locked}>
           <legend>
-            Email access level <RuleTag rule="R-02" />
+            Email access level
           </legend>
           <p className="muted small">Lowering the level disconnects every recruiter&apos;s email.</p>
           <div className="choice-row">
@@ -178,7 +178,7 @@ function SettingsForm({
 
         <fieldset className="choice-group" disabled={locked}>
           <legend>
-            Calendar <RuleTag rule="R-05" />
+            Calendar
           </legend>
           <label className="switch">
             <input type="checkbox" role="switch" name="calendarEnabled" checked={draft.calendarEnabled} onChange={(e) => setDraft({ ...draft, calendarEnabled: e.target.checked })} />
@@ -295,7 +295,7 @@ function SyncHealth({ health, error, onRefresh }: { health: SeatHealth[] | undef
                     {s.calendar.reason && s.calendar.state !== 'authorized' && <div className="small muted">{reasonText(s.calendar.reason, 'admin')}</div>}
                   </td>
                   <td>
-                    {/* The seat's page says the same (R-12): "Up to date" only when mail was read in the last ten minutes. */}
+                    {/* The seat's page says the same: "Up to date" only when mail was read in the last ten minutes. */}
                     <div data-testid="sync-status">{syncStatusText(s.sync)}</div>
                     {s.sync.progress !== null && (
                       <progress className="progress" max={1} value={s.sync.progress} aria-label={`Sync progress of ${s.userName ?? 'parked seat'}`}>
