@@ -1,5 +1,5 @@
 import type { Provider } from '../domain/types.ts';
-import type { MessageFacts } from '../sync/ingest/types.ts';
+import type { MessageFacts } from './types.ts';
 import { googleEndpoints, microsoftEndpoints } from './endpoints.ts';
 import { GmailClient } from './google/gmail.ts';
 import { GraphMailClient } from './microsoft/graph.ts';

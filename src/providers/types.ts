@@ -1,3 +1,4 @@
+import type { AddressField } from '../domain/ingestion/index.ts';
 import type { Provider } from '../domain/types.ts';
 
 /**
@@ -54,4 +55,34 @@ export interface SentMessage {
 
 export interface MailSender {
   send(accessToken: string, message: OutgoingMessage): Promise<SentMessage>;
+}
+
+/**
+ * Header facts of one message, as both providers can supply them before any body is fetched:
+ * Gmail `messages.get?format=metadata` (labelIds, internalDate, threadId and the From/To/Cc/Bcc/Message-ID/
+ * In-Reply-To/References headers) or Graph `$select` fields of a delta or list page (from, toRecipients,
+ * ccRecipients, bccRecipients, receivedDateTime/sentDateTime, conversationId, internetMessageId, parentFolderId,
+ * isDraft). Address fields take raw header values or Graph `{name, address}` lists alike.
+ */
+export interface MessageFacts {
+  readonly providerMessageId: string;
+  readonly providerThreadId: string;
+  readonly from: AddressField;
+  readonly to: AddressField;
+  readonly cc?: AddressField;
+  readonly bcc?: AddressField;
+  /** The provider's date (Gmail internalDate, Graph receivedDateTime or sentDateTime). */
+  readonly date: Date;
+  readonly isSpam: boolean;
+  readonly isDraft: boolean;
+  readonly isSent: boolean;
+  readonly isTrashed?: boolean;
+  /** RFC 5322 Message-ID (Gmail header, Graph internetMessageId), when the metadata carried it. */
+  readonly rfcMessageId?: string | null;
+  readonly inReplyTo?: string | null;
+  readonly references?: string | readonly string[] | null;
+  /** Latest activity of the thread as the provider lists it (R-36); null when unknown. */
+  readonly threadLastActivityAt?: Date | null;
+  /** Subject from the metadata: stored only if the MIME has none readable; never written to the decision log. */
+  readonly subject?: string | null;
 }

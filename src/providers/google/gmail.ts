@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { MessageFacts } from '../../sync/ingest/types.ts';
+import type { MessageFacts } from '../types.ts';
 import type { GoogleEndpoints } from '../endpoints.ts';
 import { ProviderError, retryAfterSeconds } from '../errors.ts';
 import { genericError, providerFetch } from '../http.ts';

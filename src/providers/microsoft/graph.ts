@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { MessageFacts } from '../../sync/ingest/types.ts';
+import type { MessageFacts } from '../types.ts';
 import type { MicrosoftEndpoints } from '../endpoints.ts';
 import { ProviderError, retryAfterSeconds } from '../errors.ts';
 import { providerFetch } from '../http.ts';

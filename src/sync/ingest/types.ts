@@ -2,38 +2,10 @@
  * The provider-neutral vocabulary of the ingest step: what a provider client hands over for each message
  * (header facts first, the raw MIME only for messages the rules let in, R-41) and what the step decides.
  */
-import type { AddressField, CandidateLookup, Facts, IngestionRuleId, Owner, SyncContext } from '../../domain/ingestion/index.ts';
+import type { CandidateLookup, Facts, IngestionRuleId, Owner, SyncContext } from '../../domain/ingestion/index.ts';
 import type { Provider } from '../../store/schema.ts';
 
-/**
- * Header facts of one message, as both providers can supply them before any body is fetched:
- * Gmail `messages.get?format=metadata` (labelIds, internalDate, threadId and the From/To/Cc/Bcc/Message-ID/
- * In-Reply-To/References headers) or Graph `$select` fields of a delta or list page (from, toRecipients,
- * ccRecipients, bccRecipients, receivedDateTime/sentDateTime, conversationId, internetMessageId, parentFolderId,
- * isDraft). Address fields take raw header values or Graph `{name, address}` lists alike.
- */
-export interface MessageFacts {
-  readonly providerMessageId: string;
-  readonly providerThreadId: string;
-  readonly from: AddressField;
-  readonly to: AddressField;
-  readonly cc?: AddressField;
-  readonly bcc?: AddressField;
-  /** The provider's date (Gmail internalDate, Graph receivedDateTime or sentDateTime). */
-  readonly date: Date;
-  readonly isSpam: boolean;
-  readonly isDraft: boolean;
-  readonly isSent: boolean;
-  readonly isTrashed?: boolean;
-  /** RFC 5322 Message-ID (Gmail header, Graph internetMessageId), when the metadata carried it. */
-  readonly rfcMessageId?: string | null;
-  readonly inReplyTo?: string | null;
-  readonly references?: string | readonly string[] | null;
-  /** Latest activity of the thread as the provider lists it (R-36); null when unknown. */
-  readonly threadLastActivityAt?: Date | null;
-  /** Subject from the metadata: stored only if the MIME has none readable; never written to the decision log. */
-  readonly subject?: string | null;
-}
+export type { MessageFacts } from '../../providers/types.ts';
 
 /** One seat's mailbox as the ingest step needs it; `loadSeatIngestContext` builds it from the store. */
 export interface SeatMailbox {
