@@ -5,13 +5,23 @@
  * The provider is taken out of the measurement: the Gmail answers the sync asks for (its `q` pages of header
  * facts, and the raw MIME of every listed message) are read from the simulator once, then served from memory to
  * `runHistoricalSync`, so the figure is the product's own work — decisions, R-36 bookkeeping, MIME parsing and
- * sanitising, storage of messages, threads, attachments and the decision log, checkpoints.
+ * sanitising, storage of messages, threads, attachments and the decision log, checkpoints. The recorded MIME is
+ * given realistic bodies first (`realistic-mail.ts`; distribution in bench/README.md).
+ *
+ * Besides the rates it reports the Node CPU time per stored message (`process.cpuUsage` around the sync; on PGlite
+ * that includes the embedded database, which runs in the process) and the database statements the sync issued per
+ * stored message (every query through Kysely, plus BEGIN and COMMIT of each transaction).
+ *
+ * Standalone: `npx tsx bench/ingest.ts [--full]`.
  */
+import type { Kysely, KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import { windowStart } from '../src/domain/ingestion/index.ts';
 import type { HistoricalScanPage, MailClient, MailProviders } from '../src/providers/mail.ts';
 import { accessTokenFor } from '../src/services/access-tokens.ts';
 import { qualifyingAddresses, runHistoricalSync, type SyncDeps } from '../src/sync/engine.ts';
 import { CandidateCache, loadSeatMailbox, type MessageFacts } from '../src/sync/ingest/index.ts';
+import type { DB } from '../src/store/schema.ts';
+import { realisticMime } from './realistic-mail.ts';
 import { companyMailbox, connectCompany, loadMailbox, openBenchDatabase, postgresReachable, startSim, startWorld, type BenchContext, type World } from './world.ts';
 
 interface Recording {
@@ -42,8 +52,30 @@ function replayClient(real: MailClient, recording: Recording): MailClient {
   return Object.assign(Object.create(real) as MailClient, overrides);
 }
 
+/** Counts the statements issued through a Kysely instance: every query, and BEGIN and COMMIT of each transaction. */
+function countingDb(db: Kysely<DB>): { db: Kysely<DB>; statements: () => number } {
+  let queries = 0;
+  let transactions = 0;
+  const plugin: KyselyPlugin = {
+    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+      queries++;
+      return args.node;
+    },
+    transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      return Promise.resolve(args.result);
+    },
+  };
+  const counted = db.withPlugin(plugin);
+  const transaction = counted.transaction.bind(counted);
+  counted.transaction = () => {
+    transactions++;
+    return transaction();
+  };
+  return { db: counted, statements: () => queries + 2 * transactions };
+}
+
 /** The Gmail answers a historical sync of this seat gets: the scan's pages, then the MIME of everything listed. */
-async function record(world: World, authorizationId: string, seatId: string): Promise<Recording> {
+async function record(world: World, authorizationId: string, seatId: string, realistic: boolean): Promise<Recording> {
   const { deps } = world;
   const client = deps.mail.client('google');
   const mailbox = await loadSeatMailbox(deps.db, seatId);
@@ -64,10 +96,16 @@ async function record(world: World, authorizationId: string, seatId: string): Pr
   for (let i = 0; i < ids.length; i += 200) {
     for (const [id, bytes] of await client.raw(await accessTokenFor(deps, authorizationId), ids.slice(i, i + 200))) raw.set(id, bytes);
   }
+  // Realistic bodies in place of the generated ones (headers kept: the decisions are the same).
+  if (realistic) for (const [id, bytes] of raw) raw.set(id, realisticMime(bytes, id));
   return { pages, facts, raw };
 }
 
-export async function benchIngest({ full, report }: BenchContext): Promise<void> {
+/**
+ * `generatedMime`: keep the generator's small MIME (a few KiB of text, the figure before realistic bodies), which
+ * shows the storage side's cost without the parser's and sanitiser's.
+ */
+export async function benchIngest({ full, report }: BenchContext, { generatedMime = false }: { generatedMime?: boolean } = {}): Promise<void> {
   const size = full ? 12_000 : 1_200;
   const now = new Date(Math.ceil(Date.now() / 60_000) * 60_000 + 60_000);
   const sim = await startSim(now);
@@ -87,21 +125,33 @@ export async function benchIngest({ full, report }: BenchContext): Promise<void>
       const world = await startWorld(database, sim.url, now);
       try {
         const seat = await connectCompany(world, sim.control, 'google', mailbox);
-        recording ??= await record(world, seat.authorizationId, seat.seatId);
+        recording ??= await record(world, seat.authorizationId, seat.seatId, !generatedMime);
         const replay = replayClient(world.deps.mail.client('google'), recording);
         const mail: MailProviders = { ...world.deps.mail, client: () => replay };
-        const deps: SyncDeps = { ...world.deps, mail };
+        const counting = countingDb(world.deps.db);
+        const deps: SyncDeps = { ...world.deps, db: counting.db, mail };
         const started = performance.now();
+        const cpuBefore = process.cpuUsage();
         const outcome = await runHistoricalSync(deps, seat.authorizationId);
+        const cpu = process.cpuUsage(cpuBefore);
         const elapsed = (performance.now() - started) / 1000;
+        const statements = counting.statements();
         if (outcome !== 'completed') throw new Error(`historical sync ended ${outcome}`);
         const state = await world.api.ctx.db.selectFrom('sync_states').select(['messages_examined', 'messages_ingested']).where('authorization_id', '=', seat.authorizationId).executeTakeFirstOrThrow();
         const examined = state.messages_examined;
         const stored = state.messages_ingested;
+        const prefix = generatedMime ? `ingest.generatedMime.${backend}` : `ingest.${backend}`;
         const mb = [...recording.raw.values()].reduce((sum, r) => sum + r.length, 0) / 2 ** 20;
         const note = `${examined.toLocaleString('en')} messages decided and logged, ${stored.toLocaleString('en')} of them parsed and stored, in ${elapsed.toFixed(1)} s; Gmail answers replayed from memory (${mb.toFixed(0)} MiB of MIME), ${recording.pages.length} page(s)`;
-        report(`ingest.${backend}.messages`, examined / elapsed, 'messages/s', note);
-        report(`ingest.${backend}.stored`, stored / elapsed, 'messages/s', 'parsed, sanitised and stored with threads, attachments and the decision');
+        report(`${prefix}.messages`, examined / elapsed, 'messages/s', note);
+        report(`${prefix}.stored`, stored / elapsed, 'messages/s', 'parsed, sanitised and stored with threads, attachments and the decision');
+        report(
+          `${prefix}.cpuPerStored`,
+          (cpu.user + cpu.system) / stored,
+          'µs/message',
+          `Node CPU time (user ${(cpu.user / 1e6).toFixed(1)} s + system ${(cpu.system / 1e6).toFixed(1)} s) per stored message${backend === 'pglite' ? ', the embedded database included' : ''}`,
+        );
+        report(`${prefix}.statementsPerStored`, statements / stored, 'statements/message', `${statements.toLocaleString('en')} statements through Kysely (queries, and BEGIN and COMMIT of each transaction)`);
       } finally {
         await world.close();
         await database.close();
@@ -110,4 +160,14 @@ export async function benchIngest({ full, report }: BenchContext): Promise<void>
   } finally {
     await sim.close();
   }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await benchIngest(
+    {
+      full: process.argv.includes('--full'),
+      report: (name, value, unit, note) => console.log(`${name}: ${Number.isInteger(value) ? value : value.toFixed(2)} ${unit}${note ? `  (${note})` : ''}`),
+    },
+    { generatedMime: process.argv.includes('--generated-mime') },
+  );
 }
