@@ -36,6 +36,12 @@ const schema = z.object({
   GOOGLE_API_BASE_URL: httpUrl.optional(),
   MICROSOFT_API_BASE_URL: httpUrl.optional(),
   RECRUITER_SYNC_TEST_MODE: flag.default(false),
+  // Tests only: loopback IP:port pairs the message image proxy may fetch from (refused outside test mode).
+  RECRUITER_SYNC_TEST_IMAGE_HOSTS: z
+    .string()
+    .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]):\d{1,5}$/, 'expected loopback IP:port pairs, e.g. 127.0.0.1:8123')))
+    .optional(),
   // the per-mailbox limits the quota budget keeps under (less a 10 % margin); the published values by default.
   GMAIL_QUOTA_UNITS_PER_MINUTE: z.coerce.number().int().min(100).default(15_000),
   GRAPH_QUOTA_REQUESTS_PER_10_MINUTES: z.coerce.number().int().min(10).default(10_000),
@@ -68,6 +74,7 @@ export const CONFIG_VARIABLES: Array<[name: string, meaning: string]> = [
   ['MICROSOFT_CLIENT_ID / MICROSOFT_CLIENT_SECRET', 'Microsoft identity platform app'],
   ['GOOGLE_API_BASE_URL / MICROSOFT_API_BASE_URL', 'unset → the real services; set → every provider host is replaced by this prefix (the simulators)'],
   ['RECRUITER_SYNC_TEST_MODE', '1 enables the /_test endpoints (refused together with real provider URLs)'],
+  ['RECRUITER_SYNC_TEST_IMAGE_HOSTS', "tests only: loopback IP:port pairs (comma-separated) whose images \"Show images\" may fetch; refused unless test mode is on"],
   ['GMAIL_QUOTA_UNITS_PER_MINUTE', "Gmail quota units per user per minute the product stays under, less 10 % (default 15,000, Google's published limit)"],
   ['GRAPH_QUOTA_REQUESTS_PER_10_MINUTES', 'Graph requests per mailbox per 10 minutes the product stays under, less 10 % (default 10,000, the published limit)'],
   ['RECRUITER_SYNC_LEGACY_FIRST_AUTH_BEFORE', 'R-35: seats first authorized before this date (default 2025-02-05) …'],
@@ -116,6 +123,20 @@ export function assertTestModeIsSafe(config: Config): void {
         'MICROSOFT_API_BASE_URL to the simulators, or turn test mode off.',
     );
   }
+}
+
+/**
+ * The image proxy never fetches from loopback, private or link-local addresses. Browser tests serve their images
+ * from a loopback port: only they may name it (exact IP:port pairs), only in test mode, which is itself refused
+ * against the real providers — so a deployment cannot open the proxy onto its own host by configuration.
+ */
+export function imageProxyAllowList(config: Config): string[] {
+  const hosts = config.RECRUITER_SYNC_TEST_IMAGE_HOSTS ?? [];
+  if (hosts.length > 0 && !config.RECRUITER_SYNC_TEST_MODE) {
+    throw new ConfigError('RECRUITER_SYNC_TEST_IMAGE_HOSTS is for tests only: it is refused unless RECRUITER_SYNC_TEST_MODE=1 (with the simulators).');
+  }
+  if (hosts.length > 0) assertTestModeIsSafe(config);
+  return hosts;
 }
 
 export function requireTokenKey(config: Config): { current: string; previous: string[] } {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
 import type { DemoLogins } from './api/routes/session.ts';
 import { AdjustableClock, systemClock, type Clock } from './clock.ts';
-import { assertTestModeIsSafe, publicUrl, requireTokenKey, type Config } from './config.ts';
+import { assertTestModeIsSafe, imageProxyAllowList, publicUrl, requireTokenKey, type Config } from './config.ts';
 import { TokenCipher } from './crypto/token-cipher.ts';
 import { createProviderRegistry } from './providers/registry.ts';
 import { createJobs, type Jobs } from './jobs/index.ts';
@@ -34,6 +34,7 @@ export const VERSION = '0.1.0';
 export async function startRuntime(options: { config: Config; role: Role; database?: Database; port?: number; demo?: DemoLogins }): Promise<Runtime> {
   const { config, role } = options;
   assertTestModeIsSafe(config);
+  const allowLoopback = imageProxyAllowList(config);
   const key = requireTokenKey(config);
   const cipher = TokenCipher.fromBase64(key.current, key.previous);
   const logger = createLogger(config.LOG_LEVEL);
@@ -85,6 +86,7 @@ export async function startRuntime(options: { config: Config; role: Role; databa
       jobs,
       testMode: clock instanceof AdjustableClock ? { clock, jobs } : undefined,
       demo: options.demo,
+      imageProxy: { allowLoopback },
     });
     const address = await app.listen({ port, host: config.HOST });
     url = config.PUBLIC_URL ?? address;

@@ -18,7 +18,8 @@ import type { ProviderRegistry } from '../providers/registry.ts';
 import type { Jobs } from '../jobs/index.ts';
 import { mailboxRoutes } from './routes/mailbox.ts';
 import { webRoutes } from './routes/web.ts';
-import { attachmentRoutes, messageRoutes } from './routes/messages.ts';
+import { attachmentRoutes, messageImageRoutes, messageRoutes } from './routes/messages.ts';
+import type { ImageProxyOptions } from '../services/image-proxy.ts';
 import { decisionRoutes } from './routes/decisions.ts';
 import { sendingRoutes } from './routes/sending.ts';
 import { interviewRoutes } from './routes/interviews.ts';
@@ -45,6 +46,8 @@ export interface AppDependencies {
   testMode?: { clock: AdjustableClock; jobs: JobDrainer } | undefined;
   /** The local demo's seeded sign-ins, shown on its sign-in page; never set in a deployment. */
   demo?: DemoLogins | undefined;
+  /** "Show images": limits of the message image proxy (its loopback allow-list exists for tests only). */
+  imageProxy?: ImageProxyOptions | undefined;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
@@ -77,6 +80,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   sessionRoutes(app, deps.ctx, secureCookies, deps.demo);
   settingsRoutes(app, deps.ctx);
   messageRoutes(app, deps.ctx);
+  messageImageRoutes(app, deps.ctx, deps.imageProxy ?? {});
   decisionRoutes(app, deps.ctx);
   const mailboxDeps = { ...deps.ctx, providers: deps.providers, cipher: deps.cipher, publicUrl: deps.publicUrl };
   attachmentRoutes(app, mailboxDeps);

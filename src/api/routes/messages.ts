@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { forbidden } from '../../errors.ts';
 import type { ServiceContext } from '../../services/context.ts';
 import type { MailboxDeps } from '../../services/mailbox-authorization.ts';
+import { messageImage, type ImageProxyOptions } from '../../services/image-proxy.ts';
 import { downloadAttachment, getMessage, listCandidateMessages, messagePreviews, setMessageVisibility, setThreadVisibility } from '../../services/messages.ts';
 import { defineRoute } from '../route.ts';
 import { Id, IdParams, Timestamp } from '../schemas.ts';
@@ -72,6 +73,37 @@ export function attachmentRoutes(app: FastifyInstance, deps: MailboxDeps): void 
         .header('content-security-policy', "default-src 'none'; sandbox")
         .header('cache-control', 'private, no-store')
         .send(Buffer.from(file.content));
+      return undefined;
+    },
+  );
+}
+
+/**
+ * "Show images": one remote image of a message, fetched by the product for a caller who may see the message and
+ * only when the message's stored HTML holds its address (src/services/image-proxy.ts guards the fetch). The bytes
+ * come from the sender's server: served only as a checked raster type, inert and private to the caller.
+ */
+export function messageImageRoutes(app: FastifyInstance, ctx: ServiceContext, options: ImageProxyOptions): void {
+  defineRoute(
+    app,
+    {
+      method: 'GET', url: '/api/v1/messages/{id}/images', tags: ['Messages'], auth: 'caller', params: IdParams,
+      query: z.object({ url: z.string().min(1).max(4096).describe('A remote image address as the message HTML holds it (`data-remote-src`)') }),
+      summary:
+        'A remote image of a message visible to the caller (R-60 … R-63), fetched by the product so the sender never reaches the reader. ' +
+        'Only addresses in the message HTML, only public internet hosts, at most 5 MiB, PNG, JPEG, GIF, WebP, AVIF or BMP',
+      errors: ['email_disabled', 'forbidden', 'provider_unavailable'],
+    },
+    async ({ actor, params, query, reply }) => {
+      const image = await messageImage(ctx, options, actor, params.id, query.url);
+      await reply
+        .status(200)
+        .header('content-type', image.contentType)
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "default-src 'none'; sandbox")
+        .header('cross-origin-resource-policy', 'same-origin')
+        .header('cache-control', 'private, max-age=3600')
+        .send(image.body);
       return undefined;
     },
   );

@@ -2,7 +2,9 @@
  * N-3: HTML from email is untrusted. It is sanitised once, before it is stored, so no read path can serve it
  * raw. The allow-list is conservative: formatting, lists, tables, quotes and links; no scripts, styles, event
  * handlers, frames, forms or remote content. Remote images would tell the sender when and where the mail was
- * read, so they are replaced by their alt text; only inline `data:` images are kept.
+ * read, so an http(s) image keeps its address only in `data-remote-src`, which no browser loads: the reader shows
+ * it on request through the product's image proxy (src/services/image-proxy.ts), never from the reader's browser.
+ * Any other remote or `cid:` image becomes its alt text; inline raster `data:` images are kept.
  */
 import sanitizeHtml from 'sanitize-html';
 
@@ -19,11 +21,40 @@ const DATA_IMAGE = /^data:image\/(?:png|gif|jpe?g|webp|bmp);base64,[a-z0-9+/=\s]
 
 export const LINK_REL = 'noopener noreferrer nofollow';
 
+/** The attribute holding a remote image's address in stored HTML: inert until the reader asks for the image. */
+export const REMOTE_SRC = 'data-remote-src';
+
+/** Longest remote image address kept; longer ones are dropped like any other unusable image. */
+const MAX_REMOTE_URL = 2048;
+
+/**
+ * A remote image address as stored: an absolute http(s) URL without credentials, in the URL parser's normal form
+ * (so the proxy compares like with like), or null when it is anything else.
+ */
+export function remoteImageUrl(src: string): string | null {
+  const trimmed = src.trim();
+  if (!/^https?:\/\//i.test(trimmed) || trimmed.length > MAX_REMOTE_URL) return null;
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    return null;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '' || url.hostname === '') return null;
+  url.hash = '';
+  return url.href.length > MAX_REMOTE_URL ? null : url.href;
+}
+
+/** The attributes of an <img> without a remote address of the mail's own (and without `drop`). */
+function withoutRemote(attribs: sanitizeHtml.Attributes, drop?: string): sanitizeHtml.Attributes {
+  return Object.fromEntries(Object.entries(attribs).filter(([name]) => name !== REMOTE_SRC && name !== drop && name !== 'srcset'));
+}
+
 const OPTIONS: sanitizeHtml.IOptions = {
   allowedTags: FORMATTING_TAGS,
   allowedAttributes: {
     a: ['href', 'title', 'rel', 'target'],
-    img: ['src', 'alt', 'title', 'width', 'height'],
+    img: ['src', REMOTE_SRC, 'alt', 'title', 'width', 'height'],
     td: CELL,
     th: CELL,
     col: ['span', 'width'],
@@ -49,8 +80,11 @@ const OPTIONS: sanitizeHtml.IOptions = {
     },
     img: (tagName, attribs) => {
       const src = (attribs.src ?? '').trim();
-      if (DATA_IMAGE.test(src)) return { tagName, attribs };
-      // A remote (or cid:, or unknown) image becomes its alt text; nothing is fetched when the mail is shown.
+      if (DATA_IMAGE.test(src)) return { tagName, attribs: withoutRemote(attribs) };
+      const remote = remoteImageUrl(src);
+      // Nothing is fetched when the mail is shown: the address waits in an attribute no browser loads.
+      if (remote !== null) return { tagName, attribs: { ...withoutRemote(attribs, 'src'), [REMOTE_SRC]: remote } };
+      // A cid: (or unknown) image becomes its alt text.
       return { tagName: 'span', attribs: {}, text: attribs.alt ?? '' };
     },
   },
@@ -58,6 +92,21 @@ const OPTIONS: sanitizeHtml.IOptions = {
 
 export function sanitizeEmailHtml(html: string): string {
   return sanitizeHtml(html, OPTIONS).trim();
+}
+
+const REMOTE_ATTRIBUTE = new RegExp(`<img\\b[^>]*?\\s${REMOTE_SRC}="([^"]*)"`, 'gi');
+
+/**
+ * The remote image addresses of sanitised HTML, as stored in `data-remote-src` (the sanitiser writes every
+ * attribute double-quoted, with `"` and `&` as entities). These, and only these, may be fetched for its message.
+ */
+export function remoteImageUrls(safeHtml: string): Set<string> {
+  const urls = new Set<string>();
+  for (const match of safeHtml.matchAll(REMOTE_ATTRIBUTE)) {
+    const url = remoteImageUrl(decodeEntities(match[1]!));
+    if (url !== null) urls.add(url);
+  }
+  return urls;
 }
 
 const BLOCK_BREAK = /<(?:br|hr)\s*\/?>|<\/(?:p|div|li|tr|h[1-6]|blockquote|pre|table|dt|dd|center)>/gi;

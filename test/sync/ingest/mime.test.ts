@@ -162,10 +162,13 @@ describe('HTML sanitiser', () => {
     expect(out).toContain('>js</a>');
   });
 
-  it('replaces remote images by their alt text and keeps inline data: images', () => {
-    const out = clean('<p><img src="https://tracker.example/open.gif?u=1" alt="Company logo" width="1"><img src="http://x.example/a.png"><img src="cid:part1@x" alt="inline part"></p>' + '<img src="data:image/png;base64,iVBORw0KGgo=" alt="dot"><img src="data:image/svg+xml;base64,PHN2Zz4=" alt="vector">');
-    expect(out).toBe('<p><span>Company logo</span><span></span><span>inline part</span></p><img src="data:image/png;base64,iVBORw0KGgo=" alt="dot" /><span>vector</span>');
-    expect(out).not.toContain('tracker.example');
+  it('keeps remote image addresses only where no browser loads them, and inline data: images', () => {
+    const out = clean('<p><img src="https://tracker.example/open.gif?u=1" alt="Company logo" width="1"><img src="http://x.example/a.png" srcset="http://x.example/b.png 2x"><img src="cid:part1@x" alt="inline part"></p>' + '<img src="data:image/png;base64,iVBORw0KGgo=" alt="dot"><img src="data:image/svg+xml;base64,PHN2Zz4=" alt="vector">');
+    expect(out).toBe(
+      '<p><img alt="Company logo" width="1" data-remote-src="https://tracker.example/open.gif?u=1" /><img data-remote-src="http://x.example/a.png" /><span>inline part</span></p>' +
+        '<img src="data:image/png;base64,iVBORw0KGgo=" alt="dot" /><span>vector</span>',
+    );
+    expect(out).not.toMatch(/\ssrc="https?:|srcset/);
   });
 
   it('keeps https and mailto links, adds rel and target, drops other schemes and relative URLs', () => {
