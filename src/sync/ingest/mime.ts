@@ -135,21 +135,29 @@ function headerBlock(raw: Uint8Array): Uint8Array {
   return text.subarray(0, end);
 }
 
-export async function parseMime(raw: Uint8Array | string): Promise<ParsedMessage> {
+/** The MIME parser's entry point (`PostalMime.parse`); another build of the same parser can be compared through it. */
+export type MimeParser = (raw: Uint8Array, options: typeof PARSE_LIMITS) => Promise<Email>;
+
+export function parseMime(raw: Uint8Array | string): Promise<ParsedMessage> {
+  return parseMimeWith((bytes, options) => PostalMime.parse(bytes, options), raw);
+}
+
+/** `parseMime` with the given parser (the benchmark and the equivalence test run it with the unpatched postal-mime). */
+export async function parseMimeWith(parse: MimeParser, raw: Uint8Array | string): Promise<ParsedMessage> {
   const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
   const problems: string[] = [];
   if (bytes.byteLength === 0) {
     return { ...emptyMessage(), problems: ['The message content was empty; it is stored with its header facts only.'] };
   }
   try {
-    const email = await PostalMime.parse(bytes, PARSE_LIMITS);
+    const email = await parse(bytes, PARSE_LIMITS);
     if (email.headers.length === 0) problems.push('The message has no readable headers; it is stored with the mailbox’s header facts.');
     return fromEmail(email, problems);
   } catch (error) {
     problems.push(`The message body could not be parsed (${describeError(error)}); it is stored with its headers only.`);
   }
   try {
-    const email = await PostalMime.parse(headerBlock(bytes), PARSE_LIMITS);
+    const email = await parse(headerBlock(bytes), PARSE_LIMITS);
     const parsed = fromEmail({ ...email, html: undefined, text: undefined, attachments: [] }, problems);
     return parsed;
   } catch (error) {
