@@ -343,6 +343,8 @@ export const api = {
     request<Record<string, MessagePreview>>('GET', `/pipeline/message-previews${q({ candidateIds: candidateIds.join(',') })}`),
   /** A download link (the session cookie goes along; the server answers with Content-Disposition: attachment). */
   attachmentUrl: (messageId: string, attachmentId: string) => `/api/v1/messages/${encodeURIComponent(messageId)}/attachments/${encodeURIComponent(attachmentId)}`,
+  /** A remote image of a message, fetched by the product's image proxy (never by the browser from the sender). */
+  messageImageUrl: (messageId: string, address: string) => `/api/v1/messages/${encodeURIComponent(messageId)}/images?url=${encodeURIComponent(address)}`,
   candidateMessages: (candidateId: string) => request<Thread[]>('GET', `/candidates/${candidateId}/messages`),
   setMessageVisibility: (messageId: string, visibility: Visibility) => request<Message>('PATCH', `/messages/${messageId}`, { visibility }),
   setThreadVisibility: (threadId: string, visibility: Visibility) =>

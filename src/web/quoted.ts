@@ -132,23 +132,30 @@ export function splitQuotedHtml(html: string): Split {
   return { body: before + closeTags, quoted: cut.open.join('') + html.slice(cut.at) };
 }
 
+/** A remote `src`/`srcset` in an <img>: the server never stores one (its sanitiser keeps addresses inert). */
 const REMOTE_SRC = /(\s)(src|srcset)\s*=\s*("(?:\s*(?:https?:)?\/\/)[^"]*"|'(?:\s*(?:https?:)?\/\/)[^']*'|(?:https?:)?\/\/[^\s>]+)/gi;
+/** The inert form the server stores a remote image's address in. */
+const STORED_REMOTE = /(\s)data-remote-src="([^"]*)"/i;
+const IMG_TAG = /<img\b(?:[^>"']|"[^"]*"|'[^']*')*>/gi;
+
+const attribute = (value: string) => value.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
 
 /**
- * Remote images become placeholders: their address moves to `data-blocked-src`, so nothing is fetched until the
- * reader chooses "Show images" for the message. Inline `data:` images are shown.
+ * Remote images of a message. The server stores their addresses in `data-remote-src`, which no browser loads, so
+ * they stay placeholders; once the reader chooses "Show images" for the message (`proxy` given), each points at the
+ * product's image proxy, which fetches it on the reader's behalf, so the sender never reaches the reader's browser.
+ * A remote `src` that reached the HTML some other way is made inert (`data-blocked-src`) and never shown. Inline
+ * `data:` images are shown.
  */
-export function blockRemoteImages(html: string): { html: string; blocked: number } {
-  let blocked = 0;
-  const out = html.replace(/<img\b(?:[^>"']|"[^"]*"|'[^']*')*>/gi, (tag) => {
-    let hit = false;
-    const rewritten = tag.replace(REMOTE_SRC, (_, space: string, attr: string, value: string) => {
-      hit = true;
-      return `${space}data-blocked-${attr.toLowerCase()}=${value}`;
-    });
-    if (!hit) return tag;
-    blocked++;
-    return rewritten.replace(/^<img\b/i, '<img data-blocked-image=""');
+export function remoteImages(html: string, proxy?: (address: string) => string): { html: string; count: number } {
+  let count = 0;
+  const out = html.replace(IMG_TAG, (tag) => {
+    const inert = tag.replace(REMOTE_SRC, (_, space: string, attr: string, value: string) => `${space}data-blocked-${attr.toLowerCase()}=${value}`);
+    const stored = STORED_REMOTE.exec(inert);
+    if (!stored) return inert;
+    count++;
+    if (!proxy) return inert;
+    return inert.replace(STORED_REMOTE, (_, space: string) => `${space}src="${attribute(proxy(decode(stored[2]!)))}"`);
   });
-  return { html: out, blocked };
+  return { html: out, count };
 }

@@ -39,6 +39,8 @@ export async function startTestApi(
     demo?: AppDependencies['demo'];
     /** Hooks to add before the app is ready (benchmarks time requests with them). */
     beforeReady?: (app: FastifyInstance) => void;
+    /** The message image proxy's options (tests name their loopback image server here). */
+    imageProxy?: AppDependencies['imageProxy'];
   } = {},
 ): Promise<TestApi> {
   const clock = new AdjustableClock();
@@ -65,6 +67,7 @@ export async function startTestApi(
     serveWeb: options.serveWeb ?? false,
     testMode: { clock, jobs: { drain: options.drain ?? (async () => 0) } },
     demo: options.demo,
+    imageProxy: options.imageProxy,
   });
   options.beforeReady?.(app);
   await app.ready();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sanitizeEmailHtml } from '../../src/sync/ingest/sanitize.ts';
-import { blockRemoteImages, splitQuotedHtml, splitQuotedText } from '../../src/web/quoted.ts';
+import { remoteImages, splitQuotedHtml, splitQuotedText } from '../../src/web/quoted.ts';
 
 /** The reader folds the quoted tail of a reply and blocks remote images (the Messages tab, src/web/quoted.ts). */
 describe('quoted text in plain-text mail', () => {
@@ -79,16 +79,29 @@ describe('quoted text in HTML mail (as the server sanitised it)', () => {
 });
 
 describe('remote images', () => {
-  it('turns http(s) images into placeholders and keeps inline data: images', () => {
-    const html = '<p>Hi</p><img src="https://tracker.example/p.gif?u=1" width="1" height="1"><img alt="logo" src=\'http://cdn.example/logo.png\'><img src="data:image/png;base64,AAAA">';
-    const { html: out, blocked } = blockRemoteImages(html);
-    expect(blocked).toBe(2);
-    expect(out).not.toMatch(/\ssrc=["']https?:/);
-    expect(out).toContain('data-blocked-src="https://tracker.example/p.gif?u=1"');
-    expect(out).toContain('<img data-blocked-image="" alt="logo" data-blocked-src=\'http://cdn.example/logo.png\'>');
-    expect(out).toContain('<img src="data:image/png;base64,AAAA">');
-    expect(blockRemoteImages('<img src="//cdn.example/x.png" srcset="https://a.example/x2.png 2x">').html).toBe(
-      '<img data-blocked-image="" data-blocked-src="//cdn.example/x.png" data-blocked-srcset="https://a.example/x2.png 2x">',
-    );
+  const stored =
+    '<p>Hi</p><img width="1" height="1" data-remote-src="https://tracker.example/p.gif?u=1&amp;v=&quot;2&quot;" /><img alt="logo" data-remote-src="http://cdn.example/logo.png" /><img src="data:image/png;base64,AAAA" />';
+
+  it('counts the stored remote images and leaves them unloaded until asked', () => {
+    const { html, count } = remoteImages(stored);
+    expect(count).toBe(2);
+    expect(html).toBe(stored);
+    expect(html).not.toMatch(/\ssrc="https?:/);
+  });
+
+  it('points each at the image proxy once the reader asks, with the address exactly as stored', () => {
+    const { html, count } = remoteImages(stored, (address) => `/proxy?url=${encodeURIComponent(address)}`);
+    expect(count).toBe(2);
+    expect(html).toContain(`<img width="1" height="1" src="/proxy?url=${encodeURIComponent('https://tracker.example/p.gif?u=1&v="2"')}" />`);
+    expect(html).toContain(`<img alt="logo" src="/proxy?url=${encodeURIComponent('http://cdn.example/logo.png')}" />`);
+    expect(html).toContain('<img src="data:image/png;base64,AAAA" />');
+    expect(html).not.toContain('data-remote-src');
+  });
+
+  it('makes a remote src that reached the HTML some other way inert, shown or not', () => {
+    const stray = '<img src="//cdn.example/x.png" srcset="https://a.example/x2.png 2x"><img alt="t" src=\'http://t.example/p.gif\'>';
+    const inert = '<img data-blocked-src="//cdn.example/x.png" data-blocked-srcset="https://a.example/x2.png 2x"><img alt="t" data-blocked-src=\'http://t.example/p.gif\'>';
+    expect(remoteImages(stray)).toEqual({ html: inert, count: 0 });
+    expect(remoteImages(stray, () => '/proxy')).toEqual({ html: inert, count: 0 });
   });
 });

@@ -1,6 +1,6 @@
 import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type Ref } from 'react';
 import { ApiError, api, errorMessage, type Candidate, type Contract, type Decision, type Mailbox, type Message, type Settings, type Thread, type User, type Visibility } from '../api.ts';
-import { blockRemoteImages, splitQuotedHtml, splitQuotedText } from '../quoted.ts';
+import { remoteImages, splitQuotedHtml, splitQuotedText } from '../quoted.ts';
 import { sendBlocked } from '../rules.ts';
 import { ActionButton, ActionErrorAlert, Alert, Link, Loading, NotFound, RuleTag, SETTINGS_PATH, navigate, useLoad, useLocation, useTitle } from '../ui.tsx';
 import { VISIBILITY_LABELS, count, decisionText, formatDate } from '../words.ts';
@@ -340,7 +340,7 @@ function MessageView({ message: m, latest, seatId, onChanged, onReply }: { messa
   const bodyId = useId();
   const next: Visibility = m.visibility === 'contract' ? 'private' : 'contract';
   const replyBlocked = replyBlockedFor(m, seatId);
-  const blocked = useMemo(() => (m.bodyHtml === null ? 0 : blockRemoteImages(m.bodyHtml).blocked), [m.bodyHtml]);
+  const blocked = useMemo(() => (m.bodyHtml === null ? 0 : remoteImages(m.bodyHtml).count), [m.bodyHtml]);
   // Opening or closing by hand keeps the keyboard focus on the message (its new header or summary).
   const summaryRef = useRef<HTMLButtonElement>(null);
   const headerRef = useRef<HTMLButtonElement>(null);
@@ -404,7 +404,7 @@ function MessageView({ message: m, latest, seatId, onChanged, onReply }: { messa
       <p className="muted small message-to">To: {m.to.join(', ') || '—'}</p>
       {blocked > 0 && !plain && (
         <p className="images-blocked small" data-testid="images-blocked">
-          {images ? 'Remote images are shown for this message.' : `${count(blocked, 'remote image')} hidden: images from the web can tell the sender when you read this.`}{' '}
+          {images ? 'Remote images are shown for this message, loaded through recruiter-sync so the sender never sees your address.' : `${count(blocked, 'remote image')} hidden: images from the web can tell the sender when you read this.`}{' '}
           {!images && (
             <button type="button" className="button button-quiet button-small" onClick={() => setImages(true)}>
               Show images
@@ -412,7 +412,7 @@ function MessageView({ message: m, latest, seatId, onChanged, onReply }: { messa
           )}
         </p>
       )}
-      {m.bodyHtml !== null && !plain ? <HtmlBody html={m.bodyHtml} showImages={images} title={`Message from ${sender}`} /> : <TextBody text={m.bodyText ?? m.snippet} />}
+      {m.bodyHtml !== null && !plain ? <HtmlBody html={m.bodyHtml} messageId={m.id} showImages={images} title={`Message from ${sender}`} /> : <TextBody text={m.bodyText ?? m.snippet} />}
       {m.attachments.length > 0 && (
         <ul className="attachments" aria-label="Attachments">
           {m.attachments.map((a) => (
@@ -523,27 +523,29 @@ function TextBody({ text }: { text: string }) {
 const FRAME_STYLE =
   'html{overflow-y:hidden}body{font:15px/1.5 system-ui,sans-serif;color:#1b2230;margin:8px;overflow-wrap:anywhere;overflow-x:auto}img{max-width:100%;height:auto}' +
   'blockquote{border-left:3px solid #dde1ea;margin:0 0 0 4px;padding-left:10px;color:#4d5668}' +
-  'img[data-blocked-image]{display:inline-block;min-width:1em;min-height:1em;background:#eef0f4;outline:1px dashed #c3c9d5}' +
+  'img[data-remote-src]:not([src]),img[data-blocked-src]{display:inline-block;min-width:1em;min-height:1em;background:#eef0f4;outline:1px dashed #c3c9d5}' +
   'details.quoted>summary{display:inline-block;list-style:none;cursor:pointer;padding:0 6px;border-radius:6px;background:#eef0f4;color:#394150;font-weight:700;letter-spacing:1px}' +
   'details.quoted>summary::-webkit-details-marker{display:none}details.quoted>summary:focus-visible{outline:2px solid #2f5bd3;outline-offset:2px}';
 
 /**
  * Email HTML, already sanitised by the server, is shown only inside a sandboxed frame: the sandbox allows no
  * scripts, no forms and no popups, and the page's Content-Security-Policy (inherited by the srcdoc document) lets
- * it load nothing but inline images. `allow-same-origin` without `allow-scripts` is safe: it lets this page read the
- * frame's height (so the frame fits its content, no inner scrollbar), while nothing inside the frame can run to use
- * that origin. Remote images stay placeholders until the reader asks for them; the quoted tail is folded in a
+ * it load nothing but inline images and the product's own URLs. `allow-same-origin` without `allow-scripts` is safe: it
+ * lets this page read the frame's height (so the frame fits its content, no inner scrollbar), while nothing inside the
+ * frame can run to use that origin. Remote images stay placeholders until the reader asks for them, and are then
+ * loaded through the product's image proxy (the sender's server never sees the reader); the quoted tail is folded in a
  * native <details> (it opens without script), and the frame grows with it.
  */
-function HtmlBody({ html, title, showImages }: { html: string; title: string; showImages: boolean }) {
+function HtmlBody({ html, title, messageId, showImages }: { html: string; title: string; messageId: string; showImages: boolean }) {
   const ref = useRef<HTMLIFrameElement>(null);
   const [height, setHeight] = useState<number | undefined>(undefined);
   const doc = useMemo(() => {
     const { body, quoted } = splitQuotedHtml(html);
-    const shown = (part: string) => (showImages ? part : blockRemoteImages(part).html);
+    const proxy = showImages ? (address: string) => api.messageImageUrl(messageId, address) : undefined;
+    const shown = (part: string) => remoteImages(part, proxy).html;
     const fold = quoted === null ? '' : `<details class="quoted"><summary title="Show quoted text" aria-label="Show quoted text">…</summary>${shown(quoted)}</details>`;
     return `<!doctype html><html><head><meta charset="utf-8"><base target="_blank"><style>${FRAME_STYLE}</style></head><body>${shown(body)}${fold}</body></html>`;
-  }, [html, showImages]);
+  }, [html, messageId, showImages]);
   const observer = useRef<ResizeObserver | null>(null);
   useEffect(() => () => observer.current?.disconnect(), []);
   const onLoad = () => {
