@@ -23,6 +23,14 @@ export interface HistoricalScanInput {
   readonly since: Date;
   /** Where the previous page of this scan ended; null to begin. */
   readonly checkpoint: Opaque | null;
+  /**
+   * R-36: the six-month activity cut-off of a historical sync. A client that can list by date lists the mail dated
+   * from it on first, then of the older mail reads only that of the threads `activeThreads` names; the rest belongs
+   * to inactive threads and is not read at all. Without both, the whole window is read.
+   */
+  readonly activeSince?: Date | undefined;
+  /** Of these provider thread ids, those known to be active (R-36): seen active by this scan, or stored so. */
+  readonly activeThreads?: ((providerThreadIds: readonly string[]) => Promise<ReadonlySet<string>>) | undefined;
 }
 
 export interface HistoricalScanPage {

@@ -377,7 +377,8 @@ async function historical(run: Run): Promise<SyncOutcome> {
     for (;;) {
       run.lease?.check();
       if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
-      const page = await withRetry(run, (token) => run.client.historicalPage(token, { addresses, since, checkpoint: checkpoint.scan }));
+      const activeThreads = (ids: readonly string[]) => knownActiveThreads(run, checkpoint.threads, ids, cutoff);
+      const page = await withRetry(run, (token) => run.client.historicalPage(token, { addresses, since, checkpoint: checkpoint.scan, activeSince: new Date(cutoff), activeThreads }));
       // R-36: the thread's latest activity as far as the scan has seen it (drafts are no activity).
       const becameActive = new Set<string>();
       for (const m of page.messages) {
@@ -414,6 +415,26 @@ export async function settle(deps: SyncDeps, authorizationId: string, error: unk
   if (stopsSync(error)) return 'stopped';
   if (error instanceof ProviderError && error.kind === 'permanent') return 'failed';
   throw error;
+}
+
+/**
+ * R-36 for a scan that reads older mail only for active threads: of these threads, those the scan has seen active so
+ * far, or stored with activity since the cut-off (as `decideMessage` counts a stored thread's activity).
+ */
+async function knownActiveThreads(run: Run, seen: Readonly<Record<string, string>>, ids: readonly string[], cutoff: number): Promise<Set<string>> {
+  const active = new Set(ids.filter((id) => seen[id] !== undefined));
+  const rest = ids.filter((id) => !active.has(id));
+  for (let i = 0; i < rest.length; i += 500) {
+    const rows = await run.deps.db
+      .selectFrom('mail_threads')
+      .select('provider_thread_id')
+      .where('owner_seat_id', '=', run.mailbox.seatId)
+      .where('provider_thread_id', 'in', rest.slice(i, i + 500))
+      .where('last_activity_at', '>=', new Date(cutoff))
+      .execute();
+    for (const r of rows) active.add(r.provider_thread_id);
+  }
+  return active;
 }
 
 /**

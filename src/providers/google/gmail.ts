@@ -7,18 +7,29 @@ import type { AddressScanPage, ChangesPage, HistoricalScanInput, HistoricalScanP
 
 /**
  * Gmail API v1 for the sync engine, over plain fetch. Fewest quota units (R-27): `messages.list` asks only for
- * mail of the addresses that can qualify and dated in the window (`q`), headers come from `format=metadata`
- * in batches, and `format=raw` is asked only for messages that will be ingested (R-41).
+ * mail of the addresses that can qualify, dated in the window and not drafts (`q`); headers come from
+ * `format=metadata` in batches — a whole thread's at once (`threads.get`) where several of its messages are listed —
+ * each message's once per scan; and `format=raw` is asked only for messages that will be ingested (R-41).
  */
 
 // R-41: the headers the rules decide by, no Subject: a message they do not let in leaves none of its text behind.
 const METADATA_HEADERS = ['From', 'To', 'Cc', 'Bcc', 'Date', 'Message-ID', 'In-Reply-To', 'References'];
 /** Gmail caps a batch at 100 calls; smaller batches keep per-user concurrency and response sizes modest. */
 const METADATA_BATCH = 50;
+/** `threads.get` answers carry every message of the thread: fewer per batch. */
+const THREAD_BATCH = 20;
 const RAW_BATCH = 10;
 const LIST_PAGE = 500;
-/** Keeps each `q` well under the length Gmail accepts. */
+/**
+ * Keeps the address part of each `q` well under the length Gmail accepts (Gmail documents no limit for `q`; the
+ * search box and filters stop at about 1,500 characters).
+ */
 const QUERY_BUDGET = 1400;
+/**
+ * A thread with at least this many messages listed on one page is read whole: `threads.get` (10 units) costs two
+ * `messages.get` (5 units each), and it also brings the thread's older messages, which then need no listing.
+ */
+const WHOLE_THREAD_FROM = 2;
 /**
  * Watched labels: new mail in the inbox and in Sent, and their removal (a move to Trash or Spam, or a permanent
  * delete, takes INBOX or SENT away, which Gmail announces too). Label edits elsewhere (drafts being typed, other
@@ -51,12 +62,31 @@ interface HistoryRecord {
   labelsRemoved?: Array<{ message: GmailRef; labelIds: string[] }>;
 }
 
+interface GmailThread {
+  id: string;
+  messages?: GmailMessage[];
+}
+
+/**
+ * Where a historical scan stands. It lists in two parts (R-36): first the mail dated from the activity cut-off on,
+ * all of which is read, then the rest of the window, of which only the mail of threads known to be active is read —
+ * a thread with nothing since the cut-off is inactive whatever its older messages say.
+ */
 interface ScanCheckpoint {
+  v: 2;
   historyId: string;
+  part: 'recent' | 'older';
+  /** Index of the address group (`q`) in the part, and the page within it. */
   chunk: number;
   pageToken: string | null;
-  /** resultSizeEstimate of each chunk begun so far. */
+  /** resultSizeEstimate of each chunk of the recent part begun so far. */
   estimates: number[];
+  /** Messages returned by the older part so far. */
+  older: number;
+  /** Threads read whole: every message of theirs in the window has been returned. */
+  threads: string[];
+  /** Messages read one by one (a message listed again, under another address or in the other part, is not read twice). */
+  messages: string[];
 }
 
 const errorReason = (body: unknown): string | undefined => {
@@ -111,41 +141,57 @@ export function gmailFacts(message: GmailMessage): MessageFacts {
 }
 
 /**
- * Gmail search terms for one address in any of the four address fields. Mail may carry a `+tag` the profile
+ * What Gmail is searched for to find one address: the address, and `local+`. Mail may carry a `+tag` the profile
  * lacks (or another one): `local+` catches those, and the rules compare the addresses normalized afterwards.
  */
-function addressTerms(address: string): string {
+function addressNeedles(address: string): string[] {
   const at = address.lastIndexOf('@');
   const local = address.slice(0, at);
   const plus = local.indexOf('+');
-  const needles = [address, `${plus > 0 ? local.slice(0, plus) : local}+`];
-  return needles.flatMap((n) => ['from', 'to', 'cc', 'bcc'].map((f) => `${f}:${n}`)).join(' ');
+  return [address, `${plus > 0 ? local.slice(0, plus) : local}+`];
+}
+
+const ADDRESS_FIELDS = ['from', 'to', 'cc', 'bcc'] as const;
+
+/** Any of the needles in any of the four address fields: `{from:{a b} to:{a b} cc:{a b} bcc:{a b}}`. */
+function addressClause(needles: readonly string[]): string {
+  const group = `{${needles.join(' ')}}`;
+  return `{${ADDRESS_FIELDS.map((f) => `${f}:${group}`).join(' ')}}`;
+}
+
+/** The dates a query is limited to: on or after `after`, and before `before` when given (epoch seconds). */
+export interface QueryRange {
+  after: Date;
+  before?: Date | undefined;
 }
 
 /**
- * OR-groups of addresses, each `q` within the budget, every one limited to the window (`after:` epoch seconds). No
- * `in:`/`label:` term: archived mail (no INBOX label), user labels and every category are mail like the Inbox; spam
- * and trash stay out because `includeSpamTrash` is not set, and drafts are decided out by their DRAFT label (R-38).
+ * OR-groups of addresses, each `q` within the budget, every one limited to the range (`after:`/`before:` epoch
+ * seconds) and leaving drafts out (`-in:drafts`: never ingested, R-38, and no activity of their thread, R-36). No
+ * `in:`/`label:` term otherwise: archived mail (no INBOX label), user labels and every category are mail like the
+ * Inbox; spam and trash stay out because `includeSpamTrash` is not set.
  */
-export function gmailQueries(addresses: readonly string[], since: Date): string[] {
-  const after = `after:${Math.floor(since.getTime() / 1000)}`;
+export function gmailQueries(addresses: readonly string[], range: QueryRange): string[] {
+  const dates = [`after:${Math.floor(range.after.getTime() / 1000)}`, ...(range.before ? [`before:${Math.ceil(range.before.getTime() / 1000)}`] : [])].join(' ');
+  const suffix = ` ${dates} -in:drafts`;
   const unique = [...new Set(addresses.map((a) => a.trim().toLowerCase()).filter((a) => /^[^\s{}()"]+@[^\s{}()"]+$/.test(a)))].sort();
   const queries: string[] = [];
   let group: string[] = [];
-  let length = 0;
   for (const address of unique) {
-    const terms = addressTerms(address);
-    if (group.length > 0 && length + terms.length + 1 > QUERY_BUDGET) {
-      queries.push(`{${group.join(' ')}} ${after}`);
-      group = [];
-      length = 0;
+    const needles = [...new Set([...group, ...addressNeedles(address)])];
+    if (group.length > 0 && addressClause(needles).length > QUERY_BUDGET) {
+      queries.push(addressClause(group) + suffix);
+      group = [...new Set(addressNeedles(address))];
+      continue;
     }
-    group.push(terms);
-    length += terms.length + 1;
+    group = needles;
   }
-  if (group.length > 0) queries.push(`{${group.join(' ')}} ${after}`);
+  if (group.length > 0) queries.push(addressClause(group) + suffix);
   return queries;
 }
+
+/** A message a historical scan leaves to the listing's rules: spam and trash are not listed, nor are drafts. */
+const listedKind = (message: GmailMessage): boolean => !(message.labelIds ?? []).some((l) => l === 'SPAM' || l === 'TRASH' || l === 'DRAFT');
 
 interface BatchResult {
   status: number;
@@ -218,31 +264,75 @@ export class GmailClient implements MailClient, MailPushClient {
   }
 
   async historicalPage(accessToken: string, input: HistoricalScanInput): Promise<HistoricalScanPage> {
-    const queries = gmailQueries(input.addresses, input.since);
-    let checkpoint = input.checkpoint as ScanCheckpoint | null;
-    if (!checkpoint) {
-      // The history point is taken before listing: whatever arrives during the scan is in the history after it.
-      const profile = await this.get<{ historyId: string }>(accessToken, '/profile', null);
-      checkpoint = { historyId: String(profile.historyId), chunk: 0, pageToken: null, estimates: [] };
+    // R-36 from the listing: with the activity cut-off inside the window, the recent part is listed first.
+    const cutoff = input.activeSince !== undefined && input.activeThreads !== undefined && input.activeSince.getTime() > input.since.getTime() ? input.activeSince : null;
+    const given = input.checkpoint as Partial<ScanCheckpoint> | null;
+    let checkpoint: ScanCheckpoint;
+    if (given?.v === 2) checkpoint = given as ScanCheckpoint;
+    else {
+      // The history point is taken before listing: whatever arrives during the scan is in the history after it. A
+      // scan begun in an earlier format lists again from the start, after the history point it took.
+      const historyId = typeof given?.historyId === 'string' ? given.historyId : String((await this.get<{ historyId: string }>(accessToken, '/profile', null)).historyId);
+      checkpoint = { v: 2, historyId, part: 'recent', chunk: 0, pageToken: null, estimates: [], older: 0, threads: [], messages: [] };
     }
+    const queriesOf = (part: ScanCheckpoint['part']): string[] =>
+      part === 'recent' ? gmailQueries(input.addresses, { after: cutoff ?? input.since }) : gmailQueries(input.addresses, { after: input.since, before: new Date(cutoff!.getTime() + 1000) });
+    const recentQueries = queriesOf('recent').length;
+    const estimateOf = (at: ScanCheckpoint): number | null => {
+      const known = at.estimates.reduce((a, b) => a + b, 0);
+      const begun = at.estimates.length;
+      // Chunks not yet begun are assumed to hold as much as the average begun one.
+      return begun === 0 ? null : Math.round(known + (known / begun) * Math.max(0, recentQueries - begun)) + at.older;
+    };
+    const queries = queriesOf(checkpoint.part);
     if (checkpoint.chunk >= queries.length) {
-      return { messages: [], checkpoint: null, cursor: { historyId: checkpoint.historyId }, estimate: checkpoint.estimates.reduce((a, b) => a + b, 0) };
+      return { messages: [], checkpoint: null, cursor: { historyId: checkpoint.historyId }, estimate: estimateOf(checkpoint) };
     }
     const params = new URLSearchParams({ q: queries[checkpoint.chunk]!, maxResults: String(LIST_PAGE) });
     if (checkpoint.pageToken) params.set('pageToken', checkpoint.pageToken);
     const list = await this.get<{ messages?: GmailRef[]; nextPageToken?: string; resultSizeEstimate?: number }>(accessToken, '/messages', params);
     const estimates = [...checkpoint.estimates];
-    if (checkpoint.pageToken === null) estimates[checkpoint.chunk] = list.resultSizeEstimate ?? list.messages?.length ?? 0;
-    const facts = await this.headers(accessToken, (list.messages ?? []).map((m) => m.id));
-    const messages = (list.messages ?? []).map((m) => facts.get(m.id)).filter((m): m is MessageFacts => m !== undefined);
-    const next: ScanCheckpoint = list.nextPageToken
-      ? { ...checkpoint, pageToken: list.nextPageToken, estimates }
-      : { ...checkpoint, chunk: checkpoint.chunk + 1, pageToken: null, estimates };
-    const known = estimates.reduce((a, b) => a + b, 0);
-    const begun = estimates.length;
-    // Chunks not yet begun are assumed to hold as much as the average begun one.
-    const estimate = begun === 0 ? null : Math.round(known + (known / begun) * Math.max(0, queries.length - begun));
-    if (next.chunk >= queries.length) return { messages, checkpoint: null, cursor: { historyId: checkpoint.historyId }, estimate };
+    if (checkpoint.part === 'recent' && checkpoint.pageToken === null) estimates[checkpoint.chunk] = list.resultSizeEstimate ?? list.messages?.length ?? 0;
+
+    // Each message is read once per scan: not again under another address group, nor in the older part.
+    const whole = new Set(checkpoint.threads);
+    const single = new Set(checkpoint.messages);
+    const onPage = new Set<string>();
+    let fresh = (list.messages ?? []).filter((m) => !whole.has(m.threadId) && !single.has(m.id) && !onPage.has(m.id) && onPage.add(m.id) !== undefined);
+    if (checkpoint.part === 'older' && fresh.length > 0) {
+      // Older mail of a thread with nothing since the cut-off cannot be imported (R-36): it is not read.
+      const active = await input.activeThreads!([...new Set(fresh.map((m) => m.threadId))]);
+      fresh = fresh.filter((m) => active.has(m.threadId));
+    }
+    const listedPerThread = new Map<string, number>();
+    for (const m of fresh) listedPerThread.set(m.threadId, (listedPerThread.get(m.threadId) ?? 0) + 1);
+    const threadIds = [...listedPerThread].filter(([, n]) => n >= WHOLE_THREAD_FROM).map(([id]) => id);
+    const readWhole = new Set(threadIds);
+    const singleIds = fresh.filter((m) => !readWhole.has(m.threadId)).map((m) => m.id);
+    const messages: MessageFacts[] = [];
+    for (const thread of (await this.threads(accessToken, threadIds)).values()) {
+      for (const message of thread.messages ?? []) {
+        if (single.has(message.id) || !listedKind(message)) continue;
+        const facts = gmailFacts(message);
+        // Before the window: not listed, not decided (R-35).
+        if (!(facts.date.getTime() >= input.since.getTime())) continue;
+        messages.push(facts);
+      }
+    }
+    const singles = await this.headers(accessToken, singleIds);
+    for (const id of singleIds) {
+      const facts = singles.get(id);
+      if (facts) messages.push(facts);
+    }
+
+    const read = { threads: [...checkpoint.threads, ...threadIds], messages: [...checkpoint.messages, ...singleIds] };
+    const older = checkpoint.older + (checkpoint.part === 'older' ? messages.length : 0);
+    let next: ScanCheckpoint | null = list.nextPageToken
+      ? { ...checkpoint, ...read, pageToken: list.nextPageToken, estimates, older }
+      : { ...checkpoint, ...read, chunk: checkpoint.chunk + 1, pageToken: null, estimates, older };
+    if (next.chunk >= queries.length) next = next.part === 'recent' && cutoff !== null ? { ...next, part: 'older', chunk: 0, pageToken: null } : null;
+    const estimate = estimateOf(next ?? { ...checkpoint, estimates, older });
+    if (next === null) return { messages, checkpoint: null, cursor: { historyId: checkpoint.historyId }, estimate };
     return { messages, checkpoint: next as unknown as Opaque, cursor: null, estimate };
   }
 
@@ -297,7 +387,7 @@ export class GmailClient implements MailClient, MailPushClient {
 
   /** R-39: `messages.list` with the same `q` as the historical scan, for these addresses only; no history point. */
   async addressPage(accessToken: string, input: HistoricalScanInput): Promise<AddressScanPage> {
-    const queries = gmailQueries(input.addresses, input.since);
+    const queries = gmailQueries(input.addresses, { after: input.since });
     const at = (input.checkpoint as { chunk: number; pageToken: string | null } | null) ?? { chunk: 0, pageToken: null };
     if (at.chunk >= queries.length) return { messages: [], checkpoint: null };
     const params = new URLSearchParams({ q: queries[at.chunk]!, maxResults: String(LIST_PAGE) });
@@ -309,14 +399,26 @@ export class GmailClient implements MailClient, MailPushClient {
     return { messages, checkpoint: next.chunk >= queries.length ? null : next };
   }
 
+  /** Whole threads by id, headers only (`threads.get?format=metadata`); a thread gone (404) is left out. */
+  private async threads(accessToken: string, ids: readonly string[]): Promise<Map<string, GmailThread>> {
+    const params = new URLSearchParams({ format: 'metadata' });
+    for (const h of METADATA_HEADERS) params.append('metadataHeaders', h);
+    return this.getEach<GmailThread>(accessToken, 'threads', ids, params, THREAD_BATCH);
+  }
+
   /** `messages.get` for several ids: one call for one id, batches otherwise. A 404 leaves the id out. */
-  private async getMany(accessToken: string, ids: readonly string[], params: URLSearchParams, batchSize: number): Promise<Map<string, GmailMessage>> {
-    const out = new Map<string, GmailMessage>();
+  private getMany(accessToken: string, ids: readonly string[], params: URLSearchParams, batchSize: number): Promise<Map<string, GmailMessage>> {
+    return this.getEach<GmailMessage>(accessToken, 'messages', ids, params, batchSize);
+  }
+
+  /** A `get` of each id in a collection (`messages`, `threads`): one call for one id, batches otherwise. A 404 leaves the id out. */
+  private async getEach<T extends { id: string }>(accessToken: string, collection: 'messages' | 'threads', ids: readonly string[], params: URLSearchParams, batchSize: number): Promise<Map<string, T>> {
+    const out = new Map<string, T>();
     const unique = [...new Set(ids)];
     if (unique.length === 1) {
       try {
-        const message = await this.get<GmailMessage>(accessToken, `/messages/${encodeURIComponent(unique[0]!)}`, params);
-        out.set(message.id, message);
+        const item = await this.get<T>(accessToken, `/${collection}/${encodeURIComponent(unique[0]!)}`, params);
+        out.set(item.id, item);
       } catch (error) {
         if (!(error instanceof ProviderError && error.details.status === 404)) throw error;
       }
@@ -324,12 +426,12 @@ export class GmailClient implements MailClient, MailPushClient {
     }
     for (let i = 0; i < unique.length; i += batchSize) {
       const chunk = unique.slice(i, i + batchSize);
-      const results = await this.batch(accessToken, chunk.map((id) => `/gmail/v1/users/me/messages/${encodeURIComponent(id)}?${params}`));
+      const results = await this.batch(accessToken, chunk.map((id) => `/gmail/v1/users/me/${collection}/${encodeURIComponent(id)}?${params}`));
       const classify = classifier(this.now);
       for (const result of results) {
         if (result.status === 200) {
-          const message = result.body as GmailMessage;
-          out.set(message.id, message);
+          const item = result.body as T;
+          out.set(item.id, item);
           continue;
         }
         if (result.status === 404) continue;
