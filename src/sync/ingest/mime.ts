@@ -69,10 +69,37 @@ function readDate(value: string | undefined, problems: string[]): Date | null {
   return date;
 }
 
-/** Whitespace-collapsed opening of the text, quoted reply lines left out, cut at a word near `max` characters. */
+const collapse = (lines: string[]) => lines.join(' ').replace(/\s+/g, ' ').trim();
+
+/**
+ * Whitespace-collapsed opening of the text, quoted reply lines left out, cut at a word near `max` characters.
+ * Only the opening is read: once the lines kept so far collapse to more than `max` characters, the lines after
+ * them can no longer change the first `max`, so a long body is not split and collapsed whole.
+ */
 export function makeSnippet(text: string, max = SNIPPET_LENGTH): string {
-  const lines = text.split(/\r?\n/).filter((line) => !/^\s*>/.test(line));
-  const collapsed = lines.join(' ').replace(/\s+/g, ' ').trim();
+  const kept: string[] = [];
+  let keptLength = 0;
+  let checkAt = max;
+  let collapsed: string | null = null;
+  for (let start = 0; start <= text.length; ) {
+    const lineFeed = text.indexOf('\n', start);
+    const end = lineFeed < 0 ? text.length : lineFeed;
+    // A CR before the line feed stays on the line: it is whitespace, collapsed like the line break.
+    const line = text.slice(start, end);
+    start = end + 1;
+    if (/^\s*>/.test(line)) continue;
+    kept.push(line);
+    keptLength += line.length + 1;
+    if (keptLength > checkAt) {
+      const opening = collapse(kept);
+      if (opening.length > max) {
+        collapsed = opening;
+        break;
+      }
+      checkAt = keptLength * 2;
+    }
+  }
+  collapsed ??= collapse(kept);
   if (collapsed.length <= max) return collapsed;
   const cut = collapsed.slice(0, max);
   const space = cut.lastIndexOf(' ');

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import PostalMime, { type Email } from 'postal-mime';
 import Unpatched from 'postal-mime-unpatched';
 import { describe, expect, it } from 'vitest';
-import { parseMime, parseMimeWith } from '../../../src/sync/ingest/mime.ts';
+import { makeSnippet, parseMime, parseMimeWith } from '../../../src/sync/ingest/mime.ts';
 import { compose, crlf } from './mail.ts';
 
 const unpatched = (raw: Uint8Array, options: Parameters<typeof Unpatched.parse>[1]) => Unpatched.parse(raw, options);
@@ -129,5 +129,29 @@ describe('the patched MIME parser reads every message exactly as the released on
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('the snippet reads only the opening of the text', () => {
+  /** The snippet as defined: every line split off, quoted lines dropped, all of it collapsed, then cut. */
+  function wholeTextSnippet(text: string, max: number): string {
+    const collapsed = text.split(/\r?\n/).filter((line) => !/^\s*>/.test(line)).join(' ').replace(/\s+/g, ' ').trim();
+    if (collapsed.length <= max) return collapsed;
+    const cut = collapsed.slice(0, max);
+    const space = cut.lastIndexOf(' ');
+    return `${(space > max * 0.6 ? cut.slice(0, space) : cut).trimEnd()}…`;
+  }
+
+  it('and still gives the snippet of the whole text', () => {
+    const piece = fc.oneof(fc.constantFrom('\n', '\r\n', '\r', ' ', '\t', '> ', '  >', 'word', 'é', '\u00a0', '\u2028', ''), fc.string({ maxLength: 30 }));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 300 }), fc.integer({ min: 1, max: 250 }), (pieces, max) => {
+        const text = pieces.join('');
+        expect(makeSnippet(text, max)).toBe(wholeTextSnippet(text, max));
+      }),
+      { numRuns: 2000 },
+    );
+    const long = `${'> quoted\n'.repeat(50)}${'Hello Rita,  thanks\r\n'.repeat(2000)}`;
+    expect(makeSnippet(long)).toBe(wholeTextSnippet(long, 200));
   });
 });
