@@ -25,7 +25,7 @@ import { companyMailbox, connectCompany, connectSeat, controlOf, loadMailbox, op
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function workerEnv(databaseUrl: string, simUrl: string, key: Buffer): NodeJS.ProcessEnv {
+export function workerEnv(databaseUrl: string, simUrl: string, key: Buffer): NodeJS.ProcessEnv {
   return {
     ...process.env,
     DATABASE_URL: databaseUrl,
@@ -42,7 +42,7 @@ function workerEnv(databaseUrl: string, simUrl: string, key: Buffer): NodeJS.Pro
 }
 
 /** `recruiter-sync serve --role worker`, resolved once it says it is running. */
-async function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+export async function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   const child = spawn(process.execPath, [path.resolve('bin/recruiter-sync.js'), 'serve', '--role', 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.resume();
   await new Promise<void>((resolve, reject) => {
@@ -56,7 +56,7 @@ async function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   return child;
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
+export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -66,7 +66,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** Machine-wide CPU time from /proc/stat (Linux): busy and total, in clock ticks; null elsewhere. */
-function machineCpu(): { busy: number; total: number } | null {
+export function machineCpu(): { busy: number; total: number } | null {
   try {
     const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
     const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
@@ -78,7 +78,7 @@ function machineCpu(): { busy: number; total: number } | null {
 }
 
 /** CPU seconds a child process has used so far (/proc/<pid>/stat utime + stime, 100 ticks a second). */
-function processCpuSeconds(pid: number | undefined): number {
+export function processCpuSeconds(pid: number | undefined): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -88,7 +88,7 @@ function processCpuSeconds(pid: number | undefined): number {
   }
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, diagnose?: () => Promise<string>): Promise<void> {
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, diagnose?: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${diagnose ? `: ${await diagnose()}` : ''}`);

@@ -11,6 +11,18 @@ import { PROBE_EVERY_SECONDS, probeGrants } from './probe.ts';
 export const POLL_SECONDS = 60;
 /** How often an idle worker looks for sync jobs sent by another process (a web process taking a notification). */
 export const NOTIFIED_SYNC_POLL_MS = 200;
+/**
+ * Historical syncs one worker process runs at once. A run spends most of its time waiting on the provider and the
+ * database, so one at a time leaves the process mostly idle; each run works a different grant (one run per grant,
+ * sync/lock.ts), and a run waiting on its mailbox's quota re-queues itself rather than keep its slot.
+ */
+export const HISTORICAL_SYNC_CONCURRENCY = 4;
+/**
+ * Incremental syncs (a notification's, a poll's) one worker process runs at once: a burst of notifications for
+ * many mailboxes is synced side by side, not one after another. With the historical slots this stays below the
+ * process's database pool (10 connections).
+ */
+export const MAILBOX_SYNC_CONCURRENCY = 4;
 export const pollScheduleName = (authorizationId: string): string => `sync.poll:${authorizationId}`;
 
 /**
@@ -93,7 +105,7 @@ export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Lo
       // R-21: push from here on (the poll stays as the fallback).
       await requestPushUpkeep(jobs, authorizationId);
     }
-  });
+  }, { concurrency: HISTORICAL_SYNC_CONCURRENCY });
 
   // A notification's sync is often sent by a web process: idle workers look for one every NOTIFIED_SYNC_POLL_MS.
   jobs.work('sync.mailbox', async ({ authorizationId, trigger }) => {
@@ -114,7 +126,7 @@ export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Lo
     }
     const outcome = await runIncrementalSync(deps, authorizationId);
     if (outcome !== 'skipped') log.debug({ authorizationId, trigger, outcome }, 'incremental sync run');
-  }, { pollIntervalMs: NOTIFIED_SYNC_POLL_MS });
+  }, { pollIntervalMs: NOTIFIED_SYNC_POLL_MS, concurrency: MAILBOX_SYNC_CONCURRENCY });
 
   registerBackfillWorker(jobs, deps, log);
 
