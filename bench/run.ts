@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateMailbox, summarize, toDeliverInputs } from '../sim/generator/index.ts';
 import { startSimulators } from '../sim/server.ts';
+import { benchFleet } from './fleet.ts';
 import { benchIngest } from './ingest.ts';
 import { benchMessagesRender } from './messages-render.ts';
 import { benchMessagesTab } from './messages-tab.ts';
@@ -16,7 +17,7 @@ import { benchScaleOut } from './scale-out.ts';
 import { benchSyncQuota } from './sync.ts';
 
 const full = process.argv.includes('--full');
-/** `--only sync,ingest`: run only these groups (generator, sync, parse, ingest, messagesTab, scaleOut, push, render). */
+/** `--only sync,ingest`: run only these groups (generator, sync, parse, ingest, messagesTab, scaleOut, fleet, push, render). */
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',').filter(Boolean)) : null;
 const wanted = (group: string) => only === null || only.has(group);
@@ -60,8 +61,8 @@ async function benchGenerator(): Promise<void> {
   }
 }
 
-// The sync figures of DESIGN.md "Performance": quota and wall time (1, 2), MIME parsing and ingest (3), Messages tab (5), scale-out (6).
-const groups = { sync: benchSyncQuota, parse: benchParse, ingest: benchIngest, messagesTab: benchMessagesTab, scaleOut: benchScaleOut } as const;
+// The sync figures of DESIGN.md "Performance": quota and wall time (1, 2), MIME parsing and ingest (3), Messages tab (5), scale-out (6), fleet onboarding.
+const groups = { sync: benchSyncQuota, parse: benchParse, ingest: benchIngest, messagesTab: benchMessagesTab, scaleOut: benchScaleOut, fleet: benchFleet } as const;
 for (const [group, bench] of Object.entries(groups)) if (wanted(group)) await bench({ full, report });
 // Push-to-visible latency (4).
 if (wanted('push')) await benchPushLatency({ full, report });

@@ -122,6 +122,7 @@ async function throughput({ full, report }: BenchContext, sim: SimServer): Promi
   const mailboxes = Array.from({ length: seatCount }, (_, i) => ({ provider: (i % 2 === 0 ? 'google' : 'microsoft') as Provider, ...companyMailbox('scale', size, now, { seed: `scale-${i}`, candidateShare: 0.2 }) }));
   for (const m of mailboxes) await loadMailbox(sim.state, m.provider, m);
   const rates: Record<number, number> = {};
+  const cpuPerMessage: Record<number, number> = {};
   for (const workers of [1, 2]) {
     const key = randomBytes(32);
     const database = await openBenchDatabase('postgres');
@@ -159,6 +160,10 @@ async function throughput({ full, report }: BenchContext, sim: SimServer): Promi
       const note = `${seatCount} seats (half Gmail, half Microsoft 365) of ${size.toLocaleString('en')} messages each, 20 % candidate mail; ${ingested.toLocaleString('en')} ingested of ${examined.toLocaleString('en')} examined in ${seconds.toFixed(1)} s`;
       report(`scaleOut.workers${workers}.ingested`, ingested / seconds, 'messages/s', note);
       report(`scaleOut.workers${workers}.examined`, examined / seconds, 'messages/s', cpu);
+      // CPU time of the worker processes (user + system, /proc/<pid>/stat) per message: what the work costs,
+      // whatever else the machine's two cores were doing meanwhile.
+      cpuPerMessage[workers] = (workerSeconds * 1e6) / ingested;
+      report(`scaleOut.workers${workers}.cpuPerIngested`, cpuPerMessage[workers], 'µs', `worker CPU time (user + system) per ingested message; ${((workerSeconds * 1e6) / examined).toFixed(0)} µs per examined message`);
     } finally {
       for (const child of children) await stopProcess(child);
       await jobs.stop();
@@ -167,6 +172,9 @@ async function throughput({ full, report }: BenchContext, sim: SimServer): Promi
     }
   }
   if (rates[1] && rates[2]) report('scaleOut.speedup', rates[2] / rates[1], '×', '2 worker processes against 1, on a 2-core machine that also runs Postgres and the simulators');
+  if (cpuPerMessage[1] && cpuPerMessage[2]) {
+    report('scaleOut.cpuEfficiency', cpuPerMessage[1] / cpuPerMessage[2], '×', `worker CPU per ingested message with 1 process against with 2 (1 = no CPU lost to running side by side; target ≥ 0.9): ${cpuPerMessage[1].toFixed(0)} and ${cpuPerMessage[2].toFixed(0)} µs`);
+  }
 }
 
 /** A worker child that answers memory questions (bench/worker-child.ts, with --expose-gc). */
