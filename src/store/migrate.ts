@@ -19,6 +19,7 @@ import * as m0016 from './migrations/0016_suspension_jobs.ts';
 import * as m0017 from './migrations/0017_mail_folders.ts';
 import * as m0018 from './migrations/0018_screenings.ts';
 import * as m0019 from './migrations/0019_retained_deletions.ts';
+import * as m0025 from './migrations/0025_recorded_at.ts';
 
 /** Versioned migrations, applied in name order. A new migration is a new file plus a line here. */
 const migrations: Record<string, Migration> = {
@@ -41,6 +42,7 @@ const migrations: Record<string, Migration> = {
   '0017_mail_folders': m0017,
   '0018_screenings': m0018,
   '0019_retained_deletions': m0019,
+  '0025_recorded_at': m0025,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -257,6 +257,8 @@ export interface MailMessagesTable {
   stored_at: Timestamp;
   /** R-22: found gone at the provider by the first sync after a re-authorization; kept, never removed by sync. */
   source_deleted_while_deauthorized_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** When the row was written, by the database's clock (a column default), comparable with `sync_states.cursor_since`. */
+  recorded_at: ColumnType<Date, never, never>;
 }
 
 export interface MailAttachmentsTable {

@@ -97,10 +97,10 @@ async function backfill(run: Run, candidateId: string): Promise<BackfillResult> 
       run.lease?.check();
       ingested += await processMessages(run, facts.slice(i, i + CHUNK), sync);
     }
-    await refreshCounts(db, run.mailbox, { updated_at: clock.now() });
+    await refreshCounts(db, run.mailbox, { updated_at: clock.now() }, run.lease);
     return { outcome: 'completed', examined: facts.length, ingested };
   } catch (error) {
-    return { outcome: await settle(deps, authorizationId, error), examined: 0, ingested: 0 };
+    return { outcome: await settle(deps, authorizationId, error, run.lease), examined: 0, ingested: 0 };
   }
 }
 

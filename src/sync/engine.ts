@@ -3,7 +3,7 @@
  * and cursor recovery with reconciliation (R-26). Provider differences stay behind `MailClient`; the rules
  * stay in the domain (through sync/ingest); this file only orders the work and keeps the checkpoints.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { discoveryAdmits, activityCutoff, r37DeletedAtSource, windowStart, type LegacyWindow, type SyncContext } from '../domain/ingestion/index.ts';
 import { normalizeAddress } from '../domain/addresses.ts';
 import { AppError } from '../errors.ts';
@@ -134,12 +134,17 @@ export async function forgetForeignCursor(run: Run, state: { phase: string; curs
   const identity = run.identity;
   if (!identity || state.phase === 'idle' || state.cursor_provider === null) return false;
   if (state.cursor_provider === identity.provider && (state.cursor_address === null || identity.address === null || state.cursor_address === identity.address)) return false;
-  await run.deps.db
-    .updateTable('sync_states')
-    .set({ phase: 'idle', cursor: null, checkpoint: null, window_start: null, historical_started_at: null, historical_completed_at: null, cursor_provider: null, cursor_address: null, cursor_since: null, updated_at: run.deps.clock.now() })
-    .where('authorization_id', '=', run.authorizationId)
-    .execute();
+  await saveRunState(run, { phase: 'idle', cursor: null, checkpoint: null, window_start: null, historical_started_at: null, historical_completed_at: null, cursor_provider: null, cursor_address: null, cursor_since: null, updated_at: run.deps.clock.now() });
   return true;
+}
+
+/**
+ * A write of the run's saved position (cursor, checkpoint, phase, counts): fenced on the run's lease, so a run that
+ * lost the grant to another (its process stalled past the lease) writes nothing and stops (`LeaseLostError`).
+ */
+async function saveRunState(run: Run, set: Parameters<RunLease['save']>[1]): Promise<void> {
+  if (run.lease) await run.lease.save(run.deps.db, set);
+  else await run.deps.db.updateTable('sync_states').set(set).where('authorization_id', '=', run.authorizationId).execute();
 }
 
 async function ensureState(db: Db, mailbox: SeatMailbox, now: Date) {
@@ -240,26 +245,28 @@ export async function processMessages(run: Run, facts: readonly MessageFacts[], 
     if (bytes === undefined) continue;
     items.push({ facts: f, decision, raw: bytes });
   }
-  if (items.length > 0) await ingestBatch(db, run.mailbox, items, run.deps.clock.now());
+  // Committed only while the run still holds the grant (a stalled run's stale page must not come back after a takeover).
+  if (items.length > 0) await ingestBatch(db, run.mailbox, items, run.deps.clock.now(), run.lease ? { fence: (trx) => run.lease!.hold(trx) } : undefined);
   return ingestedIds.length;
 }
 
-export async function refreshCounts(db: Db, mailbox: SeatMailbox, set: Record<string, unknown>): Promise<void> {
+/** With the run's lease, the write is fenced on it (`RunLease.save`). */
+export async function refreshCounts(db: Db, mailbox: SeatMailbox, set: Record<string, unknown>, lease?: RunLease): Promise<void> {
   const [examined, ingested] = await Promise.all([
     db.selectFrom('ingestion_decisions').select((eb) => eb.fn.countAll<string>().as('n')).where('seat_id', '=', mailbox.seatId).executeTakeFirstOrThrow(),
     db.selectFrom('mail_messages').select((eb) => eb.fn.countAll<string>().as('n')).where('owner_seat_id', '=', mailbox.seatId).where('origin', '=', 'synced').executeTakeFirstOrThrow(),
   ]);
-  await db
-    .updateTable('sync_states')
-    .set({ ...set, messages_examined: Number(examined.n), messages_ingested: Number(ingested.n) })
-    .where('authorization_id', '=', mailbox.authorizationId)
-    .execute();
+  const values = { ...set, messages_examined: Number(examined.n), messages_ingested: Number(ingested.n) };
+  if (lease) await lease.save(db, values);
+  else await db.updateTable('sync_states').set(values).where('authorization_id', '=', mailbox.authorizationId).execute();
 }
 
-async function recordError(deps: SyncDeps, authorizationId: string, error: unknown): Promise<void> {
+async function recordError(deps: SyncDeps, authorizationId: string, error: unknown, lease?: RunLease): Promise<void> {
   const kind = error instanceof ProviderError ? error.kind : error instanceof AppError ? error.code : 'internal';
   const message = (error as Error).message?.slice(0, 500) ?? String(error);
-  await deps.db.updateTable('sync_states').set({ last_error: message, last_error_kind: kind, updated_at: deps.clock.now() }).where('authorization_id', '=', authorizationId).execute();
+  const set = { last_error: message, last_error_kind: kind, updated_at: deps.clock.now() };
+  if (lease) await lease.save(deps.db, set);
+  else await deps.db.updateTable('sync_states').set(set).where('authorization_id', '=', authorizationId).execute();
 }
 
 /** Grant refused (R-12) or disconnected (R-22): syncing stops; nothing is retried until the seat reconnects. */
@@ -316,9 +323,7 @@ async function historical(run: Run): Promise<SyncOutcome> {
       const start = windowStart({ authorizedAt: run.mailbox.lastAuthorizedAt, firstAuthorizedAt: run.mailbox.firstAuthorizedAt, ...(deps.legacy ? { legacy: deps.legacy } : {}) });
       // The scan's positions and the cursor it ends with belong to this provider and mailbox.
       const identity = run.identity ?? { provider: run.mailbox.provider, address: null };
-      await db
-        .updateTable('sync_states')
-        .set({
+      await saveRunState(run, {
           phase: 'historical',
           window_start: start,
           historical_started_at: now,
@@ -327,13 +332,12 @@ async function historical(run: Run): Promise<SyncOutcome> {
           cursor: null,
           cursor_provider: identity.provider,
           cursor_address: identity.address,
-          cursor_since: now,
+          // Compared with when mail was stored, by other processes too: the database's clock (R-06, R-26).
+          cursor_since: sql<Date>`clock_timestamp()`,
           updated_at: now,
           last_error: null,
           last_error_kind: null,
-        })
-        .where('authorization_id', '=', authorizationId)
-        .execute();
+        });
       state = await db.selectFrom('sync_states').selectAll().where('authorization_id', '=', authorizationId).executeTakeFirstOrThrow();
     }
     const checkpoint: HistoricalCheckpoint = (state.checkpoint as unknown as HistoricalCheckpoint | null) ?? { scan: null, threads: {} };
@@ -346,24 +350,29 @@ async function historical(run: Run): Promise<SyncOutcome> {
 
     const finish = async (cursor: Opaque, estimate: number | null): Promise<SyncOutcome> => {
       const now = clock.now();
-      await refreshCounts(db, run.mailbox, {
-        phase: 'incremental',
-        cursor: JSON.stringify(cursor),
-        checkpoint: null,
-        messages_estimated: estimate,
-        historical_completed_at: now,
-        last_synced_at: now,
-        last_error: null,
-        last_error_kind: null,
-        updated_at: now,
-      });
+      await refreshCounts(
+        db,
+        run.mailbox,
+        {
+          phase: 'incremental',
+          cursor: JSON.stringify(cursor),
+          checkpoint: null,
+          messages_estimated: estimate,
+          historical_completed_at: now,
+          last_synced_at: now,
+          last_error: null,
+          last_error_kind: null,
+          updated_at: now,
+        },
+        run.lease,
+      );
       return checkpoint.resync ? 'resynced' : 'completed';
     };
     /** The scan's position is taken: a pending reconcile runs now, its start saved first so a stopped run resumes here. */
     const reconcileThenFinish = async (cursor: Opaque, estimate: number | null): Promise<SyncOutcome> => {
       if (checkpoint.resync && !checkpoint.resync.reconciled) {
         checkpoint.resync = { reconciled: false, final: { cursor, estimate } };
-        await db.updateTable('sync_states').set({ checkpoint: JSON.stringify(checkpoint), updated_at: clock.now() }).where('authorization_id', '=', authorizationId).execute();
+        await saveRunState(run, { checkpoint: JSON.stringify(checkpoint), updated_at: clock.now() });
         run.lease?.check();
         if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
         await reconcile(run, state.cursor_since);
@@ -397,10 +406,10 @@ async function historical(run: Run): Promise<SyncOutcome> {
       checkpoint.scan = page.checkpoint;
       const now = clock.now();
       if (page.checkpoint === null) return await reconcileThenFinish(page.cursor ?? {}, page.estimate);
-      await refreshCounts(db, run.mailbox, { checkpoint: JSON.stringify(checkpoint), messages_estimated: page.estimate, updated_at: now });
+      await refreshCounts(db, run.mailbox, { checkpoint: JSON.stringify(checkpoint), messages_estimated: page.estimate, updated_at: now }, run.lease);
     }
   } catch (error) {
-    return settle(deps, authorizationId, error);
+    return settle(deps, authorizationId, error, run.lease);
   }
 }
 
@@ -409,9 +418,9 @@ async function historical(run: Run): Promise<SyncOutcome> {
  * recorded in the sync state first. Refusals stop syncing; a permanent error is surfaced (sync health) and not
  * retried by the job; transient failures are thrown, so the job's own retry resumes from the checkpoint.
  */
-export async function settle(deps: SyncDeps, authorizationId: string, error: unknown): Promise<SyncOutcome> {
+export async function settle(deps: SyncDeps, authorizationId: string, error: unknown, lease?: RunLease): Promise<SyncOutcome> {
   if (error instanceof RetryLaterError) throw error;
-  await recordError(deps, authorizationId, error);
+  await recordError(deps, authorizationId, error, lease);
   if (stopsSync(error)) return 'stopped';
   if (error instanceof ProviderError && error.kind === 'permanent') return 'failed';
   throw error;
@@ -489,7 +498,10 @@ async function mirrorDeletions(run: Run, ids: readonly string[], madeWhileDeauth
   }
   let deleted = 0;
   for (const id of known) {
-    const result = await db.transaction().execute((trx) => deleteMessageAtSource(trx, run.mailbox.seatId, id, clock.now()));
+    const result = await db.transaction().execute(async (trx) => {
+      await run.lease?.hold(trx);
+      return deleteMessageAtSource(trx, run.mailbox.seatId, id, clock.now());
+    });
     if (result.messageDeleted) deleted++;
   }
   return deleted;
@@ -509,7 +521,8 @@ async function reconcile(run: Run, identitySince: Date | null): Promise<void> {
     .where('origin', '=', 'synced')
     .where('source_deleted_while_deauthorized_at', 'is', null);
   // Mail stored from another provider or mailbox before a change (R-06) is not this mailbox's to take back.
-  if (identitySince !== null) query = query.where('stored_at', '>=', identitySince);
+  // Both times are the database's: a worker's own clock may run behind the one that began the scan.
+  if (identitySince !== null) query = query.where('recorded_at', '>=', identitySince);
   const rows = await query.execute();
   const ids = rows.map((r) => r.provider_message_id);
   for (let i = 0; i < ids.length; i += CHUNK) {
@@ -548,12 +561,15 @@ async function retainGapDeletions(run: Run): Promise<void> {
       return facts === undefined || facts.isTrashed === true;
     });
     if (gone.length === 0) continue;
-    await db
-      .updateTable('mail_messages')
-      .set({ source_deleted_while_deauthorized_at: clock.now() })
-      .where('owner_seat_id', '=', run.mailbox.seatId)
-      .where('provider_message_id', 'in', gone)
-      .execute();
+    await db.transaction().execute(async (trx) => {
+      await run.lease?.hold(trx);
+      await trx
+        .updateTable('mail_messages')
+        .set({ source_deleted_while_deauthorized_at: clock.now() })
+        .where('owner_seat_id', '=', run.mailbox.seatId)
+        .where('provider_message_id', 'in', gone)
+        .execute();
+    });
   }
 }
 
@@ -584,11 +600,7 @@ async function incremental(run: Run): Promise<SyncOutcome> {
     if (catchUp && checkpoint.catchUp!.checked !== true) {
       if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
       await retainGapDeletions(run);
-      await db
-        .updateTable('sync_states')
-        .set({ checkpoint: JSON.stringify({ catchUp: { ...checkpoint.catchUp, checked: true } }), updated_at: clock.now() })
-        .where('authorization_id', '=', authorizationId)
-        .execute();
+      await saveRunState(run, { checkpoint: JSON.stringify({ catchUp: { ...checkpoint.catchUp, checked: true } }), updated_at: clock.now() });
     }
     for (let pages = 0; pages < INCREMENTAL_PAGES; pages++) {
       run.lease?.check();
@@ -598,11 +610,16 @@ async function incremental(run: Run): Promise<SyncOutcome> {
       await mirrorDeletions(run, page.removed);
       cursor = page.cursor;
       const now = clock.now();
-      await refreshCounts(db, run.mailbox, {
-        cursor: JSON.stringify(cursor),
-        updated_at: now,
-        ...(page.more ? {} : { last_synced_at: now, last_error: null, last_error_kind: null, ...(catchUp ? { checkpoint: null } : {}) }),
-      });
+      await refreshCounts(
+        db,
+        run.mailbox,
+        {
+          cursor: JSON.stringify(cursor),
+          updated_at: now,
+          ...(page.more ? {} : { last_synced_at: now, last_error: null, last_error_kind: null, ...(catchUp ? { checkpoint: null } : {}) }),
+        },
+        run.lease,
+      );
       if (!page.more) return 'completed';
     }
     return 'completed';
@@ -615,15 +632,11 @@ async function incremental(run: Run): Promise<SyncOutcome> {
       const lastSync = state.last_synced_at ?? state.historical_completed_at;
       const from = catchUp && lastSync && state.window_start ? new Date(Math.max(state.window_start.getTime(), lastSync.getTime() - CATCH_UP_MARGIN_MS)) : null;
       const resync: HistoricalCheckpoint = { scan: null, threads: {}, resync: { reconciled: false }, ...(from ? { catchUpSince: from.toISOString() } : {}) };
-      await db
-        .updateTable('sync_states')
-        .set({ phase: 'historical', cursor: null, checkpoint: JSON.stringify(resync), historical_started_at: now, historical_completed_at: null, last_error: error.message, last_error_kind: error.kind, updated_at: now })
-        .where('authorization_id', '=', authorizationId)
-        .execute();
+      await saveRunState(run, { phase: 'historical', cursor: null, checkpoint: JSON.stringify(resync), historical_started_at: now, historical_completed_at: null, last_error: error.message, last_error_kind: error.kind, updated_at: now });
       // The same run goes on with the scan, under the lease it holds.
       const outcome = await historical(run);
       return outcome === 'completed' || outcome === 'resynced' ? 'resynced' : outcome;
     }
-    return settle(deps, authorizationId, error);
+    return settle(deps, authorizationId, error, run.lease);
   }
 }

@@ -5,7 +5,7 @@
  * only a process that died (or froze for a whole lease) loses it. Works alike on PGlite and Postgres: a
  * compare-and-set on a row, no session-level lock that a connection pool or a single embedded session would blur.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type UpdateObject } from 'kysely';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 import { RetryLaterError } from '../jobs/index.ts';
@@ -28,6 +28,18 @@ export interface RunLease {
   readonly id: string;
   /** Throws `LeaseLostError` if another run has taken the grant over since the last renewal. */
   check(): void;
+  /**
+   * Writes the run's saved position (cursor, checkpoint, phase, counts, error) into the grant's sync state only while
+   * this lease still holds the grant, in the same UPDATE: a run whose process stalled past its lease, once another run
+   * has taken over, writes nothing and stops with `LeaseLostError`. Whatever its own clock says.
+   */
+  save(db: Kysely<DB>, set: UpdateObject<DB, 'sync_states'>): Promise<void>;
+  /**
+   * Inside a transaction that writes the run's mail (stored messages, decisions, deletions): share-locks the grant's
+   * sync state row if this lease still holds it, so a takeover waits for the commit and then sees what it wrote; throws
+   * `LeaseLostError` when another run already has the grant, and the transaction writes nothing.
+   */
+  hold(trx: Kysely<DB>): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -78,10 +90,34 @@ function startHeartbeat(db: Kysely<DB>, clock: Clock, authorizationId: string, i
     renewing = renewing.then(renew);
   }, Math.max(50, Math.floor(leaseMs / 3)));
   timer.unref();
+  const lose = (): never => {
+    lost = true;
+    throw new LeaseLostError(new Date(clock.now().getTime() + 1000));
+  };
   return {
     id,
     check() {
-      if (lost) throw new LeaseLostError(new Date(clock.now().getTime() + 1000));
+      if (lost) lose();
+    },
+    async save(db, set) {
+      const saved = await db
+        .updateTable('sync_states')
+        .set(set)
+        .where('authorization_id', '=', authorizationId)
+        .where('run_lease_id', '=', id)
+        .returning('authorization_id')
+        .executeTakeFirst();
+      if (!saved) lose();
+    },
+    async hold(trx) {
+      const held = await trx
+        .selectFrom('sync_states')
+        .select('authorization_id')
+        .where('authorization_id', '=', authorizationId)
+        .where('run_lease_id', '=', id)
+        .forShare()
+        .executeTakeFirst();
+      if (!held) lose();
     },
     async release() {
       released = true;

@@ -44,4 +44,21 @@ describe.each(backends.flatMap((b) => (['google', 'microsoft'] as const).map((p)
     expect(await runIncrementalSync(world.deps, c.grant.id)).toBe('resynced');
     expect((await storedMessageIds(world, c)).has(canonical(x.messageId)), 'deleted before the resync: removed by its reconcile').toBe(false);
   });
+
+  it('a message stored by a worker whose clock runs behind the one that began the scan is reconciled too', async () => {
+    const c = await mailboxCompany(world, provider, 'tiny', `reconcile-behind-${provider}-${_name}`);
+    // The scan is begun by a worker ten minutes ahead: when it began is not its clock's to say.
+    const ahead = { now: () => new Date(world.deps.clock.now().getTime() + 10 * 60_000) };
+    expect(await runHistoricalSync({ ...world.deps, clock: ahead as typeof world.deps.clock }, c.grant.id)).toBe('completed');
+    const box = `/_sim/mailboxes/${encodeURIComponent(c.address)}/messages`;
+    const person = receivedCandidateMessage(c).people.find((p) => p.kind === 'candidate')!;
+    const x = (await world.control('POST', box, { from: person.address, to: c.address, subject: 'Stored by the worker behind', text: 'Hello' })) as { id: string; messageId: string };
+    expect(await runIncrementalSync(world.deps, c.grant.id)).toBe('completed');
+    expect((await storedMessageIds(world, c)).has(canonical(x.messageId))).toBe(true);
+
+    await world.control('DELETE', `${box}/${encodeURIComponent(x.id)}?mode=permanent`);
+    await world.control('POST', '/_sim/faults', { provider, match: { path: provider === 'google' ? '/history' : 'delta' }, fault: 'cursor_expired', count: 1 });
+    expect(await runIncrementalSync(world.deps, c.grant.id)).toBe('resynced');
+    expect((await storedMessageIds(world, c)).has(canonical(x.messageId)), 'deleted before the resync: removed by its reconcile').toBe(false);
+  });
 });

@@ -394,8 +394,13 @@ export class ContractSuspendedError extends RetryLaterError {
   }
 }
 
-/** Test-only: `insideTransaction` runs after the batch's checks, before its writes (a test holds a batch open there). */
+/**
+ * `fence`: runs inside the batch's transaction, after its checks and before its writes; throwing there writes nothing
+ * (the sync run's lease, `RunLease.hold`). Test-only: `insideTransaction` runs at the same point (a test holds a batch
+ * open there).
+ */
 export interface IngestBatchHooks {
+  readonly fence?: (trx: Db) => Promise<void>;
   readonly insideTransaction?: () => Promise<void>;
 }
 
@@ -450,6 +455,7 @@ export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'],
       .forShare()
       .executeTakeFirst();
     if (grant?.state !== 'authorized' || grant.address?.toLowerCase() !== mailbox.owner.address.toLowerCase()) throw new GrantEndedError(new Date(now.getTime() + 1000));
+    await hooks?.fence?.(trx);
     await hooks?.insideTransaction?.();
     const outcomes: Record<StoreOutcome, number> = { inserted: 0, already_stored: 0, matched_sent: 0, duplicate_message_id: 0 };
     const stored: Array<{ providerMessageId: string } & StoreMessageResult> = [];
