@@ -54,7 +54,7 @@ export interface Product {
  * `jobs`, the job queue runs with every worker registered in the web role: the OAuth callback enqueues the
  * historical sync, and only `POST /_test/jobs/drain` runs it, so a test steps the sync at its own pace.
  */
-export async function startProduct(options: { simulatorUrl?: string; jobs?: boolean } = {}): Promise<Product> {
+export async function startProduct(options: { simulatorUrl?: string; jobs?: boolean; imageProxy?: NonNullable<Parameters<typeof startTestApi>[1]>['imageProxy'] } = {}): Promise<Product> {
   const database = await backends[0]!.open();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -63,6 +63,7 @@ export async function startProduct(options: { simulatorUrl?: string; jobs?: bool
     ...(options.simulatorUrl ? { simulatorUrl: options.simulatorUrl } : {}),
     publicUrl: url,
     serveWeb: true,
+    ...(options.imageProxy ? { imageProxy: options.imageProxy } : {}),
     ...(options.jobs ? { drain: () => ref.jobs!.drain(), jobs: { send: (...args) => ref.jobs!.send(...args) } } : {}),
   });
   if (options.jobs) ref.jobs = await startTestJobs(database, api);

@@ -1,4 +1,7 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSeatMailbox } from '../../src/sync/ingest/candidates.ts';
@@ -22,7 +25,37 @@ const SAM = `sam@${DOMAIN}`;
 const CARLA = 'carla@mail.example';
 const SUBJECT = 'Backend role: next steps';
 const CV = Buffer.from('%PDF-1.4\n% Carla Candidate, curriculum vitae\n%%EOF\n');
-const TRACKER = 'https://tracker.example/open.gif?id=42';
+/** A 1×1 PNG, served by the sender's image server (a loopback server here). */
+const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a7e0a1d40000000049454e44ae426082', 'hex');
+/** A 200×48 banner in the product's indigo: the visible image of the journey's screenshots. */
+function banner(width = 200, height = 48): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes: Buffer) => (bytes.reduce((c, b) => crcTable[(c ^ b) & 0xff]! ^ (c >>> 8), 0xffffffff) ^ 0xffffffff) >>> 0;
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc(body), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  const rows = Buffer.concat(Array.from({ length: height }, () => Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => [0x43, 0x38, 0xca]).flat())])));
+  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+}
+const BANNER = banner();
+let images: http.Server;
+let imageBase: string;
+const imageRequests: Array<{ url: string; headers: http.IncomingHttpHeaders }> = [];
+const tracker = () => `${imageBase}/open.png?id=42`;
+const logo = () => `${imageBase}/logo.png`;
 
 let browser: Browser;
 let product: Product;
@@ -41,7 +74,15 @@ async function ingest(mailbox: SeatMailbox, specs: MailSpec[], now: Date) {
 beforeAll(async () => {
   prepareBrowserTests();
   sim = await startTestSimulators();
-  [browser, product] = await Promise.all([launchBrowser(), startProduct({ simulatorUrl: sim.url })]);
+  images = http.createServer((req, res) => {
+    imageRequests.push({ url: req.url ?? '', headers: req.headers });
+    res.writeHead(200, { 'content-type': 'image/png', 'set-cookie': 'seen=1' }).end(req.url === '/logo.png' ? BANNER : PNG);
+  });
+  await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
+  const imagePort = (images.address() as AddressInfo).port;
+  imageBase = `http://127.0.0.1:${imagePort}`;
+  // The sender's image server is on loopback here: only a test may name it, and only this port.
+  [browser, product] = await Promise.all([launchBrowser(), startProduct({ simulatorUrl: sim.url, imageProxy: { allowLoopback: [`127.0.0.1:${imagePort}`] } })]);
   const api = product.api;
   company = await createCompany(api, 'Reader Recruiting', DOMAIN);
   const c = company;
@@ -75,7 +116,7 @@ beforeAll(async () => {
   await ingest(
     mailbox,
     [
-      { id: 'first', thread: delivered.threadId, from: `Carla Candidate <${CARLA}>`, to: RITA, subject: SUBJECT, text: 'Hi Rita, I saw the backend role and would love to apply.', html: '<p>Hi Rita, I saw the backend role and would love to apply.</p>', date: ago(300) },
+      { id: 'first', thread: delivered.threadId, from: `Carla Candidate <${CARLA}>`, to: RITA, subject: SUBJECT, text: 'Hi Rita, I saw the backend role and would love to apply.', html: `<p>Hi Rita, I saw the backend role and would love to apply.</p><p><img src="${logo()}" alt="Carla's portfolio" width="200" height="48"></p><img src="${tracker()}" width="1" height="1" alt="">`, date: ago(300) },
       { id: 'ask', thread: delivered.threadId, from: `Rita Recruiter <${RITA}>`, to: CARLA, subject: `Re: ${SUBJECT}`, isSent: true, text: 'Thanks Carla! Could you send your CV?\n\nOn Mon, 2 Nov 2026 at 09:00, Carla Candidate <carla@mail.example> wrote:\n> Hi Rita, I saw the backend role and would love to apply.', date: ago(200) },
       { ...latest, id: delivered.id, thread: delivered.threadId },
       {
@@ -86,13 +127,6 @@ beforeAll(async () => {
     ],
     now,
   );
-  // A body with a remote image, as a sanitiser that lets remote images through would store it (the reader must not
-  // rely on the server having removed them).
-  await api.ctx.db
-    .updateTable('mail_messages')
-    .set({ body_html: `<p>Hi Rita, I saw the backend role and would love to apply.</p><img src="${TRACKER}" width="1" height="1" alt="">` })
-    .where('provider_message_id', '=', 'first')
-    .execute();
   const privateMessage = await api.ctx.db.selectFrom('mail_messages').innerJoin('mail_attachments', 'mail_attachments.message_id', 'mail_messages.id').select(['mail_messages.id as messageId', 'mail_attachments.id as attachmentId']).where('provider_message_id', '=', 'private-cv').executeTakeFirstOrThrow();
   privateAttachmentUrl = `/api/v1/messages/${privateMessage.messageId}/attachments/${privateMessage.attachmentId}`;
   // Everything but the salary thread is shared, so that Sam reads the same conversations.
@@ -123,6 +157,8 @@ afterAll(async () => {
   await browser?.close();
   await product?.close();
   await sim?.close();
+  images?.closeAllConnections();
+  await new Promise((resolve) => images?.close(resolve));
 });
 
 async function openProfile(page: Page, email: string, candidateId: string) {
@@ -131,8 +167,8 @@ async function openProfile(page: Page, email: string, candidateId: string) {
   await page.goto(`${product.url}/candidates/${candidateId}`);
 }
 
-/** The sandbox refuses script and the page's policy refuses remote images: the only complaints a reader may cause. */
-const unexpected = (problems: string[]) => problems.filter((p) => !/image 'https:\/\/tracker\.example\/open\.gif\?id=42' violates the following Content Security Policy/.test(p));
+/** The reader causes no complaint at all: no script error, no policy violation, no failed image. */
+const unexpected = (problems: string[]) => problems;
 
 describe('the Messages tab as an email reader', () => {
   it('lists conversations collapsed with the newest open, earlier messages as one-line summaries, one set of actions per thread and a menu per message', async () => {
@@ -221,29 +257,46 @@ describe('the Messages tab as an email reader', () => {
     await context.close();
   });
 
-  it('blocks remote images until "Show images" is chosen for that message', async () => {
+  it('holds remote images back until "Show images" is chosen for that message, then loads them through the product', async () => {
     const { context, page, problems } = await openPage(browser);
-    const tracked: string[] = [];
+    const direct: string[] = [];
+    const failed: string[] = [];
     page.on('request', (request) => {
-      if (request.url().startsWith('https://tracker.example')) tracked.push(request.url());
+      if (request.url().startsWith(imageBase)) direct.push(request.url());
     });
+    page.on('requestfailed', (request) => failed.push(request.url()));
+    page.on('response', (response) => {
+      if (response.status() >= 400) failed.push(`${response.status()} ${response.url()}`);
+    });
+    const before = imageRequests.length;
     await openProfile(page, RITA, company.candidate.id);
     const thread = page.getByTestId('thread').first();
     await thread.locator('.message-summary').first().click();
     const first = thread.getByTestId('message').first();
     const notice = first.getByTestId('images-blocked');
     await notice.waitFor();
-    expect(await notice.textContent()).toContain('1 remote image hidden');
+    expect(await notice.textContent()).toContain('2 remote images hidden');
     const frame = page.frameLocator(`iframe[title="Message from Carla Candidate <${CARLA}>"]`).first();
     await frame.getByText('would love to apply').waitFor();
-    expect(await frame.locator('img[src^="https:"]').count()).toBe(0);
-    expect(await frame.locator(`img[data-blocked-src="${TRACKER}"]`).count()).toBe(1);
-    expect(tracked).toEqual([]);
+    // Held back: the address waits in an attribute no browser loads; nobody asked the sender's server for it.
+    expect(await frame.locator('img[src]').count()).toBe(0);
+    expect(await frame.locator(`img[data-remote-src="${tracker()}"]`).count()).toBe(1);
+    expect(await frame.locator(`img[data-remote-src="${logo()}"]`).count()).toBe(1);
+    expect(imageRequests.length).toBe(before);
     await screenshot(page, 'reader-images-blocked', { fullPage: false });
-    // Only this message's images are asked for; the others stay blocked.
+    // Only this message's images are asked for, through the product's image proxy: the browser never reaches the
+    // sender's server, which sees the product's request only (no cookie, no Referer of the reader).
     await notice.getByRole('button', { name: 'Show images' }).click();
-    await expect.poll(() => frame.locator(`img[src="${TRACKER}"]`).count()).toBe(1);
-    expect(await notice.textContent()).toContain('Remote images are shown for this message.');
+    const shown = frame.locator('img[src^="/api/v1/messages/"]');
+    await expect.poll(() => shown.count()).toBe(2);
+    await expect.poll(() => shown.evaluateAll((all: HTMLImageElement[]) => all.map((img) => img.complete && img.naturalWidth))).toEqual([200, 1]);
+    expect(await notice.textContent()).toContain('Remote images are shown for this message');
+    expect(imageRequests.slice(before).map((r) => r.url).sort()).toEqual(['/logo.png', '/open.png?id=42']);
+    const sent = imageRequests.at(-1)!.headers;
+    expect([sent.cookie, sent.referer, sent['user-agent']]).toEqual([undefined, undefined, 'recruiter-sync-image-proxy']);
+    expect(direct).toEqual([]);
+    expect(failed).toEqual([]);
+    await screenshot(page, 'reader-images-shown', { fullPage: false });
     expect(unexpected(problems)).toEqual([]);
     await context.close();
   });
