@@ -1,8 +1,9 @@
-import type { ExpressionBuilder, Selectable, SqlBool } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import PostalMime from 'postal-mime';
 import { AppError, forbidden, notFound } from '../errors.ts';
 import { ProviderError } from '../providers/errors.ts';
-import type { DB, MailMessagesTable, Visibility } from '../store/schema.ts';
+import type { DB, EmailAccess, MailMessagesTable, Visibility } from '../store/schema.ts';
+import { compiledRead } from '../store/compiled.ts';
 import { messageVisibleTo, ownedByViewer, type Viewer } from '../store/visibility.ts';
 import { withMailboxBudget } from '../sync/quota-budget.ts';
 import { assertContractVisible, type Actor } from './actors.ts';
@@ -54,10 +55,20 @@ export interface ThreadView {
 /** Only a user can see mail (it is seat-owned); R-02: nothing is shown while the email level is off. */
 async function viewerFor(ctx: ServiceContext, actor: Actor, contractId: string): Promise<Viewer> {
   assertContractVisible(actor, contractId);
+  const reader = seatReader(actor);
+  return viewerOf(reader, contractId, (await loadContract(ctx.db, contractId)).email_access);
+}
+
+type UserActor = Extract<Actor, { kind: 'user' }>;
+
+function seatReader(actor: Actor): UserActor {
   if (actor.kind !== 'user') throw forbidden('Messages belong to seats: act as a user (X-Act-As-User) to read them.');
-  const contract = await loadContract(ctx.db, contractId);
-  if (contract.email_access === 'off') throw new AppError('email_disabled', 'Email is turned off for your company, so synced messages are not shown.');
-  return { userId: actor.userId, contractId };
+  return actor;
+}
+
+function viewerOf(reader: UserActor, contractId: string, emailAccess: EmailAccess): Viewer {
+  if (emailAccess === 'off') throw new AppError('email_disabled', 'Email is turned off for your company, so synced messages are not shown.');
+  return { userId: reader.userId, contractId };
 }
 
 const addressesOf = (value: unknown): string[] => (Array.isArray(value) ? value.map((v: { address: string }) => v.address) : []);
@@ -65,16 +76,46 @@ const addressesOf = (value: unknown): string[] => (Array.isArray(value) ? value.
 /** R-61: `isOwner` says whether the caller may change the visibility — the owner in the same tenure, not any former holder. */
 const ownerColumn = (viewer: Viewer) => (eb: ExpressionBuilder<DB, 'mail_messages'>) => ownedByViewer(eb, viewer).as('is_owner');
 
-type MessageRow = Selectable<MailMessagesTable> & { is_owner: SqlBool; owner_name?: string | null };
+type MessageRow = Selectable<MailMessagesTable> & { is_owner: SqlBool; owner_name: string | null; attachment_list: AttachmentRow[] | string | null };
+
+interface AttachmentRow {
+  id: string;
+  filename: string;
+  content_type: string;
+  size_bytes: number;
+}
 
 /**
  * A message sent from the product carries the bare mailbox address in From (the seat's grant knows no name);
- * the sender's display name is then the owner's name, as a mail client would show for synced mail.
+ * the sender's display name is then the owner's name, as a mail client would show for synced mail. Only such
+ * messages look the owner up.
  */
 const ownerName = (eb: ExpressionBuilder<DB, 'mail_messages'>) =>
-  eb.selectFrom('users as owner').select('owner.name').whereRef('owner.id', '=', 'mail_messages.owner_user_id').as('owner_name');
+  eb
+    .case()
+    .when(eb.and([eb('mail_messages.from_name', 'is', null), eb('mail_messages.origin', '=', 'sent_from_product')]))
+    .then(eb.selectFrom('users as owner').select('owner.name').whereRef('owner.id', '=', 'mail_messages.owner_user_id'))
+    .else(null)
+    .end()
+    .as('owner_name');
 
-function messageView(row: MessageRow, attachments: AttachmentView[] = []): MessageView {
+/**
+ * The attachment metadata of the message, as synced, ordered by file name: read in the same statement as the
+ * message (the caller's visibility filter applies to both).
+ */
+const attachmentList = () =>
+  sql<AttachmentRow[]>`(SELECT coalesce(json_agg(json_build_object('id', a.id, 'filename', a.filename, 'content_type', a.content_type, 'size_bytes', a.size_bytes) ORDER BY a.filename, a.id), '[]'::json)
+    FROM mail_attachments a WHERE a.message_id = mail_messages.id)`.as('attachment_list');
+
+/** Every read of a message selects these columns: the row, whether the viewer owns it, the sender's name, attachments. */
+const messageColumns = (viewer: Viewer) => (eb: ExpressionBuilder<DB, 'mail_messages'>) => [ownerColumn(viewer)(eb), ownerName(eb), attachmentList()];
+
+function attachmentsFrom(value: MessageRow['attachment_list']): AttachmentView[] {
+  const list: AttachmentRow[] = typeof value === 'string' ? (JSON.parse(value) as AttachmentRow[]) : (value ?? []);
+  return list.map((a) => ({ id: a.id, filename: a.filename, contentType: a.content_type, sizeBytes: Number(a.size_bytes) }));
+}
+
+function messageView(row: MessageRow): MessageView {
   return {
     id: row.id,
     threadId: row.thread_id,
@@ -93,52 +134,63 @@ function messageView(row: MessageRow, attachments: AttachmentView[] = []): Messa
     origin: row.origin,
     ownerSeatId: row.owner_seat_id,
     isOwner: Boolean(row.is_owner),
-    attachments,
+    attachments: attachmentsFrom(row.attachment_list),
   };
 }
 
-/** Attachment metadata of messages the caller may already see (the caller filtered `messageIds` by visibility). */
-async function attachmentsOf(ctx: ServiceContext, messageIds: string[]): Promise<Map<string, AttachmentView[]>> {
-  const byMessage = new Map<string, AttachmentView[]>();
-  for (let i = 0; i < messageIds.length; i += 1000) {
-    const rows = await ctx.db
-      .selectFrom('mail_attachments')
-      .select(['id', 'message_id', 'filename', 'content_type', 'size_bytes'])
-      .where('message_id', 'in', messageIds.slice(i, i + 1000))
-      .orderBy('filename')
-      .orderBy('id')
-      .execute();
-    for (const row of rows) {
-      const list = byMessage.get(row.message_id) ?? [];
-      list.push({ id: row.id, filename: row.filename, contentType: row.content_type, sizeBytes: Number(row.size_bytes) });
-      byMessage.set(row.message_id, list);
-    }
-  }
-  return byMessage;
-}
+/** The statement behind the Messages tab, compiled once: see `listCandidateMessages`. */
+const candidateMessages = compiledRead(['userId', 'contractId', 'candidateId'], (db, { userId, contractId, candidateId }) => {
+  const viewer: Viewer = { userId, contractId };
+  return db
+    .selectFrom('candidates')
+    .innerJoin('contracts', 'contracts.id', 'candidates.contract_id')
+    .leftJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('mail_messages')
+          .selectAll('mail_messages')
+          .select(messageColumns(viewer))
+          .where('candidates.contract_id', '=', viewer.contractId)
+          .where('contracts.email_access', '!=', 'off')
+          .where('mail_messages.candidate_id', '=', candidateId)
+          .where(messageVisibleTo(viewer))
+          .as('m'),
+      (join) => join.onTrue(),
+    )
+    .select(['candidates.contract_id as candidate_contract_id', 'contracts.email_access as contract_email_access'])
+    .selectAll('m')
+    .where('candidates.id', '=', candidateId)
+    .orderBy('m.sent_at')
+    .orderBy('m.id');
+});
 
+/** The statement `listCandidateMessages` sends when a user reads a candidate's messages (benchmarks explain it). */
+export const candidateMessagesStatement = (db: Kysely<DB>, viewer: Viewer, candidateId: string) => candidateMessages.statement(db, { ...viewer, candidateId });
+
+/**
+ * The Messages tab: one statement reads the candidate, its contract's email level and — only when the caller
+ * may read that contract's mail — the candidate's messages visible to the caller (R-60 … R-63) with their
+ * attachments, oldest first; the checks then run in the order of the other reads (unknown candidate, another
+ * contract's candidate, not a user, email turned off).
+ */
 export async function listCandidateMessages(ctx: ServiceContext, actor: Actor, candidateId: string): Promise<ThreadView[]> {
-  const candidate = await loadCandidate(ctx.db, actor, candidateId);
-  const viewer = await viewerFor(ctx, actor, candidate.contract_id);
-  const rows = await ctx.db
-    .selectFrom('mail_messages')
-    .selectAll('mail_messages')
-    .select(ownerColumn(viewer))
-    .select(ownerName)
-    .where('mail_messages.candidate_id', '=', candidateId)
-    .where(messageVisibleTo(viewer))
-    .orderBy('mail_messages.sent_at')
-    .orderBy('mail_messages.id')
-    .execute();
-  const attachments = rows.length > 0 ? await attachmentsOf(ctx, rows.map((r) => r.id)) : new Map<string, AttachmentView[]>();
+  // Integrations hold no seat: they learn whether the candidate exists for them, then are refused.
+  if (actor.kind !== 'user') await loadCandidate(ctx.db, actor, candidateId);
+  const reader = seatReader(actor);
+  const rows = await candidateMessages(ctx.db, { userId: reader.userId, contractId: reader.contractId, candidateId });
+  const found = rows[0];
+  if (!found) throw notFound('candidate');
+  assertContractVisible(actor, found.candidate_contract_id, 'candidate');
+  viewerOf(reader, found.candidate_contract_id, found.contract_email_access);
   const threads = new Map<string, ThreadView>();
   for (const row of rows) {
-    const view = messageView(row, attachments.get(row.id));
-    const thread = threads.get(row.thread_id) ?? { threadId: row.thread_id, subject: row.subject, lastActivityAt: row.sent_at, visibility: 'contract' as Visibility, messages: [] };
-    thread.messages.push(view);
-    thread.lastActivityAt = row.sent_at;
-    if (row.visibility === 'private') thread.visibility = 'private';
-    threads.set(row.thread_id, thread);
+    if (row.id === null) continue;
+    const message = messageView(row as MessageRow);
+    const thread = threads.get(message.threadId) ?? { threadId: message.threadId, subject: message.subject, lastActivityAt: message.sentAt, visibility: 'contract' as Visibility, messages: [] };
+    thread.messages.push(message);
+    thread.lastActivityAt = message.sentAt;
+    if (message.visibility === 'private') thread.visibility = 'private';
+    threads.set(message.threadId, thread);
   }
   return [...threads.values()].sort((a, b) => b.lastActivityAt.getTime() - a.lastActivityAt.getTime());
 }
@@ -147,7 +199,7 @@ async function loadVisibleMessage(ctx: ServiceContext, actor: Actor, messageId: 
   const row = await ctx.db.selectFrom('mail_messages').select(['contract_id']).where('id', '=', messageId).executeTakeFirst();
   if (!row) throw notFound('message');
   const viewer = await viewerFor(ctx, actor, row.contract_id);
-  const visible = await ctx.db.selectFrom('mail_messages').selectAll('mail_messages').select(ownerColumn(viewer)).select(ownerName).where('mail_messages.id', '=', messageId).where(messageVisibleTo(viewer)).executeTakeFirst();
+  const visible = await ctx.db.selectFrom('mail_messages').selectAll('mail_messages').select(messageColumns(viewer)).where('mail_messages.id', '=', messageId).where(messageVisibleTo(viewer)).executeTakeFirst();
   // A message the caller may not see does not exist for them.
   if (!visible) throw notFound('message');
   return { row: visible, viewer };
@@ -155,7 +207,7 @@ async function loadVisibleMessage(ctx: ServiceContext, actor: Actor, messageId: 
 
 export async function getMessage(ctx: ServiceContext, actor: Actor, messageId: string): Promise<MessageView> {
   const { row } = await loadVisibleMessage(ctx, actor, messageId);
-  return messageView(row, (await attachmentsOf(ctx, [row.id])).get(row.id));
+  return messageView(row);
 }
 
 export interface AttachmentDownload {
@@ -216,8 +268,6 @@ function attachmentError(error: unknown): unknown {
 /** R-61: only the owner changes a message's visibility. */
 export async function setMessageVisibility(ctx: ServiceContext, actor: Actor, messageId: string, visibility: Visibility): Promise<MessageView> {
   const { row, viewer } = await loadVisibleMessage(ctx, actor, messageId);
-  // Read before the transaction: on the embedded database a read outside it would wait for it to end.
-  const attachments = (await attachmentsOf(ctx, [row.id])).get(row.id);
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     const updated = await trx
@@ -231,7 +281,7 @@ export async function setMessageVisibility(ctx: ServiceContext, actor: Actor, me
     if (row.visibility !== visibility) {
       await recordAudit(trx, { contractId: row.contract_id, actor, action: 'message.visibility_changed', targetType: 'message', targetId: messageId, at: now, details: { from: row.visibility, to: visibility } });
     }
-    return messageView({ ...updated, is_owner: true, owner_name: row.owner_name }, attachments);
+    return messageView({ ...updated, is_owner: true, owner_name: row.owner_name, attachment_list: row.attachment_list });
   });
 }
 
