@@ -17,6 +17,38 @@ const WAIT_STEP_MS = 50;
  * A refusal marks the grant `needs_reauthorization` with the reason and stops its syncing (R-12).
  */
 export async function accessTokenFor(deps: MailboxDeps, authorizationId: string): Promise<string> {
+  return (await accessTokenWithExpiry(deps, authorizationId)).token;
+}
+
+interface HeldToken {
+  readonly token: string;
+  readonly expiresAt: number;
+}
+
+/** Access tokens this process holds for the sync's provider calls, by grant id. */
+const held = new Map<string, HeldToken>();
+
+/**
+ * `accessTokenFor` without a database read per call: the token is kept in the process until `REFRESH_AHEAD_MS`
+ * before it expires. For callers that check the grant themselves as they go (a sync run checks it before every page
+ * and in every batch's transaction), and that drop it (`forgetAccessToken`) when the provider refuses it or the
+ * grant has ended.
+ */
+export async function heldAccessToken(deps: MailboxDeps, authorizationId: string): Promise<string> {
+  const kept = held.get(authorizationId);
+  if (kept !== undefined && kept.expiresAt - deps.clock.now().getTime() > REFRESH_AHEAD_MS) return kept.token;
+  const fresh = await accessTokenWithExpiry(deps, authorizationId);
+  if (fresh.expiresAt === null) held.delete(authorizationId);
+  else held.set(authorizationId, { token: fresh.token, expiresAt: fresh.expiresAt.getTime() });
+  return fresh.token;
+}
+
+/** Drops the token this process holds for a grant (refused by the provider, or the grant ended). */
+export function forgetAccessToken(authorizationId: string): void {
+  held.delete(authorizationId);
+}
+
+async function accessTokenWithExpiry(deps: MailboxDeps, authorizationId: string): Promise<{ token: string; expiresAt: Date | null }> {
   const deadline = Date.now() + LEASE_MS + 5_000;
   for (;;) {
     const row = await deps.db.selectFrom('mailbox_authorizations').selectAll().where('id', '=', authorizationId).executeTakeFirstOrThrow();
@@ -26,7 +58,7 @@ export async function accessTokenFor(deps: MailboxDeps, authorizationId: string)
     }
     const now = deps.clock.now();
     if (row.access_token_expires_at && row.access_token_expires_at.getTime() - now.getTime() > REFRESH_AHEAD_MS) {
-      return deps.cipher.open(row.access_token_ciphertext, `${row.id}:access`);
+      return { token: deps.cipher.open(row.access_token_ciphertext, `${row.id}:access`), expiresAt: row.access_token_expires_at };
     }
     const leaseId = newId();
     const claimed = await deps.db
@@ -58,7 +90,7 @@ async function refreshUnderLease(
   scopes: string[],
   seatId: string,
   contractId: string,
-): Promise<string> {
+): Promise<{ token: string; expiresAt: Date | null }> {
   try {
     const tokens = await deps.providers.oauth(provider).refresh(refreshToken, scopes);
     const now = deps.clock.now();
@@ -82,7 +114,7 @@ async function refreshUnderLease(
       await deps.providers.oauth(provider).revoke(tokens.refreshToken ?? tokens.accessToken).catch(() => undefined);
       throw new AppError('not_authorized', 'This mailbox was disconnected.');
     }
-    return tokens.accessToken;
+    return { token: tokens.accessToken, expiresAt: tokens.expiresAt ?? null };
   } catch (error) {
     if (error instanceof ProviderError && (error.kind === 'auth' || error.kind === 'consent')) {
       const now = deps.clock.now();

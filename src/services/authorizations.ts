@@ -1,5 +1,6 @@
 import type { AuthorizationKind, Provider } from '../domain/types.ts';
 import { newId } from '../ids.ts';
+import { forgetAccessToken } from './access-tokens.ts';
 import type { Actor } from './actors.ts';
 import { recordAudit } from './audit.ts';
 import type { Tx } from './context.ts';
@@ -48,6 +49,7 @@ export async function deauthorizeGrants(
   if (params.seatId) select = select.where('seat_id', '=', params.seatId);
   const ending = await select.execute();
   const endingIds = new Set(ending.map((g) => g.id));
+  for (const id of endingIds) forgetAccessToken(id);
   for (const grant of ending) {
     // Push channels are ended at the provider with these tokens before the refresh token is revoked (tokens.revoke).
     await queuePushStops(trx, grant, params.reason, params.now);

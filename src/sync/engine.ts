@@ -9,8 +9,8 @@ import { normalizeAddress } from '../domain/addresses.ts';
 import { AppError } from '../errors.ts';
 import { RetryLaterError } from '../jobs/index.ts';
 import { ProviderError } from '../providers/errors.ts';
-import type { MailClient, MailProviders, Opaque } from '../providers/mail.ts';
-import { accessTokenFor, reauthorizationMessage } from '../services/access-tokens.ts';
+import type { HistoricalScanPage, MailClient, MailProviders, Opaque } from '../providers/mail.ts';
+import { forgetAccessToken, heldAccessToken, reauthorizationMessage } from '../services/access-tokens.ts';
 import { recordAudit } from '../services/audit.ts';
 import type { MailboxDeps } from '../services/mailbox-authorization.ts';
 import type { DB } from '../store/schema.ts';
@@ -32,6 +32,21 @@ const ATTEMPTS = 4;
 /** Pages per incremental run; a run that has more hands over to the next one. */
 const INCREMENTAL_PAGES = 50;
 const CHUNK = 100;
+/** Messages a historical sync gathers from its pages before deciding and storing them together. */
+const HISTORICAL_BATCH = 500;
+/** A page that takes longer than this to come has the pages read before it stored meanwhile. */
+const SLOW_PAGE_MS = 1_000;
+
+/** Whether `promise` settles (either way) within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 type Db = Kysely<DB>;
 
@@ -66,7 +81,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function withRetry<T>(run: Run, call: (accessToken: string) => Promise<T>): Promise<T> {
   let renewed = false;
   for (let attempt = 1; ; attempt++) {
-    const token = await accessTokenFor(run.deps, run.authorizationId);
+    // Held in the process until shortly before it expires: the run checks its grant before every page and batch.
+    const token = await heldAccessToken(run.deps, run.authorizationId);
     try {
       // R-27: every call of the run draws on the mailbox's quota budget, shared with every other process.
       return await withMailboxBudget(run.deps, run.mailbox.provider, run.identity?.address ?? null, run.authorizationId, () => call(token));
@@ -75,10 +91,12 @@ export async function withRetry<T>(run: Run, call: (accessToken: string) => Prom
         // The access token was refused before its time (revoked, sessions ended): one renewal decides whether
         // the grant still stands; a refused renewal marks it needs_reauthorization (R-12).
         renewed = true;
+        forgetAccessToken(run.authorizationId);
         await expireAccessToken(run.deps, run.authorizationId);
         continue;
       }
       if (error instanceof ProviderError && (error.kind === 'auth' || error.kind === 'consent')) {
+        forgetAccessToken(run.authorizationId);
         await refuseGrant(run.deps, run.authorizationId, error);
         throw new AppError('needs_reauthorization', reauthorizationMessage(refusalReason(run.mailbox.provider, error)));
       }
@@ -118,7 +136,10 @@ async function refuseGrant(deps: SyncDeps, authorizationId: string, error: Provi
 
 async function openRun(deps: SyncDeps, authorizationId: string): Promise<Run | null> {
   const grant = await deps.db.selectFrom('mailbox_authorizations').select(['seat_id', 'state', 'kind', 'provider', 'address']).where('id', '=', authorizationId).executeTakeFirst();
-  if (!grant || grant.kind !== 'email' || grant.state !== 'authorized') return null;
+  if (!grant || grant.kind !== 'email' || grant.state !== 'authorized') {
+    forgetAccessToken(authorizationId);
+    return null;
+  }
   const mailbox = await loadSeatMailbox(deps.db, grant.seat_id);
   const identity: CursorIdentity = { provider: grant.provider, address: grant.address === null ? null : grant.address.trim().toLowerCase() };
   return { deps, authorizationId, mailbox, client: deps.mail.client(grant.provider), candidates: new CandidateCache(deps.db), identity };
@@ -250,7 +271,11 @@ export async function processMessages(run: Run, facts: readonly MessageFacts[], 
   return ingestedIds.length;
 }
 
-/** With the run's lease, the write is fenced on it (`RunLease.save`). */
+/**
+ * Counts the seat's decisions and synced messages exactly, once at the end of a historical sync or a backfill; in
+ * between, the writes that change them keep them (`ingestBatch`, `deleteMessageAtSource`). With the run's lease, the
+ * write is fenced on it (`RunLease.save`).
+ */
 export async function refreshCounts(db: Db, mailbox: SeatMailbox, set: Record<string, unknown>, lease?: RunLease): Promise<void> {
   const [examined, ingested] = await Promise.all([
     db.selectFrom('ingestion_decisions').select((eb) => eb.fn.countAll<string>().as('n')).where('seat_id', '=', mailbox.seatId).executeTakeFirstOrThrow(),
@@ -383,30 +408,65 @@ async function historical(run: Run): Promise<SyncOutcome> {
 
     checkpoint.addresses ??= await qualifyingAddresses(run);
     const addresses = checkpoint.addresses;
+    // Pages are gathered into a batch of about HISTORICAL_BATCH messages (a message listed by several address groups
+    // once), decided and stored together. The checkpoint saved after the batch is the position after its last page:
+    // a stopped run reads the batch's pages again, and storage being idempotent, nothing is stored twice.
+    const batch = new Map<string, MessageFacts>();
+    // R-36: threads first seen active since the last batch; their older messages decided before are revisited.
+    const becameActive = new Set<string>();
+    let estimate: number | null = null;
+    const withActivity = (m: MessageFacts): MessageFacts => {
+      const known = checkpoint.threads[m.providerThreadId];
+      return known === undefined ? m : { ...m, threadLastActivityAt: new Date(known) };
+    };
+    const flush = async (): Promise<void> => {
+      const messages = [...batch.values()];
+      const threads = [...becameActive];
+      batch.clear();
+      becameActive.clear();
+      await processMessages(run, messages.map(withActivity), sync);
+      await revisitInactive(run, threads, messages, withActivity, sync);
+    };
+    // The counts are kept by the batch's own writes (`ingestBatch`).
+    const save = () => saveRunState(run, { checkpoint: JSON.stringify(checkpoint), messages_estimated: estimate, updated_at: clock.now() });
     for (;;) {
-      run.lease?.check();
-      if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
-      const activeThreads = (ids: readonly string[]) => knownActiveThreads(run, checkpoint.threads, ids, cutoff);
-      const page = await withRetry(run, (token) => run.client.historicalPage(token, { addresses, since, checkpoint: checkpoint.scan, activeSince: new Date(cutoff), activeThreads }));
-      // R-36: the thread's latest activity as far as the scan has seen it (drafts are no activity).
-      const becameActive = new Set<string>();
-      for (const m of page.messages) {
-        const t = m.date.getTime();
-        if (m.isDraft || Number.isNaN(t) || t < cutoff) continue;
-        const known = checkpoint.threads[m.providerThreadId];
-        if (known === undefined) becameActive.add(m.providerThreadId);
-        if (known === undefined || Date.parse(known) < t) checkpoint.threads[m.providerThreadId] = m.date.toISOString();
+      let page: HistoricalScanPage | undefined;
+      let failure: unknown;
+      try {
+        do {
+          run.lease?.check();
+          if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
+          const activeThreads = (ids: readonly string[]) => knownActiveThreads(run, checkpoint.threads, ids, cutoff);
+          const scan = checkpoint.scan;
+          const reading = withRetry(run, (token) => run.client.historicalPage(token, { addresses, since, checkpoint: scan, activeSince: new Date(cutoff), activeThreads }));
+          // A page slow to come: the pages read so far are stored and their position saved meanwhile.
+          if (batch.size > 0 && !(await settlesWithin(reading, SLOW_PAGE_MS))) {
+            await flush();
+            await save();
+          }
+          const read = await reading;
+          page = read;
+          estimate = read.estimate;
+          // R-36: the thread's latest activity as far as the scan has seen it (drafts are no activity).
+          for (const m of read.messages) {
+            if (!batch.has(m.providerMessageId)) batch.set(m.providerMessageId, m);
+            const t = m.date.getTime();
+            if (m.isDraft || Number.isNaN(t) || t < cutoff) continue;
+            const known = checkpoint.threads[m.providerThreadId];
+            if (known === undefined) becameActive.add(m.providerThreadId);
+            if (known === undefined || Date.parse(known) < t) checkpoint.threads[m.providerThreadId] = m.date.toISOString();
+          }
+          checkpoint.scan = read.checkpoint;
+        } while (page.checkpoint !== null && batch.size < HISTORICAL_BATCH);
+      } catch (error) {
+        // A page the provider does not give now: the pages read before it are stored and their position saved first.
+        if (batch.size === 0 || !(error instanceof ProviderError || error instanceof RetryLaterError)) throw error;
+        failure = error;
       }
-      const withActivity = (m: MessageFacts): MessageFacts => {
-        const known = checkpoint.threads[m.providerThreadId];
-        return known === undefined ? m : { ...m, threadLastActivityAt: new Date(known) };
-      };
-      await processMessages(run, page.messages.map(withActivity), sync);
-      await revisitInactive(run, [...becameActive], page.messages, withActivity, sync);
-      checkpoint.scan = page.checkpoint;
-      const now = clock.now();
-      if (page.checkpoint === null) return await reconcileThenFinish(page.cursor ?? {}, page.estimate);
-      await refreshCounts(db, run.mailbox, { checkpoint: JSON.stringify(checkpoint), messages_estimated: page.estimate, updated_at: now }, run.lease);
+      await flush();
+      if (failure === undefined && page !== undefined && page.checkpoint === null) return await reconcileThenFinish(page.cursor ?? {}, page.estimate);
+      await save();
+      if (failure !== undefined) throw failure;
     }
   } catch (error) {
     return settle(deps, authorizationId, error, run.lease);
@@ -473,7 +533,9 @@ async function revisitInactive(run: Run, threads: string[], page: readonly Messa
 
 async function stillAuthorized(db: Db, authorizationId: string): Promise<boolean> {
   const row = await db.selectFrom('mailbox_authorizations').select('state').where('id', '=', authorizationId).executeTakeFirst();
-  return row?.state === 'authorized';
+  if (row?.state === 'authorized') return true;
+  forgetAccessToken(authorizationId);
+  return false;
 }
 
 /** R-37 with R-22: mirror deletions only while the grant is authorized. */
@@ -610,16 +672,12 @@ async function incremental(run: Run): Promise<SyncOutcome> {
       await mirrorDeletions(run, page.removed);
       cursor = page.cursor;
       const now = clock.now();
-      await refreshCounts(
-        db,
-        run.mailbox,
-        {
-          cursor: JSON.stringify(cursor),
-          updated_at: now,
-          ...(page.more ? {} : { last_synced_at: now, last_error: null, last_error_kind: null, ...(catchUp ? { checkpoint: null } : {}) }),
-        },
-        run.lease,
-      );
+      // The counts are kept by the page's own writes (`ingestBatch`, `deleteMessageAtSource`).
+      await saveRunState(run, {
+        cursor: JSON.stringify(cursor),
+        updated_at: now,
+        ...(page.more ? {} : { last_synced_at: now, last_error: null, last_error_kind: null, ...(catchUp ? { checkpoint: null } : {}) }),
+      });
       if (!page.more) return 'completed';
     }
     return 'completed';

@@ -73,6 +73,12 @@ async function purgeContract(db: Kysely<DB>, contractId: string, now: Date, cuto
       counts.messages += Number(messages.numDeletedRows);
       counts.threads += Number(threads.numDeletedRows);
     }
+    if (counts.messages > 0) {
+      // The seats' sync counters (otherwise kept by the writes that store and delete mail) follow the purge.
+      await sql`
+        UPDATE sync_states s SET messages_ingested = (SELECT count(*) FROM mail_messages m WHERE m.owner_seat_id = s.seat_id AND m.origin = 'synced')
+        WHERE s.seat_id IN (${sql.join([...new Set(due.map((t) => t.owner_seat_id))])})`.execute(trx);
+    }
     if (counts.threads > 0) {
       await recordAudit(trx, {
         contractId,

@@ -66,14 +66,18 @@ function decisionRow(record: DecisionRecord) {
   };
 }
 
-/** Upserts decisions by (seat, provider message id): the latest decision about a message replaces the earlier. */
-export async function recordDecisions(db: Db, records: readonly DecisionRecord[]): Promise<void> {
+/**
+ * Upserts decisions by (seat, provider message id): the latest decision about a message replaces the earlier. Returns
+ * how many were new rows (messages decided for the first time).
+ */
+export async function recordDecisions(db: Db, records: readonly DecisionRecord[]): Promise<number> {
   // One statement per 500; a message named twice in a batch keeps its last decision (ON CONFLICT may not touch a row twice).
   const byKey = new Map<string, DecisionRecord>();
   for (const r of records) byKey.set(`${r.seatId}\u0000${r.facts.providerMessageId}`, r);
   const rows = [...byKey.values()].map(decisionRow);
+  let added = 0;
   for (let i = 0; i < rows.length; i += 500) {
-    await db
+    const written = await db
       .insertInto('ingestion_decisions')
       .values(rows.slice(i, i + 500))
       .onConflict((oc) =>
@@ -86,12 +90,29 @@ export async function recordDecisions(db: Db, records: readonly DecisionRecord[]
           detail: eb.ref('excluded.detail'),
         })),
       )
+      // A row the statement inserted (rather than updated) has no deleting transaction id.
+      .returning(sql<boolean>`(xmax = 0)`.as('added'))
       .execute();
+    for (const row of written) if (row.added) added++;
   }
+  return added;
 }
 
 export async function recordDecision(db: Db, record: DecisionRecord): Promise<void> {
   await recordDecisions(db, [record]);
+}
+
+/**
+ * The seat's sync counters (decisions logged, synced messages stored), kept by the writes that change them in their
+ * own transaction, so progress shows during a sync without counting the seat's whole history.
+ */
+export async function addToSyncCounts(db: Db, seatId: string, examined: number, ingested: number): Promise<void> {
+  if (examined === 0 && ingested === 0) return;
+  await db
+    .updateTable('sync_states')
+    .set({ messages_examined: sql<number>`GREATEST(0, messages_examined + ${examined})`, messages_ingested: sql<number>`GREATEST(0, messages_ingested + ${ingested})` })
+    .where('authorization_id', 'in', (eb) => eb.selectFrom('mailbox_authorizations').select('id').where('seat_id', '=', seatId).where('kind', '=', 'email'))
+    .execute();
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -457,20 +478,91 @@ export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'],
     if (grant?.state !== 'authorized' || grant.address?.toLowerCase() !== mailbox.owner.address.toLowerCase()) throw new GrantEndedError(new Date(now.getTime() + 1000));
     await hooks?.fence?.(trx);
     await hooks?.insideTransaction?.();
+    // Threads of the batch already stored, and stored messages in threads started from the product that the batch's
+    // messages refer to: a message that may meet either (a Message-ID twin, a provisional thread to adopt) takes the
+    // careful path, one message at a time; the others are written together, a few statements for the whole batch.
+    const parsedOf = (i: number): ParsedMessage | null => {
+      const p = parsed[i];
+      return p === null || p === 'known' || p === undefined ? null : p;
+    };
+    const threadIds = [...new Set(items.filter((_, i) => parsedOf(i) !== null).map((item) => item.facts.providerThreadId))];
+    const threadKnown = new Set<string>();
+    for (let i = 0; i < threadIds.length; i += 500) {
+      const rows = await trx.selectFrom('mail_threads').select('provider_thread_id').where('owner_seat_id', '=', mailbox.seatId).where('provider_thread_id', 'in', threadIds.slice(i, i + 500)).execute();
+      for (const r of rows) threadKnown.add(r.provider_thread_id);
+    }
+    const fieldsOf = new Map<number, ReturnType<typeof messageFields>>();
+    const referenced = new Set<string>();
+    for (const [i, item] of items.entries()) {
+      const p = parsedOf(i);
+      if (p === null) continue;
+      const fields = messageFields({ mailbox, facts: item.facts, decision: item.decision, storedAt: now }, p);
+      fieldsOf.set(i, fields);
+      if (threadKnown.has(item.facts.providerThreadId)) continue;
+      for (const id of referencesOf(fields)) for (const form of messageIdForms(id)) referenced.add(form);
+    }
+    const initiatedForms = new Set<string>();
+    const referencedForms = [...referenced];
+    for (let i = 0; i < referencedForms.length; i += 500) {
+      const rows = await trx
+        .selectFrom('mail_messages as m')
+        .innerJoin('mail_threads as t', 't.id', 'm.thread_id')
+        .select('m.rfc_message_id')
+        .where('m.owner_seat_id', '=', mailbox.seatId)
+        .where('m.rfc_message_id', 'in', referencedForms.slice(i, i + 500))
+        .where('t.initiated_through_product', '=', true)
+        .execute();
+      for (const r of rows) if (r.rfc_message_id !== null) initiatedForms.add(r.rfc_message_id);
+    }
+
+    const results: Array<StoreMessageResult | undefined> = [];
+    const batchIds = new Set<string>();
+    const batchRfc = new Set<string>();
+    let pending: BulkRow[] = [];
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const written = await storeMessagesTogether(trx, mailbox, pending, now);
+      for (const [j, row] of pending.entries()) results[row.index] = written[j];
+      pending = [];
+    };
+    for (const [i, item] of items.entries()) {
+      const parse = parsed[i] ?? null;
+      if (parse === null) continue;
+      const { providerMessageId, providerThreadId } = item.facts;
+      const first = !batchIds.has(providerMessageId);
+      batchIds.add(providerMessageId);
+      const fields = fieldsOf.get(i);
+      if (parse !== 'known' && first && fields !== undefined) {
+        const rfc = rfcIds[i] ?? null;
+        const noTwin = fields.rfcMessageId === null || (rfc === fields.rfcMessageId && seen.get(rfc) === 1 && !storedRfc.has(rfc));
+        const references = referencesOf(fields);
+        const mayAdopt =
+          references.length > 0 && !threadKnown.has(providerThreadId) && references.some((id) => batchRfc.has(id) || messageIdForms(id).some((form) => initiatedForms.has(form)));
+        if (fields.rfcMessageId !== null) batchRfc.add(fields.rfcMessageId);
+        if (noTwin && !mayAdopt) {
+          pending.push({ index: i, facts: item.facts, parsed: parse, fields });
+          threadKnown.add(providerThreadId);
+          continue;
+        }
+      } else if (fields?.rfcMessageId) batchRfc.add(fields.rfcMessageId);
+      // The careful path sees every write before it in the batch.
+      await flush();
+      const source = parse === 'known' ? (item.raw === undefined ? {} : { raw: item.raw }) : { parsed: parse };
+      const rfc = rfcIds[i] ?? null;
+      const known = parse === 'known' || !first ? {} : { notStored: true, noMessageIdTwin: rfc !== null && seen.get(rfc) === 1 && !storedRfc.has(rfc) };
+      const result = await storeMessage(trx, { mailbox, facts: item.facts, ...source, decision: item.decision, storedAt: now, known });
+      if (result.outcome === 'inserted' || result.outcome === 'matched_sent') threadKnown.add(providerThreadId);
+      results[i] = result;
+    }
+    await flush();
+
     const outcomes: Record<StoreOutcome, number> = { inserted: 0, already_stored: 0, matched_sent: 0, duplicate_message_id: 0 };
     const stored: Array<{ providerMessageId: string } & StoreMessageResult> = [];
     const records: DecisionRecord[] = [];
-    const batchIds = new Set<string>();
     for (const [i, item] of items.entries()) {
-      const parse = parsed[i] ?? null;
+      const result = results[i];
       let notes: Record<string, unknown> | undefined;
-      if (parse !== null) {
-        const source = parse === 'known' ? (item.raw === undefined ? {} : { raw: item.raw }) : { parsed: parse };
-        const rfc = rfcIds[i] ?? null;
-        const first = !batchIds.has(item.facts.providerMessageId);
-        batchIds.add(item.facts.providerMessageId);
-        const known = parse === 'known' || !first ? {} : { notStored: true, noMessageIdTwin: rfc !== null && seen.get(rfc) === 1 && !storedRfc.has(rfc) };
-        const result = await storeMessage(trx, { mailbox, facts: item.facts, ...source, decision: item.decision, storedAt: now, known });
+      if (result !== undefined) {
         outcomes[result.outcome]++;
         stored.push({ providerMessageId: item.facts.providerMessageId, ...result });
         if (result.problems.length > 0) notes = { parseProblems: result.problems };
@@ -478,9 +570,150 @@ export async function ingestBatch(db: Db, mailbox: StoreMessageInput['mailbox'],
       }
       records.push({ seatId: mailbox.seatId, contractId: mailbox.contractId, facts: item.facts, decision: item.decision, decidedAt: now, ...(notes ? { notes } : {}) });
     }
-    await recordDecisions(trx, records);
+    const decided = await recordDecisions(trx, records);
     await recordThreadActivity(trx, mailbox.seatId, items.filter((item) => !item.decision.ingested).map((item) => item.facts));
+    await addToSyncCounts(trx, mailbox.seatId, decided, outcomes.inserted);
     return { examined: items.length, ingested: parsed.filter((p) => p !== null).length, outcomes, stored };
+  });
+}
+
+type Fields = ReturnType<typeof messageFields>;
+
+/** The Message-IDs a message refers to: In-Reply-To first, then References. */
+const referencesOf = (fields: Fields): string[] => [...(fields.inReplyTo === null ? [] : [fields.inReplyTo]), ...fields.references];
+
+/** A message of a batch known to need none of `storeMessage`'s per-message checks: not stored, no twin, no provisional thread. */
+interface BulkRow {
+  readonly index: number;
+  readonly facts: MessageFacts;
+  readonly parsed: ParsedMessage;
+  readonly fields: Fields;
+}
+
+/**
+ * Writes messages the way `storeMessage` writes each of them, with one statement per table for all of them: threads
+ * upserted (a thread named by several takes the first one's subject, counterpart and candidate, and the latest
+ * activity), messages inserted, attachments, and each thread's subject from its earliest message.
+ */
+async function storeMessagesTogether(trx: Db, mailbox: StoreMessageInput['mailbox'], rows: readonly BulkRow[], now: Date): Promise<StoreMessageResult[]> {
+  type ThreadRow = { id: string; provider_thread_id: string; candidate_id: string | null; counterpart: string; subject: string; last_activity_at: Date };
+  const threads = new Map<string, ThreadRow>();
+  for (const { facts, fields } of rows) {
+    const t = threads.get(facts.providerThreadId);
+    if (t === undefined) {
+      threads.set(facts.providerThreadId, { id: newId(), provider_thread_id: facts.providerThreadId, candidate_id: fields.candidateId, counterpart: fields.counterpart, subject: fields.subject, last_activity_at: fields.activityAt });
+      continue;
+    }
+    t.candidate_id ??= fields.candidateId;
+    if (fields.activityAt.getTime() > t.last_activity_at.getTime()) t.last_activity_at = fields.activityAt;
+  }
+  const threadIdOf = new Map<string, string>();
+  const threadRows = [...threads.values()];
+  for (let i = 0; i < threadRows.length; i += 500) {
+    const written = await trx
+      .insertInto('mail_threads')
+      .values(
+        threadRows.slice(i, i + 500).map((t) => ({
+          ...t,
+          contract_id: mailbox.contractId,
+          owner_seat_id: mailbox.seatId,
+          provider: mailbox.provider,
+          initiated_through_product: false,
+          created_at: now,
+        })),
+      )
+      .onConflict((oc) =>
+        oc.columns(['owner_seat_id', 'provider_thread_id']).doUpdateSet({
+          last_activity_at: sql<Date>`GREATEST(mail_threads.last_activity_at, excluded.last_activity_at)`,
+          candidate_id: sql<string | null>`COALESCE(mail_threads.candidate_id, excluded.candidate_id)`,
+        }),
+      )
+      .returning(['id', 'provider_thread_id'])
+      .execute();
+    for (const t of written) threadIdOf.set(t.provider_thread_id, t.id);
+  }
+
+  const messageIds = rows.map(() => newId());
+  const inserted = new Set<string>();
+  for (let i = 0; i < rows.length; i += 500) {
+    const written = await trx
+      .insertInto('mail_messages')
+      .values(
+        rows.slice(i, i + 500).map(({ facts, parsed, fields }, j) => ({
+          id: messageIds[i + j]!,
+          contract_id: mailbox.contractId,
+          owner_seat_id: mailbox.seatId,
+          // R-60/R-61: the seat's holder at the moment of storing, read in the same statement.
+          owner_user_id: sql<string | null>`(SELECT user_id FROM seats WHERE id = ${mailbox.seatId})`,
+          thread_id: threadIdOf.get(facts.providerThreadId)!,
+          candidate_id: fields.candidateId,
+          provider_message_id: facts.providerMessageId,
+          rfc_message_id: fields.rfcMessageId,
+          in_reply_to: fields.inReplyTo,
+          references_ids: fields.references,
+          direction: fields.direction,
+          from_address: fields.from?.address ?? '',
+          from_name: fields.from?.name ?? null,
+          to_addresses: JSON.stringify(fields.to),
+          cc_addresses: JSON.stringify(fields.cc),
+          counterpart: fields.counterpart,
+          subject: fields.subject,
+          sent_at: fields.sentAt,
+          snippet: parsed.snippet,
+          body_html: parsed.bodyHtml,
+          body_text: parsed.bodyText,
+          visibility: 'private' as const,
+          origin: 'synced' as const,
+          stored_at: now,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['owner_seat_id', 'provider_message_id']).doNothing())
+      .returning('id')
+      .execute();
+    for (const m of written) inserted.add(m.id);
+  }
+  // Stored meanwhile by another worker: those rows stand.
+  const lost = rows.filter((_, j) => !inserted.has(messageIds[j]!)).map((r) => r.facts.providerMessageId);
+  const standing = new Map<string, { id: string; thread_id: string }>();
+  for (let i = 0; i < lost.length; i += 500) {
+    const found = await trx.selectFrom('mail_messages').select(['id', 'thread_id', 'provider_message_id']).where('owner_seat_id', '=', mailbox.seatId).where('provider_message_id', 'in', lost.slice(i, i + 500)).execute();
+    for (const m of found) standing.set(m.provider_message_id, m);
+  }
+
+  const attachments = rows.flatMap(({ parsed }, j) =>
+    inserted.has(messageIds[j]!)
+      ? parsed.attachments.map((a) => ({ id: newId(), contract_id: mailbox.contractId, message_id: messageIds[j]!, filename: a.filename.slice(0, 500), content_type: a.contentType.slice(0, 200), size_bytes: Math.min(a.sizeBytes, 2_147_483_647) }))
+      : [],
+  );
+  for (let i = 0; i < attachments.length; i += 1000) await trx.insertInto('mail_attachments').values(attachments.slice(i, i + 1000)).execute();
+
+  // A thread reads as its earliest message: only the earliest of those written here can be earlier than the others.
+  const earliest = new Map<string, { messageId: string; subject: string; sentAt: Date }>();
+  for (const [j, { facts, fields }] of rows.entries()) {
+    if (!inserted.has(messageIds[j]!)) continue;
+    const threadId = threadIdOf.get(facts.providerThreadId)!;
+    const e = earliest.get(threadId);
+    const t = fields.sentAt.getTime();
+    if (e === undefined || t < e.sentAt.getTime() || (t === e.sentAt.getTime() && messageIds[j]! < e.messageId)) earliest.set(threadId, { messageId: messageIds[j]!, subject: fields.subject, sentAt: fields.sentAt });
+  }
+  const subjects = [...earliest];
+  for (let i = 0; i < subjects.length; i += 500) {
+    const values = sql.join(subjects.slice(i, i + 500).map(([threadId, e]) => sql`(${threadId}::uuid, ${e.messageId}::uuid, ${e.subject}::text, ${e.sentAt}::timestamptz)`));
+    await sql`
+      UPDATE mail_threads t SET subject = v.subject
+      FROM (VALUES ${values}) AS v(thread_id, message_id, subject, sent_at)
+      WHERE t.id = v.thread_id
+        AND NOT EXISTS (
+          SELECT 1 FROM mail_messages earlier
+          WHERE earlier.thread_id = v.thread_id AND earlier.id <> v.message_id
+            AND (earlier.sent_at < v.sent_at OR (earlier.sent_at = v.sent_at AND earlier.id < v.message_id)))`.execute(trx);
+  }
+
+  return rows.map(({ facts, parsed }, j) => {
+    if (inserted.has(messageIds[j]!)) return { outcome: 'inserted', messageId: messageIds[j]!, threadId: threadIdOf.get(facts.providerThreadId)!, problems: parsed.problems };
+    const row = standing.get(facts.providerMessageId);
+    if (row === undefined) throw new Error(`ingestBatch: message ${facts.providerMessageId} was neither stored nor found`);
+    return { outcome: 'already_stored', messageId: row.id, threadId: row.thread_id, problems: parsed.problems };
   });
 }
 
@@ -495,14 +728,13 @@ async function recordThreadActivity(trx: Db, seatId: string, facts: readonly Mes
     const known = latest.get(f.providerThreadId);
     if (known === undefined || known.getTime() < f.date.getTime()) latest.set(f.providerThreadId, f.date);
   }
-  for (const [providerThreadId, at] of latest) {
-    await trx
-      .updateTable('mail_threads')
-      .set({ last_activity_at: at })
-      .where('owner_seat_id', '=', seatId)
-      .where('provider_thread_id', '=', providerThreadId)
-      .where('last_activity_at', '<', at)
-      .execute();
+  const entries = [...latest];
+  for (let i = 0; i < entries.length; i += 500) {
+    const values = sql.join(entries.slice(i, i + 500).map(([providerThreadId, at]) => sql`(${providerThreadId}::text, ${at}::timestamptz)`));
+    await sql`
+      UPDATE mail_threads t SET last_activity_at = v.at
+      FROM (VALUES ${values}) AS v(provider_thread_id, at)
+      WHERE t.owner_seat_id = ${seatId}::uuid AND t.provider_thread_id = v.provider_thread_id AND t.last_activity_at < v.at`.execute(trx);
   }
 }
 
@@ -521,7 +753,7 @@ export interface DeletionResult {
  * log keeps the message's row, marked as deleted at the source, so "why is this email gone?" has an answer.
  */
 export async function deleteMessageAtSource(trx: Db, seatId: string, providerMessageId: string, at: Date): Promise<DeletionResult> {
-  const message = await trx.selectFrom('mail_messages').select(['id', 'thread_id', 'contract_id', 'counterpart']).where('owner_seat_id', '=', seatId).where('provider_message_id', '=', providerMessageId).executeTakeFirst();
+  const message = await trx.selectFrom('mail_messages').select(['id', 'thread_id', 'contract_id', 'counterpart', 'origin']).where('owner_seat_id', '=', seatId).where('provider_message_id', '=', providerMessageId).executeTakeFirst();
   let attachmentsDeleted = 0;
   let threadDeleted = false;
   if (message) {
@@ -574,5 +806,6 @@ export async function deleteMessageAtSource(trx: Db, seatId: string, providerMes
       })
       .execute();
   }
+  await addToSyncCounts(trx, seatId, !decision && message ? 1 : 0, message?.origin === 'synced' ? -1 : 0);
   return { messageDeleted: message !== undefined, threadDeleted, attachmentsDeleted };
 }
