@@ -21,8 +21,8 @@ const THREAD_BATCH = 20;
 const RAW_BATCH = 10;
 const LIST_PAGE = 500;
 /**
- * Keeps the address part of each `q` well under the length Gmail accepts (Gmail documents no limit for `q`; the
- * search box and filters stop at about 1,500 characters).
+ * The length of the address part of each `q`. Gmail documents no limit for `q`; a longer one would save list calls
+ * (5 units each, a few per scan), so the queries stay at a moderate length rather than probing for one.
  */
 const QUERY_BUDGET = 1400;
 /**
