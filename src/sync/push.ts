@@ -8,7 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
-import type { Jobs } from '../jobs/index.ts';
+import { RetryLaterError, type Jobs } from '../jobs/index.ts';
 import type { Logger } from '../logging.ts';
 import { ProviderError } from '../providers/errors.ts';
 import type { MailPushClient, Opaque, PushChannel } from '../providers/mail.ts';
@@ -22,6 +22,8 @@ import { withMailboxBudget } from './quota-budget.ts';
 export const RENEW_AHEAD_MS = 24 * 3600_000;
 /** How often the recurring `subscriptions.renew` looks for channels to renew or start. */
 export const RENEW_EVERY_SECONDS = 3600;
+/** How soon an upkeep that found the grant resyncing looks again (by the product clock). */
+export const RESYNC_RECHECK_MS = 60_000;
 
 type Jobs_ = Pick<Jobs, 'send'>;
 type Row = Selectable<PushSubscriptionsTable>;
@@ -152,6 +154,11 @@ export async function upkeepGrantPush(deps: MailboxDeps, authorizationId: string
   const mayStart = state?.phase === 'incremental';
   const rows = await deps.db.selectFrom('push_subscriptions').selectAll().where('authorization_id', '=', authorizationId).execute();
   const now = deps.clock.now();
+  // A resync after an expired cursor is under way (the upkeep asked for at the end of the historical sync came late, or
+  // its first try failed): the channels start once it is done, so the upkeep comes back instead of ending with none.
+  if (state?.phase === 'historical' && wanted.some((resource) => !rows.some((r) => r.resource === resource))) {
+    throw new RetryLaterError(new Date(now.getTime() + RESYNC_RECHECK_MS), 'push channels start once the resync is done');
+  }
   const due = (row: Row) => row.renew_requested_at !== null || row.expires_at.getTime() - now.getTime() <= RENEW_AHEAD_MS;
   const stale = rows.filter((r) => !wanted.includes(r.resource));
   const renew = rows.filter((r) => wanted.includes(r.resource) && due(r));

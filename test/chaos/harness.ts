@@ -66,6 +66,10 @@ export interface RunReport {
   faults: Record<string, number>;
   faultsMet: number;
   notifications: { duplicated: number; reordered: number; dropWindows: number };
+  /** Seconds into the chaos phase when the grant was first incremental with its push channels up (null: never). */
+  pushUpAfter: number | null;
+  /** Events of the chaos phase that met the incremental sync with push up. */
+  incrementalEvents: number;
   kills: number;
   clockJumps: number;
   delivered: number;
@@ -218,10 +222,18 @@ export async function startChaosWorld(options: { serverUrl: string; pageSize?: n
     await slot.exited;
     return true;
   };
-  /** Moves the product clock forward in this process and in every live worker. */
+  /**
+   * Moves the product clock forward in this process and in every live worker, and the simulators' clock with it: the
+   * product and the providers share one time, as in life. (A provider behind the product refuses what the product
+   * asks for by its own time: Graph takes no subscription expiring more than 7 days after Graph's now, so with the
+   * product hours ahead no Graph subscription was ever created and no Graph notification was ever replayed.)
+   */
+  let simClock: Promise<unknown> = Promise.resolve();
   const advanceClock = (ms: number) => {
     api.clock.set(new Date(api.clock.now().getTime() + ms));
     for (const slot of slots) slot.child?.stdin!.write(`clock ${offset()}\n`);
+    const now = api.clock.now().toISOString();
+    simClock = simClock.then(() => control('POST', '/_sim/clock', { now, frozen: false })).catch(() => undefined);
   };
 
   await Promise.all([spawnWorker(0), spawnWorker(1)]);
@@ -274,6 +286,8 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
     faults: {},
     faultsMet: 0,
     notifications: { duplicated: 0, reordered: 0, dropWindows: 0 },
+    pushUpAfter: null,
+    incrementalEvents: 0,
     kills: 0,
     clockJumps: 0,
     delivered: 0,
@@ -377,13 +391,17 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
     // The schedule goes on past `steps` until as many events again have hit the incremental sync with its
     // push channels up (history / delta, notifications), for at most `chaosMs` in all.
     const steps = options.steps ?? 30;
-    const chaosUntil = Date.now() + (options.chaosMs ?? 90_000);
+    const chaosFrom = Date.now();
+    const chaosUntil = chaosFrom + (options.chaosMs ?? 90_000);
     let incrementalEvents = 0;
     for (let step = 0; step < steps || (incrementalEvents < steps && Date.now() < chaosUntil); step++) {
       await sleep(rng.int(50, 500));
       const phase = await world.api.ctx.db.selectFrom('sync_states').select('phase').where('authorization_id', '=', c.grant.id).executeTakeFirst();
       const channel = await world.api.ctx.db.selectFrom('push_subscriptions').select('id').where('authorization_id', '=', c.grant.id).executeTakeFirst();
-      if (phase?.phase === 'incremental' && channel) incrementalEvents++;
+      if (phase?.phase === 'incremental' && channel) {
+        incrementalEvents++;
+        report.pushUpAfter ??= Math.round((Date.now() - chaosFrom) / 100) / 10;
+      }
       const event = rng.weighted({ fault: 30, deliver: 20, delete: 10, move: options.moves === false ? 0 : 8, kill: 5, notify: 14, clock: 8 });
       switch (event) {
         case 'fault':
@@ -458,6 +476,15 @@ export async function chaosRun(world: ChaosWorld, options: RunOptions): Promise<
       }
     }
 
+    report.incrementalEvents = incrementalEvents;
+    if (process.env.CHAOS_DEBUG) {
+      const db = world.api.ctx.db;
+      const st = await db.selectFrom('sync_states').select(['phase', 'last_error']).where('authorization_id', '=', c.grant.id).executeTakeFirst();
+      const subs = await db.selectFrom('push_subscriptions').select(['resource']).where('authorization_id', '=', c.grant.id).execute();
+      const jobs = await sql<{ name: string; state: string; n: string }>`SELECT name, state, count(*) AS n, max(output::text) AS output, max(start_after) AS start_after, now() AS now FROM ${sql.table(`${BOSS_SCHEMA}.job`)}
+        WHERE data->>'authorizationId' = ${c.grant.id} GROUP BY name, state ORDER BY name, state`.execute(db);
+      process.stdout.write(`debug: after chaos ${JSON.stringify({ st, subs, jobs: jobs.rows, sim: await world.control('GET', '/_sim/microsoft/subscriptions').catch(() => null) })}\n`);
+    }
     // Convergence: no more faults, push on, both workers up.
     await Promise.allSettled(pending);
     const remaining = (await world.control('GET', '/_sim/faults')) as Array<{ remaining: number; provider: string }>;
@@ -575,7 +602,7 @@ export function formatReport(r: RunReport): string {
   const lines = [
     `${r.ok ? 'ok  ' : 'FAIL'} ${r.provider} seed=${r.seed} ${r.seconds}s compared=${r.compared} faults[${faults}] met=${r.faultsMet} kills=${r.kills} ` +
       `notifications[dup=${r.notifications.duplicated} reorder=${r.notifications.reordered} dropped-windows=${r.notifications.dropWindows}] ` +
-      `clock-jumps=${r.clockJumps} delivered=${r.delivered} deleted=${r.deleted} moved=${r.moved}`,
+      `clock-jumps=${r.clockJumps} delivered=${r.delivered} deleted=${r.deleted} moved=${r.moved} push-up-after=${r.pushUpAfter ?? 'never'}s incremental-events=${r.incrementalEvents}`,
   ];
   if (!r.ok) {
     lines.push(`  replay: npm run test:chaos -- --provider ${r.provider} --seed ${r.seed} --runs 1`);

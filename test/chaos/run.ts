@@ -1,7 +1,8 @@
 // The long form of the chaos test: `npm run test:chaos -- --runs N [--seed S] [--provider google|microsoft|both]
 // [--steps K] [--size demo|tiny|<count>]`. Needs a Postgres server (TEST_DATABASE_URL, or DATABASE_URL). Prints
 // one line per run (seed, faults injected by kind, kills, messages compared) and a summary; a failed run prints
-// its seed and the missing / duplicated / extra Message-IDs. Exits 1 when any run failed.
+// its seed and the missing / duplicated / extra Message-IDs. Exits 1 when any run failed. CHAOS_LOG_FILE=<path> appends
+// the worker processes' logs there; CHAOS_DEBUG=1 prints the grant's state and jobs when the chaos phase ends.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { CHAOS_FAULTS, chaosRun, formatReport, postgresReachable, startChaosWorld, type RunReport } from './harness.ts';

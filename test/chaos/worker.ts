@@ -41,7 +41,9 @@ const providers = { ...registry, mail, push: (provider: 'google' | 'microsoft') 
 const deps = { db: database.db, clock, providers, cipher: TokenCipher.fromBase64(env.TOKEN_KEY!), publicUrl, runLeaseMs: Number(env.LEASE_MS) };
 const jobs = createJobs({ database, clock, tickIntervalMs: 250, pollIntervalMs: 100 });
 await jobs.start({ role: 'worker' });
-await registerWorkers(jobs, deps, pino({ level: 'silent' }));
+// CHAOS_LOG_FILE: the worker's log (CHAOS_LOG_LEVEL, default info) appended there, to see why a run went as it did.
+const logger = env.CHAOS_LOG_FILE ? pino({ level: env.CHAOS_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, pino.destination({ dest: env.CHAOS_LOG_FILE, append: true, sync: true })) : pino({ level: 'silent' });
+await registerWorkers(jobs, deps, logger);
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const [command, value] = line.trim().split(/\s+/);
