@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../../src/demo/seed.ts';
 import { startTestApi, type TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
-import { createCompany, insertMessage } from '../helpers/fixtures.ts';
+import { createCompany, insertGrant, insertMessage } from '../helpers/fixtures.ts';
 import { freePort } from '../helpers/product.ts';
 import { startTestSimulators, type TestSimulators } from '../helpers/simulators.ts';
 import type { Database } from '../../src/store/database.ts';
@@ -62,6 +62,12 @@ function noise(page: Page): string[] {
 }
 
 const visibleText = (page: Page) => page.evaluate(() => document.body.innerText);
+
+/** What a person reads on the page beyond its text: tooltips, accessible names, placeholders, the tab title. */
+const labels = (page: Page) =>
+  page.evaluate(() =>
+    [document.title, ...Array.from(document.querySelectorAll('[title],[aria-label],[placeholder],[alt],[aria-description]')).flatMap((e) => ['title', 'aria-label', 'placeholder', 'alt', 'aria-description'].map((a) => e.getAttribute(a) ?? ''))].join('\n'),
+  );
 
 describe('UI loose ends', () => {
   it('sign-in page: the demo offers its sign-ins, a favicon is served, and the session probe logs no 401', async () => {
@@ -144,6 +150,53 @@ describe('UI loose ends', () => {
     await expect.poll(() => audit.getByRole('listitem').count()).toBe(3);
     await screenshot(page, 'audit-log');
     expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("a recruiter's every screen: no rule ids in text, tooltips or labels, and not one console complaint or failed request", async () => {
+    const c = await createCompany(api, 'Umbrella Screens', `screens.${DOMAIN}`);
+    await c.json('PUT', `/api/v1/contracts/${c.contract.id}/settings`, { emailProvider: 'google', emailAccess: 'send_and_view', calendarEnabled: true });
+    const read = 'https://www.googleapis.com/auth/gmail.readonly';
+    const send = 'https://www.googleapis.com/auth/gmail.send';
+    await insertGrant(api, { seatId: c.seat.id, contractId: c.contract.id, kind: 'email', provider: 'google', scopes: [read, send], address: c.recruiter.email });
+    await insertGrant(api, { seatId: c.seat.id, contractId: c.contract.id, kind: 'calendar', provider: 'google', scopes: ['https://www.googleapis.com/auth/calendar.events'], address: c.recruiter.email });
+    await insertMessage(api, { contractId: c.contract.id, seatId: c.seat.id, ownerUserId: c.recruiter.id, candidateId: c.candidate.id, subject: 'Frontend role' });
+
+    const { context, page } = await openPage(browser);
+    const heard = noise(page);
+    const read_ = async (screen: string) => {
+      const text = `${await visibleText(page)}\n${await labels(page)}`;
+      expect(text, screen).not.toMatch(RULE_ID);
+    };
+    await page.goto(`${url}/`);
+    await page.getByLabel('Work email').waitFor();
+    await read_('sign-in');
+    await signIn(page, url, c.recruiter.email);
+    await page.getByRole('heading', { name: 'My email & calendar' }).waitFor();
+    await page.getByTestId('email-card').getByText('Connected').first().waitFor();
+    await read_('my email & calendar');
+    await page.getByRole('link', { name: 'Pipeline' }).click();
+    await page.getByText('Carla Candidate').first().waitFor();
+    await read_('pipeline');
+    await page.goto(`${url}/candidates/${c.candidate.id}`);
+    const thread = page.getByTestId('thread').first();
+    await thread.waitFor();
+    await read_('messages');
+    await thread.getByRole('button', { name: /^Actions for the message/ }).first().click();
+    await page.getByRole('menuitem').first().waitFor();
+    await read_('message menu');
+    await page.keyboard.press('Escape');
+    const why = page.getByTestId('why-not-here');
+    await why.getByRole('button', { name: 'Check' }).click();
+    await why.getByRole('list', { name: /^Sync decisions for / }).getByRole('listitem').first().waitFor();
+    await read_("why isn't an email here");
+    await page.getByRole('tab', { name: 'Schedule screening' }).click();
+    await page.getByTestId('schedule').waitFor();
+    await read_('schedule screening');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You are signed out.').waitFor();
+    await read_('signed out');
+    expect(heard).toEqual([]);
     await context.close();
   });
 
