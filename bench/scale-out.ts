@@ -264,7 +264,9 @@ async function idleSeatMemory({ full, report }: BenchContext, sim: SimServer): P
     const afterWarm = await reading();
     await pollOnce(firstHalf);
     const middle = await reading();
+    const cpuBefore = processCpuSeconds(worker.child.pid);
     await pollOnce(secondHalf);
+    const pollCpu = processCpuSeconds(worker.child.pid) - cpuBefore;
     const end = await reading();
     const n = secondHalf.length;
     const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
@@ -272,6 +274,7 @@ async function idleSeatMemory({ full, report }: BenchContext, sim: SimServer): P
     report('scaleOut.memoryPerIdleSeat.rss', (end.rss - middle.rss) / n / 1024, 'KiB', `one worker process, RSS after a full GC with ${counts} (each connected, idle, polled once on its ${POLL_SECONDS} s schedule): ${mib(afterWarm.rss)}, ${mib(middle.rss)}, ${mib(end.rss)} MiB; it moves by megabytes as the allocator keeps or returns pages`);
     report('scaleOut.memoryPerIdleSeat.heap', (end.held - middle.held) / n / 1024, 'KiB', `V8 heap and external memory in use after a full GC with ${counts}: ${mib(afterWarm.held)}, ${mib(middle.held)}, ${mib(end.held)} MiB`);
     report('scaleOut.workerRss', end.rss / 2 ** 20, 'MiB', `one worker process holding ${warm + idle} idle seats`);
+    report('scaleOut.cpuPerIdlePoll', (pollCpu * 1000) / n, 'ms', `worker CPU time (user + system) per poll of an idle seat (no new mail), over the second half's ${n} polls`);
   } finally {
     if (worker) await stopProcess(worker.child);
     await jobs.stop();
