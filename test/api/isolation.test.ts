@@ -33,7 +33,9 @@ function requestFor(route: { method: string; url: string }, a: Company): { url: 
     .replace('{kind}', 'email')
     .replace('{address}', encodeURIComponent('carla@mail.example'))
     .replace('{attachmentId}', randomUUID())
-    .replace('{receiptId}', randomUUID());
+    .replace('{receiptId}', randomUUID())
+    // The image proxy needs the image's address; any address of another contract's message must find nothing.
+    .concat(route.url === '/api/v1/messages/{id}/images' ? `?url=${encodeURIComponent('https://images.example/logo.png')}` : '');
   const bodies: Record<string, unknown> = {
     'PATCH /api/v1/contracts/{id}': { name: 'Taken over' },
     'POST /api/v1/contracts/{id}/users': { email: 'intruder@elsewhere.test', name: 'Intruder', role: 'admin' },
