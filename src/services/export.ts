@@ -8,6 +8,7 @@ import { recordAudit } from './audit.ts';
 import type { ServiceContext } from './context.ts';
 import { loadContract } from './contracts.ts';
 import { loadSeat } from './seats.ts';
+import { withRemoteImageSources } from '../sync/ingest/sanitize.ts';
 
 /**
  * R-71: a user exports the messages their seat owns — those of the seat they hold now that they may see
@@ -208,7 +209,8 @@ function emlOf(row: MessageRow): Promise<Buffer> {
     ...(row.in_reply_to ? { inReplyTo: row.in_reply_to } : {}),
     ...(row.references_ids.length ? { references: row.references_ids } : {}),
     ...(row.body_text !== null ? { text: row.body_text } : {}),
-    ...(row.body_html !== null ? { html: row.body_html } : {}),
+    // Remote images get their address back in `src`: the exported copy is read by the user's own mail client.
+    ...(row.body_html !== null ? { html: withRemoteImageSources(row.body_html) } : {}),
   })
     .compile()
     .build();

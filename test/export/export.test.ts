@@ -1,6 +1,7 @@
 import PostalMime from 'postal-mime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/store/database.ts';
+import { sanitizeEmailHtml } from '../../src/sync/ingest/sanitize.ts';
 import type { TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
 import { createCompany, insertMessage } from '../helpers/fixtures.ts';
@@ -67,6 +68,18 @@ describe('R-71 seat export', () => {
 
     const audit = await c.json('GET', `/api/v1/contracts/${c.contract.id}/audit?limit=1`);
     expect(audit.entries[0]).toMatchObject({ action: 'seat.exported', targetId: c.seat.id, details: { messages: 2 } });
+  });
+
+  it('gives remote images their address back in the .eml, where the user\'s own mail client decides whether to load them', async () => {
+    const c = await company();
+    const html = sanitizeEmailHtml('<p>See our office</p><img src="https://images.example/office.png?a=1&b=2" alt="Office">');
+    await api.ctx.db.updateTable('mail_messages').set({ body_html: html }).where('id', '=', c.ritaShared.messageId).execute();
+    const files = unzip((await exportOf(c, c.seat.id, c.recruiter.id)).rawPayload);
+    const message = JSON.parse(files.get('messages.json')!.toString('utf8')).messages.find((m: { id: string }) => m.id === c.ritaShared.messageId);
+    expect(message.bodyHtml).toBe(html);
+    const eml = await PostalMime.parse(files.get(message.emlFile)!);
+    expect(eml.html).toContain('<img alt="Office" src="https://images.example/office.png?a=1&amp;b=2" />');
+    expect(eml.html).not.toContain('data-remote-src');
   });
 
   it('streams: a seat with more messages than a page gets every one, in order, each .eml built when the archive reaches it', async () => {

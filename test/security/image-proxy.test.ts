@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, imageProxyAllowList, loadConfig } from '../../src/config.ts';
 import { AppError } from '../../src/errors.ts';
 import { fetchRemoteImage, imageType, refusedAddress, type ImageProxyOptions } from '../../src/services/image-proxy.ts';
-import { remoteImageUrls, sanitizeEmailHtml } from '../../src/sync/ingest/sanitize.ts';
+import { remoteImageUrls, sanitizeEmailHtml, withRemoteImageSources } from '../../src/sync/ingest/sanitize.ts';
 
 /**
  * The message image proxy ("Show images") must not be a way into the product's own network (SSRF): every address it
@@ -100,6 +100,13 @@ describe('remote image addresses in stored HTML', () => {
     );
     expect([...remoteImageUrls(html)]).toEqual(['https://images.example/logo.png?a=1&b=2']);
     expect(html).not.toMatch(/\ssrc=|10\.0\.0\.1"|user:pw|proto\.example|ftp:/);
+  });
+
+  it('get their src back for a copy that leaves the product (an exported .eml)', () => {
+    const html = sanitizeEmailHtml('<p>Hi</p><img src="https://images.example/logo.png?a=1&b=2" alt="logo"><img src="data:image/png;base64,iVBORw0KGgo=" alt="dot">');
+    expect(withRemoteImageSources(html)).toBe('<p>Hi</p><img alt="logo" src="https://images.example/logo.png?a=1&amp;b=2" /><img src="data:image/png;base64,iVBORw0KGgo=" alt="dot" />');
+    // An attribute that is not a usable address is dropped, never turned into a src.
+    expect(withRemoteImageSources('<img alt="x" data-remote-src="javascript:alert(1)" />')).toBe('<img alt="x" />');
   });
 });
 

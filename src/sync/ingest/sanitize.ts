@@ -97,6 +97,18 @@ export function sanitizeEmailHtml(html: string): string {
 const REMOTE_ATTRIBUTE = new RegExp(`<img\\b[^>]*?\\s${REMOTE_SRC}="([^"]*)"`, 'gi');
 
 /**
+ * Sanitised HTML with each remote image's address back in `src`, as the sender wrote it: for a copy that leaves the
+ * product (an exported .eml), where the reader's own mail client decides whether to load remote images.
+ */
+export function withRemoteImageSources(safeHtml: string): string {
+  return safeHtml.replace(REMOTE_ATTRIBUTE, (tag, value: string) => {
+    const url = remoteImageUrl(decodeEntities(value));
+    const attribute = ` ${REMOTE_SRC}="${value}"`;
+    return url === null ? tag.replace(attribute, '') : tag.replace(attribute, ` src="${value}"`);
+  });
+}
+
+/**
  * The remote image addresses of sanitised HTML, as stored in `data-remote-src` (the sanitiser writes every
  * attribute double-quoted, with `"` and `&` as entities). These, and only these, may be fetched for its message.
  */
