@@ -7,13 +7,15 @@
  * R-62). Then the read path of `GET /api/v1/candidates/{id}/messages` — `listCandidateMessages`, with the
  * visibility predicate of src/store/visibility.ts — is timed for random candidates and viewers.
  */
+import os from 'node:os';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { createRng } from '../sim/generator/index.ts';
-import { listCandidateMessages } from '../src/services/messages.ts';
+import { candidateMessagesStatement, listCandidateMessages } from '../src/services/messages.ts';
 import type { Actor } from '../src/services/actors.ts';
-import { messageVisibleTo } from '../src/store/visibility.ts';
-import type { Database } from '../src/store/database.ts';
-import { openBenchDatabase, percentile, postgresReachable, type BenchContext } from './world.ts';
+import { openDatabase, type Database } from '../src/store/database.ts';
+import { migrateToLatest } from '../src/store/migrate.ts';
+import { openBenchDatabase, percentile, postgresReachable, serverUrl, type BenchContext } from './world.ts';
 
 const CONTRACT = '00000000-0000-4000-8000-00000000c0de';
 const MESSAGES_PER_THREAD = 4;
@@ -72,56 +74,134 @@ async function fill(database: Database, shape: Shape): Promise<void> {
               repeat(md5(m::text) || ' ', 12) AS body
        FROM (SELECT m, (m - 1) / ${MESSAGES_PER_THREAD} + 1 AS t FROM generate_series(1, ${messages}) m) numbered
      ) g`,
-    'ANALYZE',
+    // One inbound message in four carries a CV.
+    `INSERT INTO mail_attachments (id, contract_id, message_id, filename, content_type, size_bytes)
+     SELECT ${uuid('attachment', 'm')}, '${CONTRACT}', ${uuid('message', 'm')}, 'CV ' || m || '.pdf', 'application/pdf', 40000 + m % 200000
+     FROM generate_series(1, ${messages}) m WHERE m % 8 = 1`,
   ];
   for (const statement of statements) await database.raw.exec(statement);
+  await settle(database);
 }
 
-/** The query `listCandidateMessages` runs, explained: which nodes the plan uses for mail_messages. */
-async function plan(database: Database, candidateId: string, userId: string): Promise<string> {
-  const query = database.db
-    .selectFrom('mail_messages')
-    .selectAll('mail_messages')
-    .where('mail_messages.candidate_id', '=', candidateId)
-    .where(messageVisibleTo({ userId, contractId: CONTRACT }))
-    .orderBy('mail_messages.sent_at')
-    .orderBy('mail_messages.id')
-    .compile();
-  const { rows } = await database.raw.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query.sql}`, [...query.parameters]);
-  const lines = rows.map((r) => r['QUERY PLAN']);
+/**
+ * A table at rest, as a running database keeps it: vacuumed (tuples' commit status recorded, the visibility map
+ * set) and analyzed, its bulk load's WAL checkpointed. Without this the first reads of freshly loaded pages write
+ * them back and a checkpoint runs during the timing.
+ */
+async function settle(database: Database): Promise<void> {
+  await database.raw.exec('VACUUM (ANALYZE)');
+  await database.raw.exec('CHECKPOINT');
+}
+
+
+interface Pair {
+  candidateId: string;
+  userId: string;
+}
+
+/** `count` random (candidate, viewer) pairs: a random candidate read by the holder of a random seat. */
+async function pairs(database: Database, shape: Shape, count: number, seed: string): Promise<Pair[]> {
+  const rng = createRng(seed);
+  const picks = Array.from({ length: count }, () => ({ c: rng.int(1, shape.candidates), u: rng.int(1, shape.seats) }));
+  const { rows } = await sql<Pair>`SELECT md5('cand' || p.c)::uuid::text AS "candidateId", md5('user' || p.u)::uuid::text AS "userId"
+    FROM jsonb_to_recordset(${JSON.stringify(picks)}::jsonb) AS p(c int, u int)`.execute(database.db);
+  return rows;
+}
+
+const actorOf = ({ userId }: Pair): Actor => ({ kind: 'user', userId, contractId: CONTRACT, role: 'recruiter', via: 'session' });
+
+/**
+ * The statement the Messages tab sends, explained with its execution for one read: the scans of the plan, the
+ * buffers it touched and the planning and execution times, as Postgres reports them.
+ */
+async function plan(database: Database, pair: Pair): Promise<string> {
+  const statement = candidateMessagesStatement(database.db, { userId: pair.userId, contractId: CONTRACT }, pair.candidateId);
+  // The first run reads the catalog into the session; the second is the one a warm connection sees.
+  let lines: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const { rows } = await database.raw.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${statement.sql}`, [...statement.parameters]);
+    lines = rows.map((r) => r['QUERY PLAN']);
+  }
   if (process.env.BENCH_VERBOSE) console.log(lines.join('\n'));
-  const scans = lines.map((l) => /(Seq Scan|Index Scan(?: Backward)?|Index Only Scan(?: Backward)?|Bitmap Heap Scan|Bitmap Index Scan) (?:using (\S+) )?on (\S+)/.exec(l)).filter((m) => m !== null);
-  return scans.map((m) => `${m[1]}${m[2] ? ` ${m[2]}` : ''} on ${m[3]}`).join('; ');
+  const scans = lines
+    .map((l) => /(Seq Scan|Index Scan(?: Backward)?|Index Only Scan(?: Backward)?|Bitmap Heap Scan|Bitmap Index Scan) (?:using (\S+) )?on (\S+)(?: (\S+))?.*\(actual time=[\d.]+\.\.[\d.]+ rows=(\d+) loops=(\d+)\)/.exec(l))
+    .filter((m) => m !== null)
+    .map((m) => `${m[1]}${m[2] ? ` ${m[2]}` : ''} on ${m[3]} (rows ${m[5]}, loops ${m[6]})`);
+  const unexecuted = lines.filter((l) => /never executed/.test(l)).length;
+  const buffers = /Buffers: (shared [^\n]*)/.exec(lines.find((l) => l.includes('Buffers:')) ?? '')?.[1] ?? '?';
+  const planning = /Planning Time: ([\d.]+)/.exec(lines.join('\n'))?.[1] ?? '?';
+  const execution = /Execution Time: ([\d.]+)/.exec(lines.join('\n'))?.[1] ?? '?';
+  return `${scans.join('; ')}${unexecuted ? ` (+${unexecuted} never executed)` : ''}; buffers ${buffers}; planning ${planning} ms, execution ${execution} ms`;
 }
 
-/** Times the Messages tab for random (candidate, viewer) pairs; latencies in ms, sorted. */
-async function timeReads(database: Database, shape: Shape, samples: number): Promise<{ latencies: number[]; messages: number; threads: number }> {
+/** Times the Messages tab for random (candidate, viewer) pairs after `warmUp` untimed reads; latencies in ms, sorted. */
+async function timeReads(database: Database, reads: Pair[], warmUp: number) {
   const ctx = { db: database.db, clock: { now: () => new Date() } };
-  const rng = createRng('messages-tab');
-  const next = (n: number) => rng.int(1, n);
-  const ids = async (prefix: string, n: number) => (await sql<{ id: string }>`SELECT md5(${prefix} || ${String(n)})::uuid::text AS id`.execute(database.db)).rows[0]!.id;
   const latencies: number[] = [];
   let messages = 0;
   let threads = 0;
-  for (let i = 0; i < samples + 20; i++) {
-    const candidateId = await ids('cand', next(shape.candidates));
-    const userId = await ids('user', next(shape.seats));
-    const actor: Actor = { kind: 'user', userId, contractId: CONTRACT, role: 'recruiter', via: 'session' };
+  let attachments = 0;
+  // The plan is explained for a read that shows mail (many viewers see none of a given candidate's).
+  let showing: Pair | undefined;
+  const load = os.loadavg()[0]!;
+  const cpu = process.cpuUsage();
+  for (const [i, pair] of reads.entries()) {
+    if (i === warmUp) Object.assign(cpu, process.cpuUsage());
     const started = performance.now();
-    const result = await listCandidateMessages(ctx, actor, candidateId);
+    const result = await listCandidateMessages(ctx, actorOf(pair), pair.candidateId);
     const ms = performance.now() - started;
-    // The first reads warm the caches and the connection pool.
-    if (i < 20) continue;
+    if (result.length > 0) showing ??= pair;
+    if (i < warmUp) continue;
     latencies.push(ms);
     threads += result.length;
-    messages += result.reduce((sum, t) => sum + t.messages.length, 0);
+    for (const thread of result) {
+      messages += thread.messages.length;
+      for (const message of thread.messages) attachments += message.attachments.length;
+    }
   }
-  return { latencies: latencies.sort((a, b) => a - b), messages: messages / samples, threads: threads / samples };
+  const used = process.cpuUsage(cpu);
+  const n = latencies.length;
+  return {
+    latencies: latencies.sort((a, b) => a - b),
+    messages: messages / n,
+    threads: threads / n,
+    attachments: attachments / n,
+    cpuMicros: (used.user + used.system) / n,
+    load: [load, os.loadavg()[0]!],
+    showing: showing ?? reads[0]!,
+  };
+}
+
+/**
+ * `BENCH_TAB_KEEP=1` keeps the Postgres database between runs (`rs_bench_tab_<messages>`, filled once), as filling
+ * a million messages takes minutes; migrations still run on it.
+ */
+async function openTabDatabase(backend: 'postgres' | 'pglite', shape: Shape): Promise<{ database: Database; filled: boolean }> {
+  if (backend === 'pglite' || !process.env.BENCH_TAB_KEEP) return { database: await openBenchDatabase(backend), filled: false };
+  const name = `rs_bench_tab_${shape.messages}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ url: url.toString(), poolSize: 5 });
+  await migrateToLatest(database);
+  const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM mail_messages WHERE contract_id = ${CONTRACT}`.execute(database.db);
+  const filled = Number(rows[0]!.n) === shape.messages;
+  if (!filled && Number(rows[0]!.n) > 0) throw new Error(`${name} holds another shape: drop it`);
+  if (filled) await settle(database);
+  return { database, filled };
 }
 
 export async function benchMessagesTab({ full, report }: BenchContext): Promise<void> {
   const big: Shape = full ? { messages: 1_000_000, seats: 200, candidates: 50_000 } : { messages: 100_000, seats: 50, candidates: 5_000 };
-  const samples = full ? 1000 : 300;
+  const samples = full ? 5000 : 1000;
+  const warmUp = 500;
   const postgres = await postgresReachable();
   const runs: Array<{ backend: 'postgres' | 'pglite'; shape: Shape }> = [];
   if (postgres.ok) runs.push({ backend: 'postgres', shape: big });
@@ -129,17 +209,25 @@ export async function benchMessagesTab({ full, report }: BenchContext): Promise<
   // Embedded: a million rows take minutes to insert and over 4 GiB of memory in PGlite, so it is measured smaller.
   runs.push({ backend: 'pglite', shape: full ? { messages: 200_000, seats: 100, candidates: 10_000 } : { messages: 30_000, seats: 30, candidates: 1_500 } });
   for (const { backend, shape } of runs) {
-    const database = await openBenchDatabase(backend);
+    const { database, filled } = await openTabDatabase(backend, shape);
     try {
       const started = performance.now();
-      await fill(database, shape);
+      if (!filled) {
+        console.log(`messagesTab.${backend}: filling ${shape.messages.toLocaleString('en')} messages…`);
+        await fill(database, shape);
+      }
       const fillSeconds = (performance.now() - started) / 1000;
-      const explained = await plan(database, (await sql<{ id: string }>`SELECT md5('cand1')::uuid::text AS id`.execute(database.db)).rows[0]!.id, (await sql<{ id: string }>`SELECT md5('user1')::uuid::text AS id`.execute(database.db)).rows[0]!.id);
-      const { latencies, messages, threads } = await timeReads(database, shape, samples);
+      const reads = await pairs(database, shape, warmUp + samples, 'messages-tab');
+      const { latencies, messages, threads, attachments, cpuMicros, load, showing } = await timeReads(database, reads, warmUp);
+      const explained = backend === 'postgres' ? await plan(database, showing) : '';
       const n = `${shape.messages.toLocaleString('en')} messages`;
-      const note = `${n}, ${shape.seats} seats, ${shape.candidates.toLocaleString('en')} candidates; ${samples} reads by random holders of random candidates, ${messages.toFixed(1)} visible messages in ${threads.toFixed(1)} threads on average; filled in ${fillSeconds.toFixed(0)} s; plan: ${explained}`;
+      const note =
+        `${n}, ${shape.seats} seats, ${shape.candidates.toLocaleString('en')} candidates; ${samples.toLocaleString('en')} reads by random holders of random candidates after ${warmUp} untimed, ` +
+        `${messages.toFixed(1)} visible messages (${attachments.toFixed(1)} attachments) in ${threads.toFixed(1)} threads on average, one statement per read; ` +
+        `Node CPU ${cpuMicros.toFixed(0)} µs per read; ${filled ? 'filled before' : `filled in ${fillSeconds.toFixed(0)} s`}; load average ${load[0]!.toFixed(1)} → ${load[1]!.toFixed(1)} on ${os.cpus().length} cores` +
+        (explained ? `; plan: ${explained}` : '');
       report(`messagesTab.${backend}.p50`, percentile(latencies, 50), 'ms', note);
-      report(`messagesTab.${backend}.p99`, percentile(latencies, 99), 'ms', n);
+      report(`messagesTab.${backend}.p99`, percentile(latencies, 99), 'ms', `${n}; p90 ${percentile(latencies, 90).toFixed(2)} ms, p99.9 ${percentile(latencies, 99.9).toFixed(2)} ms, max ${latencies[latencies.length - 1]!.toFixed(2)} ms`);
     } finally {
       await database.close();
     }
