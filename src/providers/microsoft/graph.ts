@@ -27,7 +27,8 @@ const EXCLUDED = ['junkemail', 'drafts', 'deleteditems', 'outbox', 'conversation
 const FOLDER_SELECT = 'id,displayName,parentFolderId,childFolderCount,totalItemCount';
 // R-41: what the rules decide by, no subject (an ingested message's subject comes with its MIME).
 const SELECT = ['id', 'conversationId', 'internetMessageId', 'from', 'sender', 'toRecipients', 'ccRecipients', 'bccRecipients', 'receivedDateTime', 'sentDateTime', 'isDraft', 'parentFolderId'].join(',');
-const PAGE_SIZE = 200;
+/** Messages per delta or list page (`odata.maxpagesize`): header fields only, so large pages cost little and save requests (R-27). */
+const PAGE_SIZE = 1000;
 /**
  * Subscriptions on the folders the delta reads: `created` brings new mail, `deleted` a message leaving the folder
  * (moved to Deleted Items or deleted for good, R-37). `updated` (read flags, categories) changes nothing we keep.
