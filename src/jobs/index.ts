@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Logger } from '../logging.ts';
@@ -111,6 +112,11 @@ interface FetchedJob {
 }
 
 const DRAIN_LIMIT = 100_000;
+/**
+ * Postgres channel a send announces its queue on (`pg_notify`, delivered at commit), so that worker processes
+ * waiting for work pick up a job sent by another process at once instead of at their next poll.
+ */
+export const WAKE_CHANNEL = 'recruiter_sync_jobs';
 const ERROR_MESSAGE_LIMIT = 500;
 
 type JobsLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -136,6 +142,8 @@ class PgBossJobs implements Jobs {
   private readonly sleepers = new Map<QueueName, Set<() => void>>();
   private tickTimer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  /** The LISTEN connection of a working process on Postgres (polling remains the fallback without it). */
+  private listener: pg.Client | undefined;
 
   constructor(options: CreateJobsOptions) {
     this.database = options.database;
@@ -182,6 +190,7 @@ class PgBossJobs implements Jobs {
     this.role = role;
     await this.queueClock.load();
     if (works) {
+      await this.listen();
       for (const registration of this.registrations.values()) this.startLoops(registration);
       this.scheduleTick();
     }
@@ -221,6 +230,11 @@ class PgBossJobs implements Jobs {
     });
     if (id) {
       this.log.debug({ queue, jobId: id, startAfter: options.startAfter?.toISOString() }, 'job enqueued');
+      // Inside a transaction the announcement is part of it; otherwise the send does not wait for it.
+      if (!options.startAfter) {
+        if (options.transaction) await this.announce(queue, options.transaction);
+        else void this.announce(queue);
+      }
       if (!options.transaction && !options.startAfter) this.wake(queue);
     } else {
       this.log.debug({ queue, singletonKey: options.singletonKey }, 'job not enqueued: one with this key is waiting');
@@ -290,10 +304,11 @@ class PgBossJobs implements Jobs {
           WHERE name = ${row.name} AND next_run_at = ${due.toISOString()}::timestamptz
           RETURNING name`.execute(trx);
         if (claimed.rows.length === 0) return false;
-        await boss.send(queue, parsePayload(queue, row.payload) as object, {
+        const id = await boss.send(queue, parsePayload(queue, row.payload) as object, {
           singletonKey: `schedule:${row.name}`,
           db: transactionBossDb(trx),
         });
+        if (id) await this.announce(queue, trx);
         return true;
       });
       if (sent) {
@@ -346,6 +361,9 @@ class PgBossJobs implements Jobs {
     await Promise.allSettled(this.loops);
     await Promise.allSettled([...this.inFlight]);
     await this.ticking;
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => {});
     await this.boss.stop({ graceful: true, close: true, wait: true, timeout: 5000 });
     this.boss = undefined;
     this.log.info('job queue stopped');
@@ -465,6 +483,52 @@ class PgBossJobs implements Jobs {
     if (sleepers) for (const wake of [...sleepers]) wake();
   }
 
+  /** One idle loop of the queue looks for work now (a job announced by another process is one job). */
+  private wakeOne(queue: QueueName): void {
+    const sleepers = this.sleepers.get(queue);
+    const first = sleepers?.values().next();
+    if (first && !first.done) first.value();
+  }
+
+  /**
+   * Tells processes working `queue` that a job is due now (Postgres only; inside `transaction`, at its commit). A
+   * failed announcement loses nothing: the job is found at the next poll.
+   */
+  private async announce(queue: QueueName, transaction?: Kysely<DB>): Promise<void> {
+    if (this.database.backend !== 'postgres') return;
+    if (transaction) {
+      await sql`SELECT pg_notify(${WAKE_CHANNEL}, ${queue})`.execute(transaction);
+      return;
+    }
+    try {
+      await this.database.raw.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, queue]);
+    } catch (error) {
+      this.log.warn({ queue, err: describeError(error) }, 'could not announce a job; workers find it at their next poll');
+    }
+  }
+
+  /** A working process on Postgres listens for announced jobs; without the connection it polls (and retries at each tick). */
+  private async listen(): Promise<void> {
+    if (this.database.backend !== 'postgres' || this.listener || this.stopping) return;
+    const client = new pg.Client({ connectionString: this.requireConnectionString(), application_name: 'recruiter-sync-wake' });
+    client.on('notification', (message) => {
+      if (message.channel === WAKE_CHANNEL && message.payload && isQueueName(message.payload)) this.wakeOne(message.payload);
+    });
+    client.on('error', (error) => {
+      this.log.warn({ err: describeError(error) }, 'job announcements lost; polling until reconnected');
+      if (this.listener === client) this.listener = undefined;
+      void client.end().catch(() => {});
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${WAKE_CHANNEL}`);
+      this.listener = client;
+    } catch (error) {
+      this.log.warn({ err: describeError(error) }, 'could not listen for job announcements; polling');
+      await client.end().catch(() => {});
+    }
+  }
+
   private scheduleTick(): void {
     if (this.stopping) return;
     this.tickTimer = setTimeout(() => {
@@ -477,6 +541,7 @@ class PgBossJobs implements Jobs {
 
   private async tick(): Promise<void> {
     try {
+      await this.listen();
       const moved = await this.queueClock.sync();
       if (moved !== 0) {
         this.log.info({ movedMs: moved }, 'product clock moved: waiting jobs follow it');

@@ -9,8 +9,6 @@ import { PROBE_EVERY_SECONDS, probeGrants } from './probe.ts';
 
 /** Polling is the fallback when push is missing or late; it follows the product clock. */
 export const POLL_SECONDS = 60;
-/** How often an idle worker looks for sync jobs sent by another process (a web process taking a notification). */
-export const NOTIFIED_SYNC_POLL_MS = 200;
 /**
  * Historical syncs one worker process runs at once. A run spends most of its time waiting on the provider and the
  * database, so one at a time leaves the process mostly idle; each run works a different grant (one run per grant,
@@ -107,7 +105,8 @@ export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Lo
     }
   }, { concurrency: HISTORICAL_SYNC_CONCURRENCY });
 
-  // A notification's sync is often sent by a web process: idle workers look for one every NOTIFIED_SYNC_POLL_MS.
+  // A notification's sync is often sent by a web process: on Postgres the send is announced and an idle worker
+  // process takes it at once (jobs/index.ts); polling is the fallback.
   jobs.work('sync.mailbox', async ({ authorizationId, trigger }) => {
     const grant = await deps.db.selectFrom('mailbox_authorizations').select(['state', 'kind']).where('id', '=', authorizationId).executeTakeFirst();
     if (!grant || grant.state !== 'authorized') {
@@ -126,7 +125,7 @@ export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Lo
     }
     const outcome = await runIncrementalSync(deps, authorizationId);
     if (outcome !== 'skipped') log.debug({ authorizationId, trigger, outcome }, 'incremental sync run');
-  }, { pollIntervalMs: NOTIFIED_SYNC_POLL_MS, concurrency: MAILBOX_SYNC_CONCURRENCY });
+  }, { concurrency: MAILBOX_SYNC_CONCURRENCY });
 
   registerBackfillWorker(jobs, deps, log);
 
