@@ -1,5 +1,7 @@
 // The long form of the chaos test: `npm run test:chaos -- --runs N [--seed S] [--provider google|microsoft|both]
-// [--steps K] [--size demo|tiny|<count>]`. Needs a Postgres server (TEST_DATABASE_URL, or DATABASE_URL). Prints
+// [--steps K] [--size demo|tiny|<count>] [--minutes M] [--chaos-seconds S]` (--chaos-seconds: how long the schedule may go on
+// waiting for the incremental sync with push up, 90 by default; on a loaded machine a Microsoft historical sync of the
+// demo mailbox under faults and kills can take most of that). Needs a Postgres server (TEST_DATABASE_URL, or DATABASE_URL). Prints
 // one line per run (seed, faults injected by kind, kills, messages compared) and a summary; a failed run prints
 // its seed and the missing / duplicated / extra Message-IDs. Exits 1 when any run failed. CHAOS_LOG_FILE=<path> appends
 // the worker processes' logs there; CHAOS_DEBUG=1 prints the grant's state and jobs when the chaos phase ends.
@@ -16,6 +18,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: 'demo' },
     'no-moves': { type: 'boolean', default: false },
     minutes: { type: 'string' },
+    'chaos-seconds': { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -40,7 +43,14 @@ const stopAt = values.minutes ? Date.now() + Number(values.minutes) * 60_000 : N
 try {
   for (let i = 0; i < runs && Date.now() < stopAt; i++) {
     for (const provider of providers) {
-      const report = await chaosRun(world, { provider: provider as 'google' | 'microsoft', seed: seedOf(i), steps: Number(values.steps), size, moves: !values['no-moves'] });
+      const report = await chaosRun(world, {
+        provider: provider as 'google' | 'microsoft',
+        seed: seedOf(i),
+        steps: Number(values.steps),
+        size,
+        moves: !values['no-moves'],
+        ...(values['chaos-seconds'] ? { chaosMs: Number(values['chaos-seconds']) * 1000 } : {}),
+      });
       reports.push(report);
       process.stdout.write(`${formatReport(report)}\n`);
     }
