@@ -305,6 +305,11 @@ interface HistoricalCheckpoint {
    * provider's listing still means the same. Candidates who qualify later are fetched by their own backfill (R-39).
    */
   addresses?: string[];
+  /**
+   * The scan stores page by page instead of in batches: set when the provider's quota sent a run back to the queue
+   * (`slowDown` in `historical`).
+   */
+  pageByPage?: boolean;
   /** Threads seen active so far in this scan, with their latest activity (R-36). */
   threads: Record<string, string>;
   /**
@@ -428,45 +433,67 @@ async function historical(run: Run): Promise<SyncOutcome> {
       await revisitInactive(run, threads, messages, withActivity, sync);
     };
     // The counts are kept by the batch's own writes (`ingestBatch`).
-    const save = () => saveRunState(run, { checkpoint: JSON.stringify(checkpoint), messages_estimated: estimate, updated_at: clock.now() });
+    let saved = JSON.stringify(checkpoint);
+    const save = async () => {
+      const json = JSON.stringify(checkpoint);
+      await saveRunState(run, { checkpoint: json, messages_estimated: estimate, updated_at: clock.now() });
+      saved = json;
+    };
+    /**
+     * The provider's quota holds the run back (it goes back to the queue until the window allows more): from here the
+     * scan stores page by page, or each run would spend its window reading again the pages of a batch it cannot store.
+     */
+    const slowDown = async (error: unknown) => {
+      if (Object.getPrototypeOf(error) !== RetryLaterError.prototype || checkpoint.pageByPage === true) return;
+      await saveRunState(run, { checkpoint: JSON.stringify({ ...(JSON.parse(saved) as HistoricalCheckpoint), pageByPage: true }), updated_at: clock.now() });
+    };
+    const target = checkpoint.pageByPage === true ? 1 : HISTORICAL_BATCH;
     for (;;) {
       let page: HistoricalScanPage | undefined;
       let failure: unknown;
       try {
-        do {
-          run.lease?.check();
-          if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
-          const activeThreads = (ids: readonly string[]) => knownActiveThreads(run, checkpoint.threads, ids, cutoff);
-          const scan = checkpoint.scan;
-          const reading = withRetry(run, (token) => run.client.historicalPage(token, { addresses, since, checkpoint: scan, activeSince: new Date(cutoff), activeThreads }));
-          // A page slow to come: the pages read so far are stored and their position saved meanwhile.
-          if (batch.size > 0 && !(await settlesWithin(reading, SLOW_PAGE_MS))) {
-            await flush();
-            await save();
-          }
-          const read = await reading;
-          page = read;
-          estimate = read.estimate;
-          // R-36: the thread's latest activity as far as the scan has seen it (drafts are no activity).
-          for (const m of read.messages) {
-            if (!batch.has(m.providerMessageId)) batch.set(m.providerMessageId, m);
-            const t = m.date.getTime();
-            if (m.isDraft || Number.isNaN(t) || t < cutoff) continue;
-            const known = checkpoint.threads[m.providerThreadId];
-            if (known === undefined) becameActive.add(m.providerThreadId);
-            if (known === undefined || Date.parse(known) < t) checkpoint.threads[m.providerThreadId] = m.date.toISOString();
-          }
-          checkpoint.scan = read.checkpoint;
-        } while (page.checkpoint !== null && batch.size < HISTORICAL_BATCH);
+        try {
+          do {
+            run.lease?.check();
+            if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
+            const activeThreads = (ids: readonly string[]) => knownActiveThreads(run, checkpoint.threads, ids, cutoff);
+            const scan = checkpoint.scan;
+            const reading = withRetry(run, (token) => run.client.historicalPage(token, { addresses, since, checkpoint: scan, activeSince: new Date(cutoff), activeThreads }));
+            // A page slow to come: the pages read so far are stored and their position saved meanwhile.
+            if (batch.size > 0 && !(await settlesWithin(reading, SLOW_PAGE_MS))) {
+              await flush();
+              await save();
+            }
+            const read = await reading;
+            page = read;
+            estimate = read.estimate;
+            // R-36: the thread's latest activity as far as the scan has seen it (drafts are no activity).
+            for (const m of read.messages) {
+              if (!batch.has(m.providerMessageId)) batch.set(m.providerMessageId, m);
+              const t = m.date.getTime();
+              if (m.isDraft || Number.isNaN(t) || t < cutoff) continue;
+              const known = checkpoint.threads[m.providerThreadId];
+              if (known === undefined) becameActive.add(m.providerThreadId);
+              if (known === undefined || Date.parse(known) < t) checkpoint.threads[m.providerThreadId] = m.date.toISOString();
+            }
+            checkpoint.scan = read.checkpoint;
+          } while (page.checkpoint !== null && batch.size < target);
+        } catch (error) {
+          // A page the provider does not give now: the pages read before it are stored and their position saved first.
+          if (batch.size === 0 || !(error instanceof ProviderError || error instanceof RetryLaterError)) throw error;
+          failure = error;
+        }
+        await flush();
       } catch (error) {
-        // A page the provider does not give now: the pages read before it are stored and their position saved first.
-        if (batch.size === 0 || !(error instanceof ProviderError || error instanceof RetryLaterError)) throw error;
-        failure = error;
+        await slowDown(error);
+        throw error;
       }
-      await flush();
       if (failure === undefined && page !== undefined && page.checkpoint === null) return await reconcileThenFinish(page.cursor ?? {}, page.estimate);
       await save();
-      if (failure !== undefined) throw failure;
+      if (failure !== undefined) {
+        await slowDown(failure);
+        throw failure;
+      }
     }
   } catch (error) {
     return settle(deps, authorizationId, error, run.lease);
