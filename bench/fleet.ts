@@ -213,7 +213,7 @@ export async function benchFleet({ full, report }: BenchContext): Promise<void> 
     const machine = `machine CPU ${(busy * 100).toFixed(0)} % busy; CPU time: workers ${workerCpu.toFixed(0)} s, API and simulators (this process) ${((own.user + own.system) / 1e6).toFixed(0)} s`;
     const stopped = unfinished > 0 ? `NOT FINISHED: ${unfinished} of ${seatCount} seats still in their historical sync when stopped; ` : '';
     report(unfinished > 0 ? 'fleet.stoppedAfter' : 'fleet.untilAllIncremental', totalSeconds, 's', `${stopped}from the first connection; ${ingested.toLocaleString('en')} messages ingested (oracle ${expected.toLocaleString('en')}) of ${examined.toLocaleString('en')} examined, ${shape.messagesPerSeat} messages a mailbox, ${shape.workers} worker processes on one Postgres; ${machine}`);
-    const spread = `${unfinished > 0 ? `the ${perSeat.length} seats that finished, ` : ''}from the seat's connection to its last historical message; from the first connection: p50 ${percentile(fromStart, 50).toFixed(1)} s, max ${fromStart.at(-1)!.toFixed(1)} s`;
+    const spread = `${unfinished > 0 ? `the ${perSeat.length} seats that finished, ` : ''}from the seat's connection to the end of its historical sync; from the first connection: p50 ${percentile(fromStart, 50).toFixed(1)} s, max ${fromStart.at(-1)!.toFixed(1)} s`;
     report('fleet.seatCompletion.p50', percentile(perSeat, 50), 's', spread);
     report('fleet.seatCompletion.p99', percentile(perSeat, 99), 's', spread);
     report('fleet.seatCompletion.max', perSeat.at(-1)!, 's', spread);
