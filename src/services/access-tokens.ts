@@ -23,6 +23,8 @@ export async function accessTokenFor(deps: MailboxDeps, authorizationId: string)
 interface HeldToken {
   readonly token: string;
   readonly expiresAt: number;
+  /** The grant's authorization it was issued under: a re-authorization (perhaps of another mailbox) replaces it. */
+  readonly authorizedAt: number;
 }
 
 /** Access tokens this process holds for the sync's provider calls, by grant id. */
@@ -30,16 +32,16 @@ const held = new Map<string, HeldToken>();
 
 /**
  * `accessTokenFor` without a database read per call: the token is kept in the process until `REFRESH_AHEAD_MS`
- * before it expires. For callers that check the grant themselves as they go (a sync run checks it before every page
+ * before it expires, for the grant's authorization of `authorizedAt` (its `last_authorized_at` as the caller read it). For callers that check the grant themselves as they go (a sync run checks it before every page
  * and in every batch's transaction), and that drop it (`forgetAccessToken`) when the provider refuses it or the
  * grant has ended.
  */
-export async function heldAccessToken(deps: MailboxDeps, authorizationId: string): Promise<string> {
+export async function heldAccessToken(deps: MailboxDeps, authorizationId: string, authorizedAt: Date): Promise<string> {
   const kept = held.get(authorizationId);
-  if (kept !== undefined && kept.expiresAt - deps.clock.now().getTime() > REFRESH_AHEAD_MS) return kept.token;
+  if (kept !== undefined && kept.authorizedAt === authorizedAt.getTime() && kept.expiresAt - deps.clock.now().getTime() > REFRESH_AHEAD_MS) return kept.token;
   const fresh = await accessTokenWithExpiry(deps, authorizationId);
   if (fresh.expiresAt === null) held.delete(authorizationId);
-  else held.set(authorizationId, { token: fresh.token, expiresAt: fresh.expiresAt.getTime() });
+  else held.set(authorizationId, { token: fresh.token, expiresAt: fresh.expiresAt.getTime(), authorizedAt: authorizedAt.getTime() });
   return fresh.token;
 }
 

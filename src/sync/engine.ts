@@ -82,7 +82,7 @@ export async function withRetry<T>(run: Run, call: (accessToken: string) => Prom
   let renewed = false;
   for (let attempt = 1; ; attempt++) {
     // Held in the process until shortly before it expires: the run checks its grant before every page and batch.
-    const token = await heldAccessToken(run.deps, run.authorizationId);
+    const token = await heldAccessToken(run.deps, run.authorizationId, run.mailbox.lastAuthorizedAt);
     try {
       // every call of the run draws on the mailbox's quota budget, shared with every other process.
       return await withMailboxBudget(run.deps, run.mailbox.provider, run.identity?.address ?? null, run.authorizationId, () => call(token));

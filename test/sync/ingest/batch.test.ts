@@ -140,18 +140,23 @@ describe.each(backends)('the sync’s access token on $name', (backend) => {
     const grant = await api.ctx.db.selectFrom('mailbox_authorizations').select('id').where('seat_id', '=', co.seat.id).executeTakeFirstOrThrow();
     const setToken = (token: string, expiresAt: Date) =>
       api.ctx.db.updateTable('mailbox_authorizations').set({ access_token_ciphertext: api.cipher.seal(token, `${grant.id}:access`), access_token_expires_at: expiresAt }).where('id', '=', grant.id).execute();
+    const authorizedAt = api.clock.now();
     const expiresAt = new Date(api.clock.now().getTime() + 60 * 60_000);
     await setToken('first', expiresAt);
-    expect(await heldAccessToken(deps, grant.id)).toBe('first');
+    expect(await heldAccessToken(deps, grant.id, authorizedAt)).toBe('first');
     // Another process refreshed it: this one keeps using the token it holds, which is still valid.
     await setToken('second', expiresAt);
-    expect(await heldAccessToken(deps, grant.id)).toBe('first');
+    expect(await heldAccessToken(deps, grant.id, authorizedAt)).toBe('first');
     // Refused by the provider (or the grant ended): dropped, read again.
     forgetAccessToken(grant.id);
-    expect(await heldAccessToken(deps, grant.id)).toBe('second');
+    expect(await heldAccessToken(deps, grant.id, authorizedAt)).toBe('second');
     // Close to its expiry the token held is not used: the stored one is read (refreshed there when due).
     await setToken('third', new Date(expiresAt.getTime() + 60 * 60_000));
     api.clock.set(new Date(expiresAt.getTime() - 60_000));
-    expect(await heldAccessToken(deps, grant.id)).toBe('third');
+    expect(await heldAccessToken(deps, grant.id, authorizedAt)).toBe('third');
+    // Re-authorized (another mailbox, perhaps): the token of the new authorization is read.
+    await setToken('fourth', new Date(expiresAt.getTime() + 60 * 60_000));
+    expect(await heldAccessToken(deps, grant.id, authorizedAt)).toBe('third');
+    expect(await heldAccessToken(deps, grant.id, new Date(authorizedAt.getTime() + 1000))).toBe('fourth');
   });
 });
