@@ -116,7 +116,9 @@ export async function benchIngest({ full, report }: BenchContext, { generatedMim
   let recording: Recording | undefined;
   const postgres = await postgresReachable();
   try {
-    for (const backend of ['pglite', 'postgres'] as const) {
+    // BENCH_INGEST_BACKENDS=postgres (or pglite) runs one backend only (profiling one of them).
+    const only = process.env.BENCH_INGEST_BACKENDS?.split(',');
+    for (const backend of (['pglite', 'postgres'] as const).filter((b) => only === undefined || only.includes(b))) {
       if (backend === 'postgres' && !postgres.ok) {
         console.log(`ingest.postgres: skipped (${postgres.reason})`);
         continue;
