@@ -18,7 +18,7 @@ import { expectedAfterHistorical, expectSameSet, mailboxCompany, startWorld, sto
  * (`rateLimited` in `/_sim/usage`), which must stay at zero.
  */
 
-/** Limits low enough that a small mailbox's historical sync spans several quota windows (a Gmail batch of 50 gets costs 250 units). */
+/** Limits low enough that a small mailbox's historical sync spans several quota windows, while its costliest single call (a Gmail batch of gets, 5 units each) still fits in one. */
 const LOW: QuotaLimits = {
   // Below what a historical sync of the test mailbox spends (about 230 units), so it spans several windows.
   google: { perWindow: 200, windowSeconds: 60, concurrency: 25 },
