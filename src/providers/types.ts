@@ -1,4 +1,4 @@
-import type { AddressField } from '../domain/ingestion/index.ts';
+import type { MessageHeaders } from '../domain/ingestion/index.ts';
 import type { Provider } from '../domain/types.ts';
 
 /**
@@ -64,19 +64,9 @@ export interface MailSender {
  * ccRecipients, bccRecipients, receivedDateTime/sentDateTime, conversationId, internetMessageId, parentFolderId,
  * isDraft). Address fields take raw header values or Graph `{name, address}` lists alike.
  */
-export interface MessageFacts {
+export interface MessageFacts extends MessageHeaders {
   readonly providerMessageId: string;
   readonly providerThreadId: string;
-  readonly from: AddressField;
-  readonly to: AddressField;
-  readonly cc?: AddressField;
-  readonly bcc?: AddressField;
-  /** The provider's date (Gmail internalDate, Graph receivedDateTime or sentDateTime). */
-  readonly date: Date;
-  readonly isSpam: boolean;
-  readonly isDraft: boolean;
-  readonly isSent: boolean;
-  readonly isTrashed?: boolean;
   /** RFC 5322 Message-ID (Gmail header, Graph internetMessageId), when the metadata carried it. */
   readonly rfcMessageId?: string | null;
   readonly inReplyTo?: string | null;

@@ -199,6 +199,47 @@ function messageFields(input: StoreMessageInput, parsed: ParsedMessage) {
   };
 }
 
+/** The `mail_messages` row of a stored message: one shape for the per-message and the batched path. */
+function messageRow(
+  mailbox: StoreMessageInput['mailbox'],
+  id: string,
+  threadId: string,
+  providerMessageId: string,
+  fields: ReturnType<typeof messageFields>,
+  parsed: ParsedMessage,
+  origin: NonNullable<StoreMessageInput['origin']>,
+  storedAt: Date,
+) {
+  return {
+    id,
+    contract_id: mailbox.contractId,
+    owner_seat_id: mailbox.seatId,
+    // R-60/R-61: the seat's holder at the moment of storing, read in the same statement (a transfer may
+    // have happened since the sync run loaded the mailbox).
+    owner_user_id: sql<string | null>`(SELECT user_id FROM seats WHERE id = ${mailbox.seatId})`,
+    thread_id: threadId,
+    candidate_id: fields.candidateId,
+    provider_message_id: providerMessageId,
+    rfc_message_id: fields.rfcMessageId,
+    in_reply_to: fields.inReplyTo,
+    references_ids: fields.references,
+    direction: fields.direction,
+    from_address: fields.from?.address ?? '',
+    from_name: fields.from?.name ?? null,
+    to_addresses: JSON.stringify(fields.to),
+    cc_addresses: JSON.stringify(fields.cc),
+    counterpart: fields.counterpart,
+    subject: fields.subject,
+    sent_at: fields.sentAt,
+    snippet: parsed.snippet,
+    body_html: parsed.bodyHtml,
+    body_text: parsed.bodyText,
+    visibility: 'private' as const,
+    origin,
+    stored_at: storedAt,
+  };
+}
+
 /**
  * A thread started by a send from the product may carry a provisional provider thread id (Graph's sendMail
  * returns none). When sync meets its real id — the product's own message seen in Sent, or a reply naming it —
@@ -329,34 +370,7 @@ export async function storeMessage(trx: Db, input: StoreMessageInput): Promise<S
   const messageId = newId();
   const inserted = await trx
     .insertInto('mail_messages')
-    .values({
-      id: messageId,
-      contract_id: mailbox.contractId,
-      owner_seat_id: mailbox.seatId,
-      // R-60/R-61: the seat's holder at the moment of storing, read in the same statement (a transfer may
-      // have happened since the sync run loaded the mailbox).
-      owner_user_id: sql<string | null>`(SELECT user_id FROM seats WHERE id = ${mailbox.seatId})`,
-      thread_id: thread.id,
-      candidate_id: fields.candidateId,
-      provider_message_id: facts.providerMessageId,
-      rfc_message_id: fields.rfcMessageId,
-      in_reply_to: fields.inReplyTo,
-      references_ids: fields.references,
-      direction: fields.direction,
-      from_address: fields.from?.address ?? '',
-      from_name: fields.from?.name ?? null,
-      to_addresses: JSON.stringify(fields.to),
-      cc_addresses: JSON.stringify(fields.cc),
-      counterpart: fields.counterpart,
-      subject: fields.subject,
-      sent_at: fields.sentAt,
-      snippet: parsed.snippet,
-      body_html: parsed.bodyHtml,
-      body_text: parsed.bodyText,
-      visibility: 'private',
-      origin: input.origin ?? 'synced',
-      stored_at: input.storedAt,
-    })
+    .values(messageRow(mailbox, messageId, thread.id, facts.providerMessageId, fields, parsed, input.origin ?? 'synced', input.storedAt))
     .onConflict((oc) => oc.columns(['owner_seat_id', 'provider_message_id']).doNothing())
     .returning('id')
     .executeTakeFirst();
@@ -639,33 +653,9 @@ async function storeMessagesTogether(trx: Db, mailbox: StoreMessageInput['mailbo
     const written = await trx
       .insertInto('mail_messages')
       .values(
-        rows.slice(i, i + 500).map(({ facts, parsed, fields }, j) => ({
-          id: messageIds[i + j]!,
-          contract_id: mailbox.contractId,
-          owner_seat_id: mailbox.seatId,
-          // R-60/R-61: the seat's holder at the moment of storing, read in the same statement.
-          owner_user_id: sql<string | null>`(SELECT user_id FROM seats WHERE id = ${mailbox.seatId})`,
-          thread_id: threadIdOf.get(facts.providerThreadId)!,
-          candidate_id: fields.candidateId,
-          provider_message_id: facts.providerMessageId,
-          rfc_message_id: fields.rfcMessageId,
-          in_reply_to: fields.inReplyTo,
-          references_ids: fields.references,
-          direction: fields.direction,
-          from_address: fields.from?.address ?? '',
-          from_name: fields.from?.name ?? null,
-          to_addresses: JSON.stringify(fields.to),
-          cc_addresses: JSON.stringify(fields.cc),
-          counterpart: fields.counterpart,
-          subject: fields.subject,
-          sent_at: fields.sentAt,
-          snippet: parsed.snippet,
-          body_html: parsed.bodyHtml,
-          body_text: parsed.bodyText,
-          visibility: 'private' as const,
-          origin: 'synced' as const,
-          stored_at: now,
-        })),
+        rows.slice(i, i + 500).map(({ facts, parsed, fields }, j) =>
+          messageRow(mailbox, messageIds[i + j]!, threadIdOf.get(facts.providerThreadId)!, facts.providerMessageId, fields, parsed, 'synced', now),
+        ),
       )
       .onConflict((oc) => oc.columns(['owner_seat_id', 'provider_message_id']).doNothing())
       .returning('id')
