@@ -59,10 +59,7 @@ async function measure(provider: Provider, samples: number): Promise<{ fromNotif
   const jobs = createJobs({ database, clock: api.clock });
   ref.jobs = jobs;
   try {
-    await jobs.start({ role: 'all' });
-    await registerWorkers(jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
-    await api.app.listen({ port, host: '127.0.0.1' });
-    await control('POST', '/_sim/google/pubsub-subscriptions', { topicName: TOPIC, pushEndpoint: `${api.publicUrl}/webhooks/google/pubsub` });
+    await startPushedProduct(jobs, api, port, control);
 
     const domain = `push-bench-${provider}.test`;
     const address = `rita@${domain}`;
@@ -149,10 +146,7 @@ export async function benchPushFleet({ full, report }: BenchContext): Promise<vo
   const jobs = createJobs({ database, clock: api.clock });
   ref.jobs = jobs;
   try {
-    await jobs.start({ role: 'all' });
-    await registerWorkers(jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
-    await api.app.listen({ port, host: '127.0.0.1' });
-    await control('POST', '/_sim/google/pubsub-subscriptions', { topicName: TOPIC, pushEndpoint: `${api.publicUrl}/webhooks/google/pubsub` });
+    await startPushedProduct(jobs, api, port, control);
 
     // Companies of recruiters, each connected by OAuth; the candidate who writes to them is the company's.
     let started = performance.now();
@@ -264,6 +258,14 @@ export async function benchPushFleet({ full, report }: BenchContext): Promise<vo
 }
 
 /** The mailboxes a webhook body announces: a Pub/Sub push names the Gmail address, a Graph notification its subscription. */
+/** Starts the product's queue and workers, listens, and points the Pub/Sub topic at the product's webhook. */
+async function startPushedProduct(jobs: Jobs, api: Awaited<ReturnType<typeof startTestApi>>, port: number, control: ReturnType<typeof controlOf>): Promise<void> {
+  await jobs.start({ role: 'all' });
+  await registerWorkers(jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
+  await api.app.listen({ port, host: '127.0.0.1' });
+  await control('POST', '/_sim/google/pubsub-subscriptions', { topicName: TOPIC, pushEndpoint: `${api.publicUrl}/webhooks/google/pubsub` });
+}
+
 function announced(body: unknown, graphChannels: ReadonlyMap<string, string>): string[] {
   const b = body as { message?: { data?: string }; value?: Array<{ subscriptionId?: string }> } | undefined;
   if (b?.message?.data) {
