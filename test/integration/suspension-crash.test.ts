@@ -25,7 +25,9 @@ function startWorker(env: Record<string, string>): { child: ChildProcess; output
   return { child, output: () => out, exited };
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+// Generous: starting a worker process (tsx compiling the product) takes seconds on an idle machine, over a minute on a
+// loaded one.
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -116,5 +118,5 @@ describe.skipIf(!serverUrl)('a suspension worker killed mid-deletion (postgres)'
     const entries = await api.ctx.db.selectFrom('audit_log').select('details').where('contract_id', '=', co.contract.id).where('action', '=', 'contract.suspended').execute();
     expect(entries).toHaveLength(1);
     expect(entries[0]!.details).toMatchObject({ deletionReceipt: { id: receiptId, status: 'done', counts: before } });
-  }, 180_000);
+  }, 600_000);
 });
