@@ -41,8 +41,11 @@ export interface ParsedMessage {
 
 export const SNIPPET_LENGTH = 200;
 
-/** Defences against hostile input; real mail stays far below both. */
-const PARSE_LIMITS = { maxNestingDepth: 50, maxHeadersSize: 1024 * 1024, maxRfc822NestingDepth: 3 } as const;
+/**
+ * Defences against hostile input (real mail stays far below them), and attachment content measured rather than
+ * decoded: only an attachment's name, type and size are kept, and decoding a CV or an image was most of the parse.
+ */
+const PARSE_OPTIONS = { maxNestingDepth: 50, maxHeadersSize: 1024 * 1024, maxRfc822NestingDepth: 3, attachmentSizesOnly: true } as const;
 
 function flatten(list: Address[] | Address | undefined): ParsedAddressEntry[] {
   if (list === undefined) return [];
@@ -106,7 +109,10 @@ export function makeSnippet(text: string, max = SNIPPET_LENGTH): string {
   return `${(space > max * 0.6 ? cut.slice(0, space) : cut).trimEnd()}…`;
 }
 
-function sizeOf(content: Email['attachments'][number]['content']): number {
+function sizeOf(attachment: Email['attachments'][number]): number {
+  // The decoded size, whether the parser measured the content or kept it.
+  if (attachment.size !== undefined) return attachment.size;
+  const content = attachment.content;
   if (typeof content === 'string') return Buffer.byteLength(content);
   return content.byteLength;
 }
@@ -115,7 +121,7 @@ function attachmentsOf(email: Email): ParsedAttachment[] {
   return email.attachments.map((a, i) => ({
     filename: (a.filename ?? '').trim() || `attachment-${i + 1}${a.mimeType === 'message/rfc822' ? '.eml' : ''}`,
     contentType: a.mimeType || 'application/octet-stream',
-    sizeBytes: sizeOf(a.content),
+    sizeBytes: sizeOf(a),
   }));
 }
 
@@ -163,7 +169,7 @@ function headerBlock(raw: Uint8Array): Uint8Array {
 }
 
 /** The MIME parser's entry point (`PostalMime.parse`); another build of the same parser can be compared through it. */
-export type MimeParser = (raw: Uint8Array, options: typeof PARSE_LIMITS) => Promise<Email>;
+export type MimeParser = (raw: Uint8Array, options: typeof PARSE_OPTIONS) => Promise<Email>;
 
 export function parseMime(raw: Uint8Array | string): Promise<ParsedMessage> {
   return parseMimeWith((bytes, options) => PostalMime.parse(bytes, options), raw);
@@ -177,14 +183,14 @@ export async function parseMimeWith(parse: MimeParser, raw: Uint8Array | string)
     return { ...emptyMessage(), problems: ['The message content was empty; it is stored with its header facts only.'] };
   }
   try {
-    const email = await parse(bytes, PARSE_LIMITS);
+    const email = await parse(bytes, PARSE_OPTIONS);
     if (email.headers.length === 0) problems.push('The message has no readable headers; it is stored with the mailbox’s header facts.');
     return fromEmail(email, problems);
   } catch (error) {
     problems.push(`The message body could not be parsed (${describeError(error)}); it is stored with its headers only.`);
   }
   try {
-    const email = await parse(headerBlock(bytes), PARSE_LIMITS);
+    const email = await parse(headerBlock(bytes), PARSE_OPTIONS);
     const parsed = fromEmail({ ...email, html: undefined, text: undefined, attachments: [] }, problems);
     return parsed;
   } catch (error) {
