@@ -10,6 +10,8 @@
  * for 200 different mailboxes delivered within a second, so that 200 notifications arrive at once.
  */
 import net from 'node:net';
+import os from 'node:os';
+import type { Kysely, KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import pino from 'pino';
 import { startSimulators } from '../sim/server.ts';
 import { createJobs, type Jobs } from '../src/jobs/index.ts';
@@ -17,6 +19,7 @@ import { pollScheduleName } from '../src/sync/workers.ts';
 import { registerWorkers } from '../src/workers.ts';
 import { startTestApi } from '../test/helpers/app.ts';
 import { createCompany } from '../test/helpers/fixtures.ts';
+import type { DB } from '../src/store/schema.ts';
 import { connectSeat, controlOf, openBenchDatabase, percentile, postgresReachable, type BenchContext, type Provider } from './world.ts';
 
 const TOPIC = 'projects/recruiter-sync-bench/topics/gmail-push';
@@ -145,8 +148,10 @@ export async function benchPushFleet({ full, report }: BenchContext): Promise<vo
   });
   const jobs = createJobs({ database, clock: api.clock });
   ref.jobs = jobs;
+  // The workers' statements are counted (the queue's own, pg-boss's, are not), to give them per notification sync.
+  const counting = countingDb(api.ctx.db);
   try {
-    await startPushedProduct(jobs, api, port, control);
+    await startPushedProduct(jobs, api, port, control, counting.db);
 
     // Companies of recruiters, each connected by OAuth; the candidate who writes to them is the company's.
     let started = performance.now();
@@ -186,6 +191,10 @@ export async function benchPushFleet({ full, report }: BenchContext): Promise<vo
     const fromNotification: number[] = [];
     const fromDelivery: number[] = [];
     let missing = 0;
+    // Work per notification sync over the bursts: the workers' statements and the process's CPU (simulators, API and this benchmark's polling included).
+    const statementsBefore = counting.statements();
+    const cpuBefore = process.cpuUsage();
+    const burstsStarted = new Date();
     for (let b = 0; b < shape.bursts; b++) {
       // 200 different mailboxes (a mailbox is announced at most once a second), mail delivered 5 ms apart.
       const chosen = shuffle(seats, b).slice(0, shape.burst);
@@ -235,15 +244,21 @@ export async function benchPushFleet({ full, report }: BenchContext): Promise<vo
       // Past Gmail's one notification per mailbox per second before the next burst.
       await sleep(1500);
     }
+    const statements = counting.statements() - statementsBefore;
+    const cpu = process.cpuUsage(cpuBefore);
     fromNotification.sort((a, b) => a - b);
     fromDelivery.sort((a, b) => a - b);
     // Where the time goes: the notification syncs' wait in the queue and their run (pg-boss's job rows).
     const { rows: syncJobs } = await database.raw.query<{ wait: number; run: number }>(
-      `SELECT extract(epoch FROM started_on - created_on) * 1000 AS wait, extract(epoch FROM completed_on - started_on) * 1000 AS run FROM pgboss.job WHERE name = 'sync.mailbox' AND data->>'trigger' = 'notification' AND completed_on IS NOT NULL`,
+      `SELECT extract(epoch FROM started_on - created_on) * 1000 AS wait, extract(epoch FROM completed_on - started_on) * 1000 AS run FROM pgboss.job WHERE name = 'sync.mailbox' AND data->>'trigger' = 'notification' AND completed_on IS NOT NULL AND created_on >= $1`,
+      [burstsStarted],
     );
     const waits = syncJobs.map((j) => Number(j.wait)).sort((a, b) => a - b);
     const runs = syncJobs.map((j) => Number(j.run)).sort((a, b) => a - b);
     progress(`${syncJobs.length} notification syncs: queued p50 ${percentile(waits, 50).toFixed(0)} / p99 ${percentile(waits, 99).toFixed(0)} ms, ran p50 ${percentile(runs, 50).toFixed(0)} / p99 ${percentile(runs, 99).toFixed(0)} ms`);
+    const perSync = (n: number) => (syncJobs.length ? n / syncJobs.length : 0);
+    report('push.fleet.statementsPerNotificationSync', perSync(statements), 'statements', `${statements.toLocaleString('en')} statements through the workers' Kysely (queries, and BEGIN and COMMIT of each transaction) over ${syncJobs.length} notification syncs`);
+    report('push.fleet.cpuPerNotificationSync', perSync((cpu.user + cpu.system) / 1000), 'ms', `the benchmark process's CPU over the bursts (workers, API, simulators, the readability polling) per notification sync; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}`);
     const note = `${shape.mailboxes.toLocaleString('en')} connected incremental mailboxes (half Gmail, half Microsoft 365) on Postgres, ${shape.bursts} bursts of ${shape.burst} messages to different mailboxes within a second, workers in process; ${fromNotification.length} samples${missing ? `, ${missing} not readable within 60 s or without a notification` : ''}`;
     report('push.fleet.notificationToVisible.p50', percentile(fromNotification, 50), 'ms', note);
     report('push.fleet.notificationToVisible.p99', percentile(fromNotification, 99), 'ms', note);
@@ -259,9 +274,9 @@ export async function benchPushFleet({ full, report }: BenchContext): Promise<vo
 
 /** The mailboxes a webhook body announces: a Pub/Sub push names the Gmail address, a Graph notification its subscription. */
 /** Starts the product's queue and workers, listens, and points the Pub/Sub topic at the product's webhook. */
-async function startPushedProduct(jobs: Jobs, api: Awaited<ReturnType<typeof startTestApi>>, port: number, control: ReturnType<typeof controlOf>): Promise<void> {
+async function startPushedProduct(jobs: Jobs, api: Awaited<ReturnType<typeof startTestApi>>, port: number, control: ReturnType<typeof controlOf>, db: Kysely<DB> = api.ctx.db): Promise<void> {
   await jobs.start({ role: 'all' });
-  await registerWorkers(jobs, { ...api.ctx, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
+  await registerWorkers(jobs, { ...api.ctx, db, providers: api.providers, cipher: api.cipher, publicUrl: api.publicUrl }, pino({ level: 'silent' }));
   await api.app.listen({ port, host: '127.0.0.1' });
   await control('POST', '/_sim/google/pubsub-subscriptions', { topicName: TOPIC, pushEndpoint: `${api.publicUrl}/webhooks/google/pubsub` });
 }
@@ -277,6 +292,28 @@ function announced(body: unknown, graphChannels: ReadonlyMap<string, string>): s
     }
   }
   return (b?.value ?? []).map((v) => graphChannels.get(v.subscriptionId ?? '')).filter((a): a is string => a !== undefined);
+}
+
+/** Counts the statements issued through a Kysely instance: every query, and BEGIN and COMMIT of each transaction. */
+function countingDb(db: Kysely<DB>): { db: Kysely<DB>; statements: () => number } {
+  let queries = 0;
+  let transactions = 0;
+  const plugin: KyselyPlugin = {
+    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+      queries++;
+      return args.node;
+    },
+    transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      return Promise.resolve(args.result);
+    },
+  };
+  const counted = db.withPlugin(plugin);
+  const transaction = counted.transaction.bind(counted);
+  counted.transaction = () => {
+    transactions++;
+    return transaction();
+  };
+  return { db: counted, statements: () => queries + 2 * transactions };
 }
 
 /** A deterministic shuffle (the burst's mailboxes), seeded by the burst's number. */

@@ -15,6 +15,26 @@ export interface QuotaBudget {
   acquire(provider: Provider, address: string, units: number, holdMs: number): Promise<{ ok: true; lease: string } | { ok: false; waitMs: number }>;
   /** Ends a lease (the call has its answer). */
   release(provider: Provider, address: string, lease: string): Promise<void>;
+  /**
+   * A reservation for a run of many calls (a sync run): it draws units and concurrency from the budget in blocks and
+   * spends them in the process, so most calls cost no database round trip. Budgets without it draw per call.
+   */
+  reserve?(provider: Provider, address: string): QuotaReservation;
+}
+
+/**
+ * A run's share of a mailbox's budget (R-27): units drawn in blocks and a place among the mailbox's requests in
+ * flight, spent locally and returned when the run ends (`close`). What it holds is counted by every other process as
+ * spent until then, so the budget stays exact across processes.
+ */
+export interface QuotaReservation {
+  /**
+   * Takes `units` and a place in flight for one call that lasts at most `holdMs`: granted with the function that
+   * ends the call, or refused with how long to wait before asking again (nothing taken then).
+   */
+  take(units: number, holdMs: number): Promise<{ ok: true; done: () => void } | { ok: false; waitMs: number }>;
+  /** Gives back the units not spent and the run's places in flight (the run is over). */
+  close(): Promise<void>;
 }
 
 export interface QuotaScope {
@@ -22,6 +42,8 @@ export interface QuotaScope {
   /** The mailbox the quota belongs to (lower case). */
   address: string;
   budget: QuotaBudget;
+  /** The run's reservation on this budget, when the calls belong to one (`reserve`). */
+  reservation?: QuotaReservation | undefined;
 }
 
 const scopes = new AsyncLocalStorage<QuotaScope>();

@@ -35,19 +35,27 @@ export async function providerFetch<T>(
   // a call made for a mailbox takes its units and a concurrency lease from the mailbox's budget first.
   const scope = currentQuotaScope();
   const units = scope ? requestCost(scope.provider, url, init) : null;
-  const lease = scope && units !== null ? await drawBudget(scope, units, timeoutMs + 5_000) : undefined;
+  const end = scope && units !== null ? await drawBudget(scope, units, timeoutMs + 5_000) : undefined;
   try {
     return await send<T>(url, init, classify, options, timeoutMs, scope?.provider);
   } finally {
-    if (scope && lease !== undefined) await scope.budget.release(scope.provider, scope.address, lease);
+    if (end) await end();
   }
 }
 
-async function drawBudget(scope: QuotaScope, units: number, holdMs: number): Promise<string> {
+/** Draws a call's units and lease: from the run's reservation when there is one (mostly no database work), else from the budget. */
+async function drawBudget(scope: QuotaScope, units: number, holdMs: number): Promise<() => Promise<void> | void> {
   let waited = 0;
   for (;;) {
-    const grant = await scope.budget.acquire(scope.provider, scope.address, units, holdMs);
-    if (grant.ok) return grant.lease;
+    let grant: { ok: true; end: () => Promise<void> | void } | { ok: false; waitMs: number };
+    if (scope.reservation) {
+      const taken = await scope.reservation.take(units, holdMs);
+      grant = taken.ok ? { ok: true, end: taken.done } : taken;
+    } else {
+      const acquired = await scope.budget.acquire(scope.provider, scope.address, units, holdMs);
+      grant = acquired.ok ? { ok: true, end: () => scope.budget.release(scope.provider, scope.address, acquired.lease) } : acquired;
+    }
+    if (grant.ok) return grant.end;
     quotaCounters.budgetWaits[scope.provider]++;
     if (waited + grant.waitMs > MAX_INLINE_BUDGET_WAIT_MS) {
       throw new ProviderError('throttled', "waiting for the mailbox's quota budget", { providerCode: 'quota_budget', retryAfterSeconds: Math.max(1, Math.ceil(grant.waitMs / 1000)) });

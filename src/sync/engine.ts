@@ -8,6 +8,7 @@ import { discoveryAdmits, activityCutoff, r37DeletedAtSource, windowStart, type 
 import { normalizeAddress } from '../domain/addresses.ts';
 import { AppError } from '../errors.ts';
 import { RetryLaterError } from '../jobs/index.ts';
+import { withQuotaScope, type QuotaScope } from '../providers/budget.ts';
 import { ProviderError } from '../providers/errors.ts';
 import type { HistoricalScanPage, MailClient, MailProviders, Opaque } from '../providers/mail.ts';
 import { forgetAccessToken, heldAccessToken, reauthorizationMessage } from '../services/access-tokens.ts';
@@ -15,7 +16,7 @@ import { recordAudit } from '../services/audit.ts';
 import type { MailboxDeps } from '../services/mailbox-authorization.ts';
 import type { DB } from '../store/schema.ts';
 import { CandidateCache, decideBatch, deleteMessageAtSource, ingestBatch, loadSeatMailbox, type IngestItem, type MessageFacts, type SeatMailbox } from './ingest/index.ts';
-import { withMailboxBudget } from './quota-budget.ts';
+import { runBudgetScope, withMailboxBudget } from './quota-budget.ts';
 import { busy, DEFAULT_RUN_LEASE_MS, isLease, tryAcquireRunLease, type RunKind, type RunLease } from './lock.ts';
 
 export interface SyncDeps extends MailboxDeps {
@@ -60,6 +61,8 @@ export interface Run {
   lease?: RunLease;
   /** The mailbox the grant reads now: a cursor issued for another one is never used. */
   identity?: CursorIdentity;
+  /** the run's reservation on the mailbox's quota budget, which every call of the run spends from. */
+  quota?: QuotaScope;
 }
 
 /** A provider and a mailbox address (lower case): what a cursor belongs to. */
@@ -85,7 +88,7 @@ export async function withRetry<T>(run: Run, call: (accessToken: string) => Prom
     const token = await heldAccessToken(run.deps, run.authorizationId, run.mailbox.lastAuthorizedAt);
     try {
       // every call of the run draws on the mailbox's quota budget, shared with every other process.
-      return await withMailboxBudget(run.deps, run.mailbox.provider, run.identity?.address ?? null, run.authorizationId, () => call(token));
+      return await (run.quota ? withQuotaScope(run.quota, () => call(token)) : withMailboxBudget(run.deps, run.mailbox.provider, run.identity?.address ?? null, run.authorizationId, () => call(token)));
     } catch (error) {
       if (error instanceof ProviderError && error.kind === 'auth' && !renewed) {
         // The access token was refused before its time (revoked, sessions ended): one renewal decides whether
@@ -188,10 +191,17 @@ export async function withRunLock<T>(deps: SyncDeps, authorizationId: string, ki
   await ensureState(deps.db, run.mailbox, deps.clock.now());
   const lease = await tryAcquireRunLease(deps.db, deps.clock, authorizationId, kind, deps.runLeaseMs ?? DEFAULT_RUN_LEASE_MS);
   if (!isLease(lease)) throw busy(lease, deps.clock.now());
+  // one reservation on the mailbox's budget for the whole run, given back at its end.
+  run.quota = runBudgetScope(deps, run.mailbox.provider, run.identity?.address ?? null, authorizationId);
   try {
     run.lease = lease;
     return await body(run);
   } finally {
+    try {
+      await run.quota.reservation?.close();
+    } catch {
+      // What the run held leaves the window with its slot, and its places in flight lapse with their lease.
+    }
     await lease.release();
   }
 }

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Provider } from '../domain/types.ts';
-import { withQuotaScope, type QuotaBudget } from '../providers/budget.ts';
+import { withQuotaScope, type QuotaBudget, type QuotaReservation, type QuotaScope } from '../providers/budget.ts';
 import type { DB } from '../store/schema.ts';
 
 export interface ProviderQuota {
@@ -44,7 +44,31 @@ const SLOTS = 10;
 /** How soon a draw refused only for concurrency asks again: the requests in flight end within milliseconds. */
 const LEASE_RETRY_MS = 25;
 
+/**
+ * A run's block of units: this share of the window's capacity (at least what the call needs). Small beside the window,
+ * so a run holding an unspent block for a moment hardly delays another process drawing on the same mailbox.
+ */
+const BLOCK_SHARE = 0.02;
+/** A run's places in flight outlast its longest call by this much, so a run renews them about once a minute. */
+const RESERVATION_LEASE_EXTRA_MS = 60_000;
+
 type Db = Kysely<DB>;
+/** A lease of `n` places in flight (a run's reservation); a call's own lease is one place (`n` absent). */
+type Lease = { id: string; until: number; n?: number };
+const places = (leases: readonly Lease[]): number => leases.reduce((sum, l) => sum + (l.n ?? 1), 0);
+
+/** What a reservation asks of the budget in one draw. */
+interface DrawRequest {
+  lease: string;
+  /** Units the next call needs (0: only the places in flight or their renewal). */
+  units: number;
+  /** Places in flight the run wants to hold. */
+  share: number;
+  holdMs: number;
+  /** Units of an earlier block not spent, given back to the slot they were charged to. */
+  refund?: { slot: number; units: number } | undefined;
+}
+type DrawResult = { ok: true; units: number; slot: number; share: number; until: number } | { ok: false; waitMs: number; share: number; until: number };
 
 export class DbQuotaBudget implements QuotaBudget {
   constructor(
@@ -76,8 +100,8 @@ export class DbQuotaBudget implements QuotaBudget {
       // Slots older than the enforced window and lapsed leases (a process that died mid-call) are forgotten.
       const slots = new Map<number, number>();
       for (const [k, v] of Object.entries(row.slots)) if (Number(k) > slot - SLOTS - 1) slots.set(Number(k), v);
-      const leases = row.leases.filter((l) => l.until > t);
-      if (leases.length >= limit.concurrency) return { ok: false, waitMs: LEASE_RETRY_MS };
+      const leases = (row.leases as Lease[]).filter((l) => l.until > t);
+      if (places(leases) >= limit.concurrency) return { ok: false, waitMs: LEASE_RETRY_MS };
       const usedFrom = (first: number) => [...slots].reduce((sum, [k, v]) => (k >= first ? sum + v : sum), 0);
       const used = usedFrom(slot - SLOTS);
       // A single call dearer than a whole window goes alone into an empty one: it cannot be split.
@@ -99,6 +123,85 @@ export class DbQuotaBudget implements QuotaBudget {
     });
   }
 
+  /** A run's reservation (`QuotaReservation`): blocks of units and places in flight, drawn by `draw`, given back by `settle`. */
+  reserve(provider: Provider, address: string): QuotaReservation {
+    return new DbReservation(this, this.clock, provider, address.toLowerCase(), (this.limits[provider].windowSeconds * 1000) / SLOTS, this.limits[provider].concurrency);
+  }
+
+  /**
+   * One locked transaction for a reservation: gives back an earlier block's unspent units, takes a block of at least
+   * `units` (up to BLOCK_SHARE of the window, as far as the window allows) in the current slot, and holds `share`
+   * places in flight (fewer if other holders leave fewer; none → refused) until `holdMs` from now.
+   */
+  async draw(provider: Provider, address: string, request: DrawRequest): Promise<DrawResult> {
+    const limit = this.limits[provider];
+    const cap = this.capacity(provider);
+    const slotMs = (limit.windowSeconds * 1000) / SLOTS;
+    const key = address.toLowerCase();
+    return this.db.transaction().execute(async (trx): Promise<DrawResult> => {
+      const now = this.clock.now();
+      const t = now.getTime();
+      const slot = Math.floor(t / slotMs);
+      const locked = () => trx.selectFrom('quota_budgets').select(['slots', 'leases']).where('provider', '=', provider).where('address', '=', key).forUpdate().executeTakeFirst();
+      let row = await locked();
+      if (!row) {
+        await trx.insertInto('quota_budgets').values({ provider, address: key, slots: '{}', leases: '[]', updated_at: now }).onConflict((oc) => oc.columns(['provider', 'address']).doNothing()).execute();
+        row = (await locked())!;
+      }
+      const slots = new Map<number, number>();
+      for (const [k, v] of Object.entries(row.slots)) if (Number(k) > slot - SLOTS - 1) slots.set(Number(k), v);
+      const refund = request.refund;
+      if (refund && refund.units > 0 && slots.has(refund.slot)) slots.set(refund.slot, Math.max(0, slots.get(refund.slot)! - refund.units));
+      const others = (row.leases as Lease[]).filter((l) => l.until > t && l.id !== request.lease);
+      const share = Math.min(request.share, limit.concurrency - places(others));
+      const write = async (leases: Lease[]) =>
+        trx
+          .updateTable('quota_budgets')
+          .set({ slots: JSON.stringify(Object.fromEntries(slots)), leases: JSON.stringify(leases), updated_at: now })
+          .where('provider', '=', provider)
+          .where('address', '=', key)
+          .execute();
+      if (share < 1) {
+        await write(others);
+        return { ok: false, waitMs: LEASE_RETRY_MS, share: 0, until: 0 };
+      }
+      const until = t + request.holdMs;
+      const leases = [...others, { id: request.lease, until, n: share }];
+      if (request.units <= 0) {
+        await write(leases);
+        return { ok: true, units: 0, slot, share, until };
+      }
+      const usedFrom = (first: number) => [...slots].reduce((sum, [k, v]) => (k >= first ? sum + v : sum), 0);
+      const used = usedFrom(slot - SLOTS);
+      if (used > 0 && used + request.units > cap) {
+        let next = slot + 1;
+        while (usedFrom(next - SLOTS) > 0 && usedFrom(next - SLOTS) + request.units > cap) next++;
+        await write(leases);
+        return { ok: false, waitMs: next * slotMs - t + 1, share, until };
+      }
+      // A single call dearer than a whole window goes alone into an empty one, as with `acquire`.
+      const units = used === 0 && request.units > cap ? request.units : Math.max(request.units, Math.min(Math.ceil(cap * BLOCK_SHARE), cap - used));
+      slots.set(slot, (slots.get(slot) ?? 0) + units);
+      await write(leases);
+      return { ok: true, units, slot, share, until };
+    });
+  }
+
+  /** The end of a reservation, in one statement: its unspent units back to their slot, its places in flight freed. */
+  async settle(provider: Provider, address: string, lease: string, refund: { slot: number; units: number } | null): Promise<void> {
+    const slot = String(refund?.slot ?? 0);
+    const units = refund?.units ?? 0;
+    await this.db
+      .updateTable('quota_budgets')
+      .set({
+        slots: sql`CASE WHEN ${units}::int > 0 AND slots -> ${slot}::text IS NOT NULL THEN jsonb_set(slots, ARRAY[${slot}::text], to_jsonb(greatest(0, (slots ->> ${slot}::text)::int - ${units}::int))) ELSE slots END`,
+        leases: sql`coalesce((SELECT jsonb_agg(e) FROM jsonb_array_elements(leases) e WHERE e->>'id' <> ${lease}), '[]'::jsonb)`,
+      })
+      .where('provider', '=', provider)
+      .where('address', '=', address.toLowerCase())
+      .execute();
+  }
+
   async release(provider: Provider, address: string, lease: string): Promise<void> {
     await this.db
       .updateTable('quota_budgets')
@@ -106,6 +209,86 @@ export class DbQuotaBudget implements QuotaBudget {
       .where('provider', '=', provider)
       .where('address', '=', address.toLowerCase())
       .execute();
+  }
+}
+
+/**
+ * R-27 for a run of many calls: units are drawn in blocks and spent in the process, the run holds its places in
+ * flight for its whole length (growing them only when its calls overlap), and the end gives back what is left. A
+ * block is spent only within the slot it was charged to: the window counts a slot's units for SLOTS + 1 slots, which
+ * covers the provider's window from any moment of that slot, not from a later one. Units a process that dies leaves
+ * charged leave the window with their slot; its places in flight lapse with their lease.
+ */
+class DbReservation implements QuotaReservation {
+  private readonly lease = randomUUID();
+  private share = 0;
+  private until = 0;
+  private inFlight = 0;
+  private block: { slot: number; left: number } | null = null;
+  /** Draws of one reservation go one at a time (its calls may overlap). */
+  private drawing: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly budget: DbQuotaBudget,
+    private readonly clock: Clock,
+    private readonly provider: Provider,
+    private readonly address: string,
+    private readonly slotMs: number,
+    private readonly concurrency: number,
+  ) {}
+
+  /** Takes the call locally when the block and the places in flight allow it. */
+  private takeLocally(units: number, holdMs: number): { ok: true; done: () => void } | null {
+    const t = this.clock.now().getTime();
+    const block = this.block;
+    if (!block || block.slot !== Math.floor(t / this.slotMs) || block.left < units) return null;
+    if (this.inFlight >= this.share || this.until < t + holdMs) return null;
+    block.left -= units;
+    this.inFlight++;
+    let ended = false;
+    return {
+      ok: true,
+      done: () => {
+        if (ended) return;
+        ended = true;
+        this.inFlight--;
+      },
+    };
+  }
+
+  async take(units: number, holdMs: number): Promise<{ ok: true; done: () => void } | { ok: false; waitMs: number }> {
+    const local = this.takeLocally(units, holdMs);
+    if (local) return local;
+    const next = this.drawing.then(async (): Promise<{ ok: true; done: () => void } | { ok: false; waitMs: number }> => {
+      // Another call of the run may have drawn meanwhile.
+      const again = this.takeLocally(units, holdMs);
+      if (again) return again;
+      const t = this.clock.now().getTime();
+      const block = this.block;
+      const blockServes = block !== null && block.slot === Math.floor(t / this.slotMs) && block.left >= units;
+      const refund = !blockServes && block && block.left > 0 ? { slot: block.slot, units: block.left } : undefined;
+      const share = Math.min(this.concurrency, Math.max(1, this.inFlight >= this.share ? this.share + 1 : this.share));
+      const result = await this.budget.draw(this.provider, this.address, { lease: this.lease, units: blockServes ? 0 : units, share, holdMs: holdMs + RESERVATION_LEASE_EXTRA_MS, refund });
+      if (refund) this.block = null;
+      this.share = result.share;
+      this.until = result.until;
+      if (!result.ok) return { ok: false, waitMs: result.waitMs };
+      if (!blockServes) this.block = { slot: result.slot, left: result.units };
+      // Granted units but no free place in flight (the run's other calls hold them all): ask again shortly.
+      return this.takeLocally(units, holdMs) ?? { ok: false, waitMs: LEASE_RETRY_MS };
+    });
+    this.drawing = next.catch(() => undefined);
+    return next;
+  }
+
+  async close(): Promise<void> {
+    await this.drawing;
+    if (this.share === 0 && (this.block === null || this.block.left === 0)) return;
+    const refund = this.block && this.block.left > 0 ? { slot: this.block.slot, units: this.block.left } : null;
+    this.block = null;
+    this.share = 0;
+    this.until = 0;
+    await this.budget.settle(this.provider, this.address, this.lease, refund);
   }
 }
 
@@ -142,6 +325,16 @@ export function quotaBudgetOf(deps: BudgetDeps): QuotaBudget {
  * Runs `body` with every provider call it makes drawing on the mailbox's budget (sync runs, sending, calendar
  * events, attachment downloads). `address` null (a grant stored without one) keys the budget by the grant.
  */
+/**
+ * The budget scope of a sync run: its calls spend from one reservation (`QuotaReservation`), drawn in blocks, which
+ * the run closes at its end. A budget without reservations draws per call.
+ */
+export function runBudgetScope(deps: BudgetDeps, provider: Provider, address: string | null, authorizationId: string): QuotaScope {
+  const key = address?.trim().toLowerCase() || `grant:${authorizationId}`;
+  const budget = quotaBudgetOf(deps);
+  return { provider, address: key, budget, reservation: budget.reserve?.(provider, key) };
+}
+
 export function withMailboxBudget<T>(deps: BudgetDeps, provider: Provider, address: string | null, authorizationId: string, body: () => Promise<T>): Promise<T> {
   const key = address?.trim().toLowerCase() || `grant:${authorizationId}`;
   return withQuotaScope({ provider, address: key, budget: quotaBudgetOf(deps) }, body);
