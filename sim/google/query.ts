@@ -154,9 +154,39 @@ function relative(v: string): number {
   return n * (m[2] === 'd' ? 86400e3 : m[2] === 'm' ? 30 * 86400e3 : 365 * 86400e3);
 }
 
-const addrMatch = (list: readonly Address[], v: string) => {
-  const needle = v.toLowerCase();
-  return list.some((a) => a.address.toLowerCase().includes(needle) || (a.name && a.name.toLowerCase().includes(needle)));
+/**
+ * A sync's `q` names dozens of addresses, each matched against every message of the mailbox: the lower-cased forms
+ * of a stored message's addresses and of a query's values are computed once, not at every comparison.
+ */
+const loweredAddresses = new WeakMap<Address, { address: string; name: string | null }>();
+const loweredValues = new WeakMap<Node, string>();
+
+function lowerAddress(a: Address): { address: string; name: string | null } {
+  let l = loweredAddresses.get(a);
+  if (!l) loweredAddresses.set(a, (l = { address: a.address.toLowerCase(), name: a.name ? a.name.toLowerCase() : null }));
+  return l;
+}
+
+function lowerValue(n: Node & { kind: 'term' }): string {
+  let l = loweredValues.get(n);
+  if (l === undefined) loweredValues.set(n, (l = n.value.toLowerCase()));
+  return l;
+}
+
+const dateValues = new WeakMap<Node, number>();
+
+function dateValue(n: Node & { kind: 'term' }): number {
+  let d = dateValues.get(n);
+  if (d === undefined) dateValues.set(n, (d = parseDateValue(n.value)));
+  return d;
+}
+
+const addrMatch = (list: readonly Address[], needle: string) => {
+  for (const a of list) {
+    const l = lowerAddress(a);
+    if (l.address.includes(needle) || (l.name !== null && l.name.includes(needle))) return true;
+  }
+  return false;
 };
 
 const LABEL_ALIASES: Record<string, string> = { inbox: 'INBOX', sent: 'SENT', spam: 'SPAM', trash: 'TRASH', draft: 'DRAFT', drafts: 'DRAFT', unread: 'UNREAD', starred: 'STARRED', important: 'IMPORTANT' };
@@ -187,32 +217,33 @@ export function matches(n: Node, m: StoredMessage, env: MatchEnv): boolean {
     case 'not':
       return !matches(n.item, m, env);
     case 'term':
-      return termMatches(n.op, n.value, m, env);
+      return termMatches(n, m, env);
   }
 }
 
-function termMatches(op: string, value: string, m: StoredMessage, env: MatchEnv): boolean {
+function termMatches(n: Node & { kind: 'term' }, m: StoredMessage, env: MatchEnv): boolean {
+  const { op, value } = n;
   const h = m.headers;
   const t = m.internalDate.getTime();
   switch (op) {
     case 'after':
-      return t >= parseDateValue(value);
+      return t >= dateValue(n);
     case 'before':
-      return t < parseDateValue(value);
+      return t < dateValue(n);
     case 'newer_than':
       return t > env.now - relative(value);
     case 'older_than':
       return t < env.now - relative(value);
     case 'from':
-      return h.from ? addrMatch([h.from], value) : false;
+      return h.from ? addrMatch([h.from], lowerValue(n)) : false;
     case 'to':
-      return addrMatch(h.to, value);
+      return addrMatch(h.to, lowerValue(n));
     case 'cc':
-      return addrMatch(h.cc, value);
+      return addrMatch(h.cc, lowerValue(n));
     case 'bcc':
-      return addrMatch(h.bcc, value);
+      return addrMatch(h.bcc, lowerValue(n));
     case 'subject':
-      return h.subject.toLowerCase().includes(value.toLowerCase());
+      return h.subject.toLowerCase().includes(lowerValue(n));
     case 'rfc822msgid':
       return m.messageId.toLowerCase() === (value.startsWith('<') ? value : `<${value}>`).toLowerCase();
     case 'in':
@@ -226,7 +257,7 @@ function termMatches(op: string, value: string, m: StoredMessage, env: MatchEnv)
       return labelsOf(m).includes(LABEL_ALIASES[v] ?? value.toUpperCase());
     }
     case 'text':
-      return env.text(m).includes(value.toLowerCase());
+      return env.text(m).includes(lowerValue(n));
     default:
       // Unknown operators are searched as words, as Gmail does.
       return env.text(m).includes(`${op}:${value}`.toLowerCase());

@@ -251,6 +251,40 @@ describe.each(backends)('job queue on $name', (backend) => {
     expect(rows.map((r) => r.state)).toEqual(['completed', 'completed']);
   });
 
+  it('a run deferred by RetryLaterError gives up its slot: a worker of one slot runs the other mailboxes meanwhile', async () => {
+    const { jobs, clock } = await startJobs('all');
+    const until = later(clock, HOUR);
+    const waiting = randomUUID();
+    const order: string[] = [];
+    jobs.work(
+      'sync.historical',
+      async ({ authorizationId }) => {
+        order.push(authorizationId);
+        // This mailbox's quota is spent until `until`: the run ends and comes back then.
+        if (authorizationId === waiting && clock.now() < until) throw new RetryLaterError(until, 'quota window');
+      },
+      { concurrency: 1 },
+    );
+    await jobs.send('sync.historical', { authorizationId: waiting }, { singletonKey: `sync.historical:${waiting}` });
+    await eventually(() => order.length === 1, 'the first run');
+    const others = [randomUUID(), randomUUID(), randomUUID()];
+    for (const id of others) await jobs.send('sync.historical', { authorizationId: id }, { singletonKey: `sync.historical:${id}` });
+    // The one slot runs every other mailbox while the first waits for its quota.
+    await eventually(() => others.every((id) => order.includes(id)), 'the other mailboxes to run');
+    expect(order.filter((id) => id === waiting)).toHaveLength(1);
+    advance(clock, HOUR + 1000);
+    await eventually(() => order.filter((id) => id === waiting).length === 2, 'the deferred run to come back');
+    expect(order).toEqual([waiting, ...others, waiting]);
+    const { rows } = await database.raw.query<{ state: string; deferred: string | null }>(
+      "SELECT state, output->>'deferredTo' AS deferred FROM pgboss.job WHERE name = 'sync.historical' AND data->>'authorizationId' = $1 ORDER BY created_on",
+      [waiting],
+    );
+    expect(rows).toEqual([
+      { state: 'completed', deferred: until.toISOString() },
+      { state: 'completed', deferred: null },
+    ]);
+  });
+
   it('a recurring schedule fires once per interval by the product clock', async () => {
     const { jobs, clock } = await startJobs('web');
     let runs = 0;
