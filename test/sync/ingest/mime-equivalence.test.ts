@@ -104,6 +104,17 @@ describe('the patched MIME parser reads every message exactly as the released on
     for (const [i, raw] of cases.entries()) await expectSameParse(raw, `edge case #${i}`);
   });
 
+  it('on a message given as a view into a larger buffer (read in place, never past its ends)', async () => {
+    const message = crlf('Subject: view', 'Content-Type: multipart/mixed; boundary=X', '', '--X', 'Content-Type: text/plain', '', 'inside', '--X', 'Content-Type: application/pdf', 'Content-Transfer-Encoding: base64', '', 'SGVsbG8=', '--X--');
+    const before = crlf('Subject: neighbour before', '', 'not this one', '');
+    const after = crlf('', '--X', 'Content-Type: text/plain', '', 'nor this', '--X--');
+    const larger = Buffer.concat([before, message, after]);
+    const view = larger.subarray(before.length, before.length + message.length);
+    await expectSameParse(view, 'view');
+    expect((await PostalMime.parse(view)).text).toBe('inside\n');
+    expect(larger.equals(Buffer.concat([before, message, after])), 'the caller’s bytes are left as they were').toBe(true);
+  });
+
   it('on generated bodies in every transfer encoding, and on damaged copies of the corpus', async () => {
     const line = fc.oneof(
       fc.string({ unit: fc.constantFrom('A', 'b', '9', '+', '/', '=', ' ', '\t', '*', 'é', '='), maxLength: 90 }),
