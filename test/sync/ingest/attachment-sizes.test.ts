@@ -53,6 +53,7 @@ describe('attachment sizes measured without decoding the content', () => {
       crlf('Content-Transfer-Encoding: base64', 'Content-Type: application/pdf', '', 'QQ==QkM=', 'RA==', 'R U*J-D#\u00e9', 'SGVsbG8', 'gd29ybGQ', 'Q'),
       crlf('Content-Transfer-Encoding: base64', 'Content-Type: image/png', '', 'SGVsbG8', 'gd29ybG', 'Q'),
       crlf('Content-Transfer-Encoding: base64', 'Content-Type: image/png', '', 'SGVsbG8=', '=', '==='),
+      crlf('Content-Type: multipart/mixed; boundary=B', '', '--B', 'Content-Type: application/pdf', 'Content-Transfer-Encoding: base64', '', 'SGVs', 'bG8-gd29y', '-bGQ=', 'SGVs', '--B--', ''),
       Buffer.from('Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nSGVs\xff\xfebG8=\r\n', 'latin1'),
       // quoted-printable: soft breaks, invalid and cut escapes, a lone '=' at the end, lower-case hex
       crlf('Content-Type: application/octet-stream', 'Content-Transfer-Encoding: quoted-printable', '', 'caf=E9 =3D =ZZ =4', 'soft=', 'break=3d=', '=', 'end=0', '==41=', '=4=41'),

@@ -92,6 +92,12 @@ describe('the patched MIME parser reads every message exactly as the released on
       crlf('Content-Transfer-Encoding: base64', 'Content-Type: application/octet-stream', '', 'QQ==QkM=', 'RA==', 'R U*J-D#\u00e9', 'SGVsbG8', 'gd29ybGQ', 'Q'),
       crlf('Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: base64', '', 'w6k=w6k=', 'w6', 'k'),
       Buffer.concat([Buffer.from('Content-Transfer-Encoding: base64\r\n\r\nSGVs\xff\xfebG8=\r\n', 'latin1')]),
+      // base64 read in runs of lines: a '-' inside a line and at a line start (not a boundary), a boundary
+      // right after the body, a body that runs to the end of the message with and without a final line break
+      crlf('Content-Type: multipart/mixed; boundary=B', '', '--B', 'Content-Type: application/pdf', 'Content-Transfer-Encoding: base64', '', 'SGVs', 'bG8-gd29y', '-bGQ=', 'SGVs', '--B--', ''),
+      crlf('Content-Type: multipart/mixed; boundary=B', '', '--B', 'Content-Type: text/plain', 'Content-Transfer-Encoding: base64', '', 'w6k=', 'w6k', '--B', 'Content-Type: image/png', 'Content-Transfer-Encoding: base64', '', 'SGVsbG8', 'gd29ybGQ'),
+      Buffer.from('Content-Type: application/zip\nContent-Transfer-Encoding: base64\n\nSGVsbG8\ngd29ybGQ=\nSGVs\n', 'latin1'),
+      Buffer.from('Content-Transfer-Encoding: base64\r\n\r\nSGVs\r\n\r\nbG8=', 'latin1'),
       // quoted-printable: soft breaks, invalid and cut escapes, a lone '=' at the end, lower-case hex
       crlf('Content-Type: text/plain; charset=iso-8859-1', 'Content-Transfer-Encoding: quoted-printable', '', 'caf=E9 =3D =ZZ =4', 'soft=', 'break=3d=', '=', 'end=0'),
       // pass-through: bare CR inside a line, CR runs before LF, no final newline, LF-only lines
