@@ -15,6 +15,7 @@
  * repeat across companies only, never within one contract, so no two seats of a contract see the same message.
  */
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { generateMailbox, summarize, toDeliverInputs, type GeneratedMailbox } from '../sim/generator/index.ts';
 import { startSimulators } from '../sim/server.ts';
@@ -164,7 +165,7 @@ export async function benchFleet({ full, report }: BenchContext): Promise<void> 
     });
     const connectSeconds = (performance.now() - t0) / 1000;
     progress(`${seatCount} seats connected in ${connectSeconds.toFixed(1)} s`);
-    report('fleet.connect', connectSeconds, 's', `${seatCount.toLocaleString('en')} seats of ${shape.companies} companies (half Gmail, half Microsoft 365) through the OAuth round trip, ${shape.connectConcurrency} at a time; ${shape.workers} worker processes syncing meanwhile`);
+    report('fleet.connect', connectSeconds, 's', `${seatCount.toLocaleString('en')} seats of ${shape.companies} companies (half Gmail, half Microsoft 365) through the OAuth round trip, ${shape.connectConcurrency} at a time; ${shape.workers} worker processes syncing meanwhile; load average ${os.loadavg()[0]!.toFixed(1)}`);
 
     // Until every seat is incremental, with progress.
     const states = () => database.db.selectFrom('sync_states').select(['authorization_id', 'phase', 'messages_examined', 'messages_ingested', 'historical_completed_at', 'last_error']).execute();
@@ -210,7 +211,10 @@ export async function benchFleet({ full, report }: BenchContext): Promise<void> 
     const ingested = done.reduce((sum, s) => sum + s.messages_ingested, 0);
     const examined = done.reduce((sum, s) => sum + s.messages_examined, 0);
     const expected = seats.reduce((sum, s) => sum + expectedPerTemplate[s.index]!, 0);
-    const machine = `machine CPU ${(busy * 100).toFixed(0)} % busy; CPU time: workers ${workerCpu.toFixed(0)} s, API and simulators (this process) ${((own.user + own.system) / 1e6).toFixed(0)} s`;
+    // The workers' other work meanwhile: every seat is polled once a minute from its historical sync's start (R-21;
+    // Gmail has no push topic here), and an incremental seat's poll is a sync of its own.
+    const { rows: polls } = await database.raw.query<{ n: string }>(`SELECT count(*) AS n FROM ${BOSS_SCHEMA}.job WHERE name = 'sync.mailbox' AND started_on IS NOT NULL`);
+    const machine = `machine CPU ${(busy * 100).toFixed(0)} % busy; CPU time: workers ${workerCpu.toFixed(0)} s (${((workerCpu * 1000) / Math.max(1, ingested)).toFixed(1)} ms per stored message, ${Number(polls[0]?.n ?? 0).toLocaleString('en')} poll syncs run beside the historical ones), API and simulators (this process) ${((own.user + own.system) / 1e6).toFixed(0)} s; load average ${os.loadavg()[0]!.toFixed(1)}`;
     const stopped = unfinished > 0 ? `NOT FINISHED: ${unfinished} of ${seatCount} seats still in their historical sync when stopped; ` : '';
     report(unfinished > 0 ? 'fleet.stoppedAfter' : 'fleet.untilAllIncremental', totalSeconds, 's', `${stopped}from the first connection; ${ingested.toLocaleString('en')} messages ingested (oracle ${expected.toLocaleString('en')}) of ${examined.toLocaleString('en')} examined, ${shape.messagesPerSeat} messages a mailbox, ${shape.workers} worker processes on one Postgres; ${machine}`);
     const spread = `${unfinished > 0 ? `the ${perSeat.length} seats that finished, ` : ''}from the seat's connection to the end of its historical sync; from the first connection: p50 ${percentile(fromStart, 50).toFixed(1)} s, max ${fromStart.at(-1)!.toFixed(1)} s`;

@@ -5,7 +5,16 @@ import type { Folder, StoredMessage, SystemFolder } from '../core/mail.ts';
 export const FOLDER_LABEL: Record<Exclude<SystemFolder, 'archive'>, string> = { inbox: 'INBOX', sent: 'SENT', spam: 'SPAM', drafts: 'DRAFT', trash: 'TRASH' };
 
 /** A user label's id (`Label_…`, stable per name, as Gmail's are per label). */
-export const userLabelId = (path: string): string => `Label_${BigInt(`0x${createHash('sha256').update(path).digest('hex').slice(0, 12)}`).toString()}`;
+export function userLabelId(path: string): string {
+  // Asked for at every message listed or rendered: hashed once per label name.
+  let id = userLabelIds.get(path);
+  if (id === undefined) {
+    if (userLabelIds.size >= 10_000) userLabelIds.clear();
+    userLabelIds.set(path, (id = `Label_${BigInt(`0x${createHash('sha256').update(path).digest('hex').slice(0, 12)}`).toString()}`));
+  }
+  return id;
+}
+const userLabelIds = new Map<string, string>();
 
 /** The label a folder stands for: a system label, a user label (`user:<name>`), or none (archived). */
 export function folderLabel(folder: Folder): string | null {

@@ -118,8 +118,25 @@ export function messageIdFor(immutableId: string, folder: GraphFolder, immutable
   return immutable ? immutableId : regularMessageId(immutableId, folder, address);
 }
 
+/**
+ * Folder ids are derived by hashing and asked for at every message rendered: computed once per mailbox and folder
+ * (a bounded memo; the ids themselves are unchanged).
+ */
+const folderIds = new Map<string, string>();
+const FOLDER_ID_MEMO = 50_000;
+
 /** Folder ids are stable per mailbox (a user folder's per path). */
 export function folderId(address: string, folder: GraphFolder): string {
+  const key = `${address}\u0000${folder}`;
+  let id = folderIds.get(key);
+  if (id === undefined) {
+    if (folderIds.size >= FOLDER_ID_MEMO) folderIds.clear();
+    folderIds.set(key, (id = computeFolderId(address, folder)));
+  }
+  return id;
+}
+
+function computeFolderId(address: string, folder: GraphFolder): string {
   if (isUserGraphFolder(folder)) {
     return b64url(Buffer.concat([FOLDER_PREFIX, Buffer.from([USER_CODE]), userKey(address, folder).subarray(0, 18), Buffer.from([0x00, 0x00])]));
   }
