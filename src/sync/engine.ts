@@ -17,7 +17,7 @@ import type { MailboxDeps } from '../services/mailbox-authorization.ts';
 import type { DB } from '../store/schema.ts';
 import { CandidateCache, decideBatch, deleteMessageAtSource, ingestBatch, loadSeatMailbox, type IngestItem, type MessageFacts, type SeatMailbox } from './ingest/index.ts';
 import { runBudgetScope, withMailboxBudget } from './quota-budget.ts';
-import { busy, DEFAULT_RUN_LEASE_MS, isLease, tryAcquireRunLease, type RunKind, type RunLease } from './lock.ts';
+import { busy, DEFAULT_RUN_LEASE_MS, isLease, tryAcquireRunLease, type RunKind, type RunLease, type SyncStateRow } from './lock.ts';
 
 export interface SyncDeps extends MailboxDeps {
   mail: MailProviders;
@@ -63,6 +63,17 @@ export interface Run {
   identity?: CursorIdentity;
   /** R-27: the run's reservation on the mailbox's quota budget, which every call of the run spends from. */
   quota?: QuotaScope;
+  /** The grant's sync state as the run's lease was taken. */
+  state?: SyncStateRow;
+}
+
+/** What a run needs of its grant, read once when the run opens (or by its caller with what it checks first). */
+export interface RunGrant {
+  seat_id: string;
+  state: 'not_authorized' | 'authorized' | 'needs_reauthorization' | 'deauthorized';
+  kind: 'email' | 'calendar';
+  provider: 'google' | 'microsoft';
+  address: string | null;
 }
 
 /** A provider and a mailbox address (lower case): what a cursor belongs to. */
@@ -137,8 +148,8 @@ async function refuseGrant(deps: SyncDeps, authorizationId: string, error: Provi
   });
 }
 
-async function openRun(deps: SyncDeps, authorizationId: string): Promise<Run | null> {
-  const grant = await deps.db.selectFrom('mailbox_authorizations').select(['seat_id', 'state', 'kind', 'provider', 'address']).where('id', '=', authorizationId).executeTakeFirst();
+async function openRun(deps: SyncDeps, authorizationId: string, known?: RunGrant): Promise<Run | null> {
+  const grant = known ?? (await deps.db.selectFrom('mailbox_authorizations').select(['seat_id', 'state', 'kind', 'provider', 'address']).where('id', '=', authorizationId).executeTakeFirst());
   if (!grant || grant.kind !== 'email' || grant.state !== 'authorized') {
     forgetAccessToken(authorizationId);
     return null;
@@ -166,8 +177,8 @@ export async function forgetForeignCursor(run: Run, state: { phase: string; curs
  * A write of the run's saved position (cursor, checkpoint, phase, counts): fenced on the run's lease, so a run that
  * lost the grant to another (its process stalled past the lease) writes nothing and stops (`LeaseLostError`).
  */
-async function saveRunState(run: Run, set: Parameters<RunLease['save']>[1]): Promise<void> {
-  if (run.lease) await run.lease.save(run.deps.db, set);
+async function saveRunState(run: Run, set: Parameters<RunLease['save']>[1], options?: { release?: boolean }): Promise<void> {
+  if (run.lease) await run.lease.save(run.deps.db, set, options);
   else await run.deps.db.updateTable('sync_states').set(set).where('authorization_id', '=', run.authorizationId).execute();
 }
 
@@ -185,12 +196,18 @@ async function ensureState(db: Db, mailbox: SeatMailbox, now: Date) {
  * never overlap, in this process or another. A grant held by another run throws `RetryLaterError`, so the job
  * comes back once the holder is likely done instead of being lost.
  */
-export async function withRunLock<T>(deps: SyncDeps, authorizationId: string, kind: RunKind, body: (run: Run) => Promise<T>): Promise<T | 'skipped'> {
-  const run = await openRun(deps, authorizationId);
+export async function withRunLock<T>(deps: SyncDeps, authorizationId: string, kind: RunKind, body: (run: Run) => Promise<T>, grant?: RunGrant): Promise<T | 'skipped'> {
+  const run = await openRun(deps, authorizationId, grant);
   if (!run) return 'skipped';
-  await ensureState(deps.db, run.mailbox, deps.clock.now());
-  const lease = await tryAcquireRunLease(deps.db, deps.clock, authorizationId, kind, deps.runLeaseMs ?? DEFAULT_RUN_LEASE_MS);
+  const leaseMs = deps.runLeaseMs ?? DEFAULT_RUN_LEASE_MS;
+  let lease = await tryAcquireRunLease(deps.db, deps.clock, authorizationId, kind, leaseMs);
+  // A grant's first run: its sync state row is made, then the lease taken.
+  if (!isLease(lease) && !lease.exists) {
+    await ensureState(deps.db, run.mailbox, deps.clock.now());
+    lease = await tryAcquireRunLease(deps.db, deps.clock, authorizationId, kind, leaseMs);
+  }
   if (!isLease(lease)) throw busy(lease, deps.clock.now());
+  run.state = lease.state;
   // R-27: one reservation on the mailbox's budget for the whole run, given back at its end.
   run.quota = runBudgetScope(deps, run.mailbox.provider, run.identity?.address ?? null, authorizationId);
   try {
@@ -676,17 +693,23 @@ async function retainGapDeletions(run: Run): Promise<void> {
  * Incremental sync (R-21) from the stored cursor: new mail decided and ingested, deletions mirrored (R-37), the
  * cursor saved after every page. An expired cursor turns into a full resync with reconciliation.
  */
-export async function runIncrementalSync(deps: SyncDeps, authorizationId: string): Promise<SyncOutcome> {
-  // Nothing to do before a historical sync has finished: no need to wait for the grant's lease then.
-  const before = await deps.db.selectFrom('sync_states').select(['phase', 'cursor']).where('authorization_id', '=', authorizationId).executeTakeFirst();
-  if (!before || before.phase !== 'incremental' || !before.cursor) return 'skipped';
-  return withRunLock(deps, authorizationId, 'incremental', incremental);
+export async function runIncrementalSync(deps: SyncDeps, authorizationId: string, known?: { grant: RunGrant; phase: string | null; hasCursor: boolean }): Promise<SyncOutcome> {
+  // Nothing to do before a historical sync has finished: no need to wait for the grant's lease then. A caller that
+  // has read the grant and its sync state (the job's handler) passes them, so they are not read again.
+  if (known) {
+    if (known.phase !== 'incremental' || !known.hasCursor) return 'skipped';
+  } else {
+    const before = await deps.db.selectFrom('sync_states').select(['phase', 'cursor']).where('authorization_id', '=', authorizationId).executeTakeFirst();
+    if (!before || before.phase !== 'incremental' || !before.cursor) return 'skipped';
+  }
+  return withRunLock(deps, authorizationId, 'incremental', incremental, known?.grant);
 }
 
 async function incremental(run: Run): Promise<SyncOutcome> {
   const { deps, authorizationId } = run;
   const { db, clock } = deps;
-  const state = await db.selectFrom('sync_states').selectAll().where('authorization_id', '=', authorizationId).executeTakeFirst();
+  // The sync state as the lease was taken: no other run can have changed it since.
+  const state = run.state ?? (await db.selectFrom('sync_states').selectAll().where('authorization_id', '=', authorizationId).executeTakeFirst());
   if (!state || state.phase !== 'incremental' || !state.cursor) return 'skipped';
   // A cursor of another provider or mailbox (R-06): a historical sync of this one, in this run under its lease.
   if (await forgetForeignCursor(run, state)) return historical(run);
@@ -703,18 +726,27 @@ async function incremental(run: Run): Promise<SyncOutcome> {
     }
     for (let pages = 0; pages < INCREMENTAL_PAGES; pages++) {
       run.lease?.check();
-      if (!(await stillAuthorized(db, authorizationId))) return 'stopped';
+      // R-22: the grant was found authorized as the run opened, just before its first page; later pages ask again.
+      if ((pages > 0 || catchUp) && !(await stillAuthorized(db, authorizationId))) return 'stopped';
       const page = await withRetry(run, (token) => run.client.changesPage(token, cursor));
       await processMessages(run, page.added, { kind: 'incremental', now: clock.now() });
       await mirrorDeletions(run, page.removed);
       cursor = page.cursor;
+      // A page that brought nothing leaves nothing to resume after: its cursor is saved with the next page's (read
+      // again after a crash, it adds nothing, R-26).
+      if (page.more && page.added.length === 0 && page.removed.length === 0 && pages + 1 < INCREMENTAL_PAGES) continue;
       const now = clock.now();
-      // The counts are kept by the page's own writes (`ingestBatch`, `deleteMessageAtSource`).
-      await saveRunState(run, {
-        cursor: JSON.stringify(cursor),
-        updated_at: now,
-        ...(page.more ? {} : { last_synced_at: now, last_error: null, last_error_kind: null, ...(catchUp ? { checkpoint: null } : {}) }),
-      });
+      // The counts are kept by the page's own writes (`ingestBatch`, `deleteMessageAtSource`). The run's last write
+      // ends its lease too.
+      await saveRunState(
+        run,
+        {
+          cursor: JSON.stringify(cursor),
+          updated_at: now,
+          ...(page.more ? {} : { last_synced_at: now, last_error: null, last_error_kind: null, ...(catchUp ? { checkpoint: null } : {}) }),
+        },
+        { release: !page.more },
+      );
       if (!page.more) return 'completed';
     }
     return 'completed';

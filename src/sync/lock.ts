@@ -5,7 +5,7 @@
  * only a process that died (or froze for a whole lease) loses it. Works alike on PGlite and Postgres: a
  * compare-and-set on a row, no session-level lock that a connection pool or a single embedded session would blur.
  */
-import { sql, type Kysely, type UpdateObject } from 'kysely';
+import { sql, type Kysely, type Selectable, type UpdateObject } from 'kysely';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 import { RetryLaterError } from '../jobs/index.ts';
@@ -24,8 +24,12 @@ export class LeaseLostError extends RetryLaterError {
   }
 }
 
+export type SyncStateRow = Selectable<DB['sync_states']>;
+
 export interface RunLease {
   readonly id: string;
+  /** The grant's sync state as the lease was taken (the row the lease was written into). */
+  readonly state: SyncStateRow;
   /** Throws `LeaseLostError` if another run has taken the grant over since the last renewal. */
   check(): void;
   /**
@@ -33,7 +37,7 @@ export interface RunLease {
    * this lease still holds the grant, in the same UPDATE: a run whose process stalled past its lease, once another run
    * has taken over, writes nothing and stops with `LeaseLostError`. Whatever its own clock says.
    */
-  save(db: Kysely<DB>, set: UpdateObject<DB, 'sync_states'>): Promise<void>;
+  save(db: Kysely<DB>, set: UpdateObject<DB, 'sync_states'>, options?: { release?: boolean }): Promise<void>;
   /**
    * Inside a transaction that writes the run's mail (stored messages, decisions, deletions): share-locks the grant's
    * sync state row if this lease still holds it, so a takeover waits for the commit and then sees what it wrote; throws
@@ -46,32 +50,34 @@ export interface RunLease {
 interface Holder {
   kind: RunKind | null;
   untilMs: number | null;
+  /** false: the grant has no sync state row yet (`ensureState` first). */
+  exists: boolean;
 }
 
 /**
- * Takes the grant's run lease, or returns who holds it. The sync state row must exist (`ensureState`).
+ * Takes the grant's run lease, with the grant's sync state as it stands (one statement), or returns who holds it.
  */
 export async function tryAcquireRunLease(db: Kysely<DB>, clock: Clock, authorizationId: string, kind: RunKind, leaseMs = DEFAULT_RUN_LEASE_MS): Promise<RunLease | Holder> {
   const id = newId();
-  const claimed = await sql<{ authorization_id: string }>`
+  const claimed = await sql<SyncStateRow>`
     UPDATE sync_states
        SET run_lease_id = ${id}::uuid, run_lease_kind = ${kind},
            run_lease_until = clock_timestamp() + ${leaseMs}::int * interval '1 millisecond'
      WHERE authorization_id = ${authorizationId}::uuid
        AND (run_lease_until IS NULL OR run_lease_until < clock_timestamp())
-     RETURNING authorization_id`.execute(db);
+     RETURNING *`.execute(db);
   if (claimed.rows.length === 0) {
     const holder = await sql<{ kind: RunKind | null; remaining_ms: number | string | null }>`
       SELECT run_lease_kind AS kind,
              (extract(epoch FROM (run_lease_until - clock_timestamp())) * 1000)::float8 AS remaining_ms
         FROM sync_states WHERE authorization_id = ${authorizationId}::uuid`.execute(db);
     const row = holder.rows[0];
-    return { kind: row?.kind ?? null, untilMs: row?.remaining_ms === null || row?.remaining_ms === undefined ? null : Math.max(0, Number(row.remaining_ms)) };
+    return { kind: row?.kind ?? null, untilMs: row?.remaining_ms === null || row?.remaining_ms === undefined ? null : Math.max(0, Number(row.remaining_ms)), exists: row !== undefined };
   }
-  return startHeartbeat(db, clock, authorizationId, id, leaseMs);
+  return startHeartbeat(db, clock, authorizationId, id, leaseMs, claimed.rows[0]!);
 }
 
-function startHeartbeat(db: Kysely<DB>, clock: Clock, authorizationId: string, id: string, leaseMs: number): RunLease {
+function startHeartbeat(db: Kysely<DB>, clock: Clock, authorizationId: string, id: string, leaseMs: number, state: SyncStateRow): RunLease {
   let lost = false;
   let released = false;
   let renewing: Promise<void> = Promise.resolve();
@@ -96,17 +102,32 @@ function startHeartbeat(db: Kysely<DB>, clock: Clock, authorizationId: string, i
   };
   return {
     id,
+    state,
     check() {
       if (lost) lose();
     },
-    async save(db, set) {
-      const saved = await db
-        .updateTable('sync_states')
-        .set(set)
-        .where('authorization_id', '=', authorizationId)
-        .where('run_lease_id', '=', id)
-        .returning('authorization_id')
-        .executeTakeFirst();
+    async save(db, set, options) {
+      // The run's last write ends its lease in the same UPDATE (no separate release).
+      const release = options?.release === true;
+      if (release) {
+        released = true;
+        clearInterval(timer);
+        await renewing;
+      }
+      let saved;
+      try {
+        saved = await db
+          .updateTable('sync_states')
+          .set(release ? { ...set, run_lease_id: null, run_lease_until: null, run_lease_kind: null } : set)
+          .where('authorization_id', '=', authorizationId)
+          .where('run_lease_id', '=', id)
+          .returning('authorization_id')
+          .executeTakeFirst();
+      } catch (error) {
+        // Not written: `release` ends the lease as usual.
+        if (release) released = false;
+        throw error;
+      }
       if (!saved) lose();
     },
     async hold(trx) {
@@ -120,6 +141,7 @@ function startHeartbeat(db: Kysely<DB>, clock: Clock, authorizationId: string, i
       if (!held) lose();
     },
     async release() {
+      if (released) return;
       released = true;
       clearInterval(timer);
       await renewing;

@@ -252,6 +252,8 @@ class DbReservation implements QuotaReservation {
         if (ended) return;
         ended = true;
         this.inFlight--;
+        // Overlapping calls over: the run keeps one place between its calls, not its peak.
+        if (this.inFlight === 0 && this.share > 1) this.shrink();
       },
     };
   }
@@ -279,6 +281,18 @@ class DbReservation implements QuotaReservation {
     });
     this.drawing = next.catch(() => undefined);
     return next;
+  }
+
+  /** Gives back the places beyond one: locally at once (the database still counts more until the draw), then in the budget. */
+  private shrink(): void {
+    this.share = 1;
+    const next = this.drawing.then(async () => {
+      if (this.share !== 1) return;
+      const result = await this.budget.draw(this.provider, this.address, { lease: this.lease, units: 0, share: 1, holdMs: Math.max(1, this.until - this.clock.now().getTime()) });
+      this.share = result.share;
+      this.until = result.until;
+    });
+    this.drawing = next.catch(() => undefined);
   }
 
   async close(): Promise<void> {

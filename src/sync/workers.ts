@@ -108,22 +108,32 @@ export async function registerSyncWorkers(jobs: Jobs, deps: SyncDeps, logger: Lo
   // A notification's sync is often sent by a web process: on Postgres the send is announced and an idle worker
   // process takes it at once (jobs/index.ts); polling is the fallback.
   jobs.work('sync.mailbox', async ({ authorizationId, trigger }) => {
-    const grant = await deps.db.selectFrom('mailbox_authorizations').select(['state', 'kind']).where('id', '=', authorizationId).executeTakeFirst();
+    // The grant and its sync state in one read, handed to the run so it does not read them again.
+    const grant = await deps.db
+      .selectFrom('mailbox_authorizations as a')
+      .leftJoin('sync_states as s', 's.authorization_id', 'a.id')
+      .select(['a.seat_id', 'a.state', 'a.kind', 'a.provider', 'a.address', 's.phase'])
+      .select((eb) => eb('s.cursor', 'is not', null).as('has_cursor'))
+      .where('a.id', '=', authorizationId)
+      .executeTakeFirst();
     if (!grant || grant.state !== 'authorized') {
       // Deauthorized or refused (R-12, R-22): syncing stops, the poll with it.
       await jobs.unschedule(pollScheduleName(authorizationId));
       return;
     }
     if (grant.kind !== 'email') return;
-    const state = await deps.db.selectFrom('sync_states').select(['phase']).where('authorization_id', '=', authorizationId).executeTakeFirst();
-    if (!state || state.phase === 'idle' || state.phase === 'historical') {
+    if (grant.phase === null || grant.phase === 'idle' || grant.phase === 'historical') {
       // No historical sync yet (a grant from before the engine ran), or one (or a resync after an expired cursor)
       // still to finish: that job carries on from its checkpoint — unless a live run is at it right now.
       if (await runInProgress(deps.db, authorizationId)) return;
       await jobs.send('sync.historical', { authorizationId }, { singletonKey: `sync.historical:${authorizationId}` });
       return;
     }
-    const outcome = await runIncrementalSync(deps, authorizationId);
+    const outcome = await runIncrementalSync(deps, authorizationId, {
+      grant: { seat_id: grant.seat_id, state: grant.state, kind: grant.kind, provider: grant.provider, address: grant.address },
+      phase: grant.phase,
+      hasCursor: grant.has_cursor === true,
+    });
     if (outcome !== 'skipped') log.debug({ authorizationId, trigger, outcome }, 'incremental sync run');
   }, { concurrency: MAILBOX_SYNC_CONCURRENCY });
 
