@@ -1,6 +1,7 @@
 /**
  * MIME parsing side by side (`parse.*`): the parser as released (postal-mime 4.0.0), the same with the patch in
- * patches/ (what the product runs), and mailparser when it is installed, on two corpora:
+ * patches/ (what the product runs), that with `attachmentSizesOnly` (as the product calls it), and mailparser when it
+ * is installed, on two corpora:
  * - `cpython`: CPython's email test messages (bench/corpus/cpython, PSF licence): small, odd, old mail;
  * - `recruiting`: a generated mailbox whose bodies are made realistic as in the ingest benchmark
  *   (`realistic-mail.ts`: HTML 20–100 KiB with a text alternative, quoted replies, inline signature images,
@@ -164,6 +165,8 @@ export async function benchParse({ full, report }: BenchContext): Promise<void> 
   const candidates: Candidate[] = [
     { key: 'postalMime', parse: (raw) => Unpatched.parse(raw) },
     { key: 'postalMimePatched', parse: (raw) => PostalMime.parse(raw) },
+    // As the product calls it: attachment content measured, not decoded (it keeps only name, type and size).
+    { key: 'postalMimeSizesOnly', parse: (raw) => PostalMime.parse(raw, { attachmentSizesOnly: true }) },
   ];
   const other = await mailparser();
   if (other) candidates.push(other);
