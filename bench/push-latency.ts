@@ -28,7 +28,9 @@ const GMAIL_PUSH_SPACING_MS = 1_100;
 
 export async function benchPushLatency({ full, report }: BenchContext): Promise<void> {
   const samples = full ? 50 : 20;
-  for (const provider of ['google', 'microsoft'] as const) {
+  // BENCH_PUSH_FLEET_ONLY=1: the fleet figures alone (before/after comparisons run back to back).
+  const providers = process.env.BENCH_PUSH_FLEET_ONLY === '1' ? [] : (['google', 'microsoft'] as const);
+  for (const provider of providers) {
     const figures = await measure(provider, samples);
     const fromNotification = [...figures.fromNotification].sort((a, b) => a - b);
     const fromDelivery = [...figures.fromDelivery].sort((a, b) => a - b);
