@@ -164,8 +164,12 @@ export async function benchFleet({ full, report }: BenchContext): Promise<void> 
       s.connectedAt = performance.now();
     });
     const connectSeconds = (performance.now() - t0) / 1000;
+    // Whose CPU the connections had: this process (API and simulators) against the workers meanwhile.
+    const ownConnect = process.cpuUsage(ownBefore);
+    const ownConnectSeconds = (ownConnect.user + ownConnect.system) / 1e6;
+    const workersConnectSeconds = children.reduce((sum, c, i) => sum + processCpuSeconds(c.pid) - workersBefore[i]!, 0);
     progress(`${seatCount} seats connected in ${connectSeconds.toFixed(1)} s`);
-    report('fleet.connect', connectSeconds, 's', `${seatCount.toLocaleString('en')} seats of ${shape.companies} companies (half Gmail, half Microsoft 365) through the OAuth round trip, ${shape.connectConcurrency} at a time; ${shape.workers} worker processes syncing meanwhile; load average ${os.loadavg()[0]!.toFixed(1)}`);
+    report('fleet.connect', connectSeconds, 's', `${seatCount.toLocaleString('en')} seats of ${shape.companies} companies (half Gmail, half Microsoft 365) through the OAuth round trip, ${shape.connectConcurrency} at a time; ${shape.workers} worker processes syncing meanwhile (CPU meanwhile: API and simulators ${ownConnectSeconds.toFixed(1)} s, ${((100 * ownConnectSeconds) / connectSeconds).toFixed(0)} % of a core; workers ${workersConnectSeconds.toFixed(1)} s); load average ${os.loadavg()[0]!.toFixed(1)}`);
 
     // Until every seat is incremental, with progress.
     const states = () => database.db.selectFrom('sync_states').select(['authorization_id', 'phase', 'messages_examined', 'messages_ingested', 'historical_completed_at', 'last_error']).execute();
