@@ -345,7 +345,8 @@ export interface QuotaBudgetsTable {
   provider: 'google' | 'microsoft';
   address: string;
   slots: Json<Record<string, number>>;
-  leases: Json<Array<{ id: string; until: number }>>;
+  /** Places in flight: one a call (`n` absent), or `n` held by a sync run's reservation. */
+  leases: Json<Array<{ id: string; until: number; n?: number }>>;
   updated_at: Timestamp;
 }
 

@@ -100,7 +100,7 @@ export class DbQuotaBudget implements QuotaBudget {
       // Slots older than the enforced window and lapsed leases (a process that died mid-call) are forgotten.
       const slots = new Map<number, number>();
       for (const [k, v] of Object.entries(row.slots)) if (Number(k) > slot - SLOTS - 1) slots.set(Number(k), v);
-      const leases = (row.leases as Lease[]).filter((l) => l.until > t);
+      const leases = row.leases.filter((l) => l.until > t);
       if (places(leases) >= limit.concurrency) return { ok: false, waitMs: LEASE_RETRY_MS };
       const usedFrom = (first: number) => [...slots].reduce((sum, [k, v]) => (k >= first ? sum + v : sum), 0);
       const used = usedFrom(slot - SLOTS);
@@ -152,7 +152,7 @@ export class DbQuotaBudget implements QuotaBudget {
       for (const [k, v] of Object.entries(row.slots)) if (Number(k) > slot - SLOTS - 1) slots.set(Number(k), v);
       const refund = request.refund;
       if (refund && refund.units > 0 && slots.has(refund.slot)) slots.set(refund.slot, Math.max(0, slots.get(refund.slot)! - refund.units));
-      const others = (row.leases as Lease[]).filter((l) => l.until > t && l.id !== request.lease);
+      const others = row.leases.filter((l) => l.until > t && l.id !== request.lease);
       const share = Math.min(request.share, limit.concurrency - places(others));
       const write = async (leases: Lease[]) =>
         trx
@@ -335,21 +335,24 @@ export function quotaBudgetOf(deps: BudgetDeps): QuotaBudget {
   return budget;
 }
 
-/**
- * Runs `body` with every provider call it makes drawing on the mailbox's budget (sync runs, sending, calendar
- * events, attachment downloads). `address` null (a grant stored without one) keys the budget by the grant.
- */
+/** The key of a mailbox's budget: its address, or the grant when it was stored without one. */
+const budgetKey = (address: string | null, authorizationId: string): string => address?.trim().toLowerCase() || `grant:${authorizationId}`;
+
 /**
  * The budget scope of a sync run: its calls spend from one reservation (`QuotaReservation`), drawn in blocks, which
  * the run closes at its end. A budget without reservations draws per call.
  */
 export function runBudgetScope(deps: BudgetDeps, provider: Provider, address: string | null, authorizationId: string): QuotaScope {
-  const key = address?.trim().toLowerCase() || `grant:${authorizationId}`;
+  const key = budgetKey(address, authorizationId);
   const budget = quotaBudgetOf(deps);
   return { provider, address: key, budget, reservation: budget.reserve?.(provider, key) };
 }
 
+/**
+ * Runs `body` with every provider call it makes drawing on the mailbox's budget (sync runs, sending, calendar
+ * events, attachment downloads). `address` null (a grant stored without one) keys the budget by the grant.
+ */
 export function withMailboxBudget<T>(deps: BudgetDeps, provider: Provider, address: string | null, authorizationId: string, body: () => Promise<T>): Promise<T> {
-  const key = address?.trim().toLowerCase() || `grant:${authorizationId}`;
+  const key = budgetKey(address, authorizationId);
   return withQuotaScope({ provider, address: key, budget: quotaBudgetOf(deps) }, body);
 }
