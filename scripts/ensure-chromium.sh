@@ -7,6 +7,13 @@ CHROMIUM=/usr/bin/chromium
 if [ -x "$CHROMIUM" ]; then
   exit 0
 fi
+# Browser test files start in parallel and each calls this: one installs, the others wait for it and then find
+# Chromium there (apt-get's own locks make a second concurrent `apt-get update` fail rather than wait).
+exec 9>"${TMPDIR:-/tmp}/recruiter-sync-ensure-chromium.lock"
+flock 9
+if [ -x "$CHROMIUM" ]; then
+  exit 0
+fi
 if [ "$(id -u)" != "0" ]; then
   echo "Chromium is missing at $CHROMIUM and installing it needs root: apt-get install chromium" >&2
   exit 1
