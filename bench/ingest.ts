@@ -14,15 +14,13 @@
  *
  * Standalone: `npx tsx bench/ingest.ts [--full]`.
  */
-import type { Kysely, KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import { windowStart } from '../src/domain/ingestion/index.ts';
 import type { HistoricalScanPage, MailClient, MailProviders } from '../src/providers/mail.ts';
 import { accessTokenFor } from '../src/services/access-tokens.ts';
 import { qualifyingAddresses, runHistoricalSync, type SyncDeps } from '../src/sync/engine.ts';
 import { CandidateCache, loadSeatMailbox, type MessageFacts } from '../src/sync/ingest/index.ts';
-import type { DB } from '../src/store/schema.ts';
 import { realisticMime } from './realistic-mail.ts';
-import { companyMailbox, connectCompany, loadMailbox, openBenchDatabase, postgresReachable, startSim, startWorld, type BenchContext, type World } from './world.ts';
+import { companyMailbox, connectCompany, countingDb, loadMailbox, openBenchDatabase, postgresReachable, startSim, startWorld, type BenchContext, type World } from './world.ts';
 
 interface Recording {
   pages: HistoricalScanPage[];
@@ -50,28 +48,6 @@ function replayClient(real: MailClient, recording: Recording): MailClient {
     },
   };
   return Object.assign(Object.create(real) as MailClient, overrides);
-}
-
-/** Counts the statements issued through a Kysely instance: every query, and BEGIN and COMMIT of each transaction. */
-function countingDb(db: Kysely<DB>): { db: Kysely<DB>; statements: () => number } {
-  let queries = 0;
-  let transactions = 0;
-  const plugin: KyselyPlugin = {
-    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-      queries++;
-      return args.node;
-    },
-    transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-      return Promise.resolve(args.result);
-    },
-  };
-  const counted = db.withPlugin(plugin);
-  const transaction = counted.transaction.bind(counted);
-  counted.transaction = () => {
-    transactions++;
-    return transaction();
-  };
-  return { db: counted, statements: () => queries + 2 * transactions };
 }
 
 /** The Gmail answers a historical sync of this seat gets: the scan's pages, then the MIME of everything listed. */

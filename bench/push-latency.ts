@@ -11,7 +11,6 @@
  */
 import net from 'node:net';
 import os from 'node:os';
-import type { Kysely, KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import pino from 'pino';
 import { startSimulators } from '../sim/server.ts';
 import { createJobs, type Jobs } from '../src/jobs/index.ts';
@@ -19,8 +18,9 @@ import { pollScheduleName } from '../src/sync/workers.ts';
 import { registerWorkers } from '../src/workers.ts';
 import { startTestApi } from '../test/helpers/app.ts';
 import { createCompany } from '../test/helpers/fixtures.ts';
+import type { Kysely } from 'kysely';
 import type { DB } from '../src/store/schema.ts';
-import { connectSeat, controlOf, openBenchDatabase, percentile, postgresReachable, type BenchContext, type Provider } from './world.ts';
+import { connectSeat, controlOf, countingDb, openBenchDatabase, percentile, postgresReachable, type BenchContext, type Provider } from './world.ts';
 
 const TOPIC = 'projects/recruiter-sync-bench/topics/gmail-push';
 /** Gmail sends at most one notification per mailbox per second: samples are spaced so that none waits for that. */
@@ -294,28 +294,6 @@ function announced(body: unknown, graphChannels: ReadonlyMap<string, string>): s
     }
   }
   return (b?.value ?? []).map((v) => graphChannels.get(v.subscriptionId ?? '')).filter((a): a is string => a !== undefined);
-}
-
-/** Counts the statements issued through a Kysely instance: every query, and BEGIN and COMMIT of each transaction. */
-function countingDb(db: Kysely<DB>): { db: Kysely<DB>; statements: () => number } {
-  let queries = 0;
-  let transactions = 0;
-  const plugin: KyselyPlugin = {
-    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-      queries++;
-      return args.node;
-    },
-    transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-      return Promise.resolve(args.result);
-    },
-  };
-  const counted = db.withPlugin(plugin);
-  const transaction = counted.transaction.bind(counted);
-  counted.transaction = () => {
-    transactions++;
-    return transaction();
-  };
-  return { db: counted, statements: () => queries + 2 * transactions };
 }
 
 /** A deterministic shuffle (the burst's mailboxes), seeded by the burst's number. */

@@ -11,7 +11,7 @@
  * tests and the benchmark move together with the simulators'.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Provider } from '../domain/types.ts';
 import { withQuotaScope, type QuotaBudget, type QuotaReservation, type QuotaScope } from '../providers/budget.ts';
@@ -85,42 +85,65 @@ export class DbQuotaBudget implements QuotaBudget {
   async acquire(provider: Provider, address: string, units: number, holdMs: number): Promise<{ ok: true; lease: string } | { ok: false; waitMs: number }> {
     const limit = this.limits[provider];
     const cap = this.capacity(provider);
-    const slotMs = (limit.windowSeconds * 1000) / SLOTS;
-    const key = address.toLowerCase();
     return this.db.transaction().execute(async (trx) => {
-      const now = this.clock.now();
-      const t = now.getTime();
-      const slot = Math.floor(t / slotMs);
-      const locked = () => trx.selectFrom('quota_budgets').select(['slots', 'leases']).where('provider', '=', provider).where('address', '=', key).forUpdate().executeTakeFirst();
-      let row = await locked();
-      if (!row) {
-        await trx.insertInto('quota_budgets').values({ provider, address: key, slots: '{}', leases: '[]', updated_at: now }).onConflict((oc) => oc.columns(['provider', 'address']).doNothing()).execute();
-        row = (await locked())!;
-      }
-      // Slots older than the enforced window and lapsed leases (a process that died mid-call) are forgotten.
-      const slots = new Map<number, number>();
-      for (const [k, v] of Object.entries(row.slots)) if (Number(k) > slot - SLOTS - 1) slots.set(Number(k), v);
-      const leases = row.leases.filter((l) => l.until > t);
+      const row = await this.lockedRow(trx, provider, address);
+      const leases = [...row.leases];
       if (places(leases) >= limit.concurrency) return { ok: false, waitMs: LEASE_RETRY_MS };
-      const usedFrom = (first: number) => [...slots].reduce((sum, [k, v]) => (k >= first ? sum + v : sum), 0);
-      const used = usedFrom(slot - SLOTS);
-      // A single call dearer than a whole window goes alone into an empty one: it cannot be split.
-      if (used > 0 && used + units > cap) {
-        let next = slot + 1;
-        while (usedFrom(next - SLOTS) > 0 && usedFrom(next - SLOTS) + units > cap) next++;
-        return { ok: false, waitMs: next * slotMs - t + 1 };
-      }
-      slots.set(slot, (slots.get(slot) ?? 0) + units);
+      const waitMs = row.waitFor(units, cap);
+      if (waitMs > 0) return { ok: false, waitMs };
+      row.slots.set(row.slot, (row.slots.get(row.slot) ?? 0) + units);
       const lease = randomUUID();
-      leases.push({ id: lease, until: t + holdMs });
-      await trx
-        .updateTable('quota_budgets')
-        .set({ slots: JSON.stringify(Object.fromEntries(slots)), leases: JSON.stringify(leases), updated_at: now })
-        .where('provider', '=', provider)
-        .where('address', '=', key)
-        .execute();
+      leases.push({ id: lease, until: row.t + holdMs });
+      await row.write(leases);
       return { ok: true, lease };
     });
+  }
+
+  /**
+   * The mailbox's budget row, locked for the transaction (created on the first draw): its slots within the enforced
+   * window and its leases not lapsed — older slots and the leases of a process that died mid-call are forgotten.
+   */
+  private async lockedRow(trx: Transaction<DB>, provider: Provider, address: string) {
+    const slotMs = (this.limits[provider].windowSeconds * 1000) / SLOTS;
+    const key = address.toLowerCase();
+    const now = this.clock.now();
+    const t = now.getTime();
+    const slot = Math.floor(t / slotMs);
+    const locked = () => trx.selectFrom('quota_budgets').select(['slots', 'leases']).where('provider', '=', provider).where('address', '=', key).forUpdate().executeTakeFirst();
+    let row = await locked();
+    if (!row) {
+      await trx.insertInto('quota_budgets').values({ provider, address: key, slots: '{}', leases: '[]', updated_at: now }).onConflict((oc) => oc.columns(['provider', 'address']).doNothing()).execute();
+      row = (await locked())!;
+    }
+    const slots = new Map<number, number>();
+    for (const [k, v] of Object.entries(row.slots)) if (Number(k) > slot - SLOTS - 1) slots.set(Number(k), v);
+    const usedFrom = (first: number) => [...slots].reduce((sum, [k, v]) => (k >= first ? sum + v : sum), 0);
+    return {
+      t,
+      slot,
+      slots,
+      leases: row.leases.filter((l) => l.until > t),
+      used: () => usedFrom(slot - SLOTS),
+      /**
+       * 0 when `units` fit the window now, else how long until the first slot where they do. A single call dearer
+       * than a whole window goes alone into an empty one: it cannot be split.
+       */
+      waitFor(units: number, cap: number): number {
+        const used = usedFrom(slot - SLOTS);
+        if (used === 0 || used + units <= cap) return 0;
+        let next = slot + 1;
+        while (usedFrom(next - SLOTS) > 0 && usedFrom(next - SLOTS) + units > cap) next++;
+        return next * slotMs - t + 1;
+      },
+      write: async (leases: readonly Lease[]) => {
+        await trx
+          .updateTable('quota_budgets')
+          .set({ slots: JSON.stringify(Object.fromEntries(slots)), leases: JSON.stringify(leases), updated_at: now })
+          .where('provider', '=', provider)
+          .where('address', '=', key)
+          .execute();
+      },
+    };
   }
 
   /** A run's reservation (`QuotaReservation`): blocks of units and places in flight, drawn by `draw`, given back by `settle`. */
@@ -136,53 +159,33 @@ export class DbQuotaBudget implements QuotaBudget {
   async draw(provider: Provider, address: string, request: DrawRequest): Promise<DrawResult> {
     const limit = this.limits[provider];
     const cap = this.capacity(provider);
-    const slotMs = (limit.windowSeconds * 1000) / SLOTS;
-    const key = address.toLowerCase();
     return this.db.transaction().execute(async (trx): Promise<DrawResult> => {
-      const now = this.clock.now();
-      const t = now.getTime();
-      const slot = Math.floor(t / slotMs);
-      const locked = () => trx.selectFrom('quota_budgets').select(['slots', 'leases']).where('provider', '=', provider).where('address', '=', key).forUpdate().executeTakeFirst();
-      let row = await locked();
-      if (!row) {
-        await trx.insertInto('quota_budgets').values({ provider, address: key, slots: '{}', leases: '[]', updated_at: now }).onConflict((oc) => oc.columns(['provider', 'address']).doNothing()).execute();
-        row = (await locked())!;
-      }
-      const slots = new Map<number, number>();
-      for (const [k, v] of Object.entries(row.slots)) if (Number(k) > slot - SLOTS - 1) slots.set(Number(k), v);
+      const row = await this.lockedRow(trx, provider, address);
+      const { slots, slot, t } = row;
       const refund = request.refund;
       if (refund && refund.units > 0 && slots.has(refund.slot)) slots.set(refund.slot, Math.max(0, slots.get(refund.slot)! - refund.units));
-      const others = row.leases.filter((l) => l.until > t && l.id !== request.lease);
+      const others = row.leases.filter((l) => l.id !== request.lease);
       const share = Math.min(request.share, limit.concurrency - places(others));
-      const write = async (leases: Lease[]) =>
-        trx
-          .updateTable('quota_budgets')
-          .set({ slots: JSON.stringify(Object.fromEntries(slots)), leases: JSON.stringify(leases), updated_at: now })
-          .where('provider', '=', provider)
-          .where('address', '=', key)
-          .execute();
       if (share < 1) {
-        await write(others);
+        await row.write(others);
         return { ok: false, waitMs: LEASE_RETRY_MS, share: 0, until: 0 };
       }
       const until = t + request.holdMs;
       const leases = [...others, { id: request.lease, until, n: share }];
       if (request.units <= 0) {
-        await write(leases);
+        await row.write(leases);
         return { ok: true, units: 0, slot, share, until };
       }
-      const usedFrom = (first: number) => [...slots].reduce((sum, [k, v]) => (k >= first ? sum + v : sum), 0);
-      const used = usedFrom(slot - SLOTS);
-      if (used > 0 && used + request.units > cap) {
-        let next = slot + 1;
-        while (usedFrom(next - SLOTS) > 0 && usedFrom(next - SLOTS) + request.units > cap) next++;
-        await write(leases);
-        return { ok: false, waitMs: next * slotMs - t + 1, share, until };
+      const waitMs = row.waitFor(request.units, cap);
+      if (waitMs > 0) {
+        await row.write(leases);
+        return { ok: false, waitMs, share, until };
       }
+      const used = row.used();
       // A single call dearer than a whole window goes alone into an empty one, as with `acquire`.
       const units = used === 0 && request.units > cap ? request.units : Math.max(request.units, Math.min(Math.ceil(cap * BLOCK_SHARE), cap - used));
       slots.set(slot, (slots.get(slot) ?? 0) + units);
-      await write(leases);
+      await row.write(leases);
       return { ok: true, units, slot, share, until };
     });
   }
