@@ -4,7 +4,6 @@
  * OAuth round trip, and scratch databases on the Postgres server.
  */
 import pg from 'pg';
-import type { Kysely, KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import { generateMailbox, loadIntoSimulator, oracle, type GeneratedMailbox, type MailboxSize } from '../sim/generator/index.ts';
 import { startSimulators } from '../sim/server.ts';
 import type { SimState } from '../sim/core/state.ts';
@@ -13,10 +12,10 @@ import { createMailProviders } from '../src/providers/mail.ts';
 import type { SyncDeps } from '../src/sync/engine.ts';
 import { openDatabase, type Database } from '../src/store/database.ts';
 import { migrateToLatest } from '../src/store/migrate.ts';
-import type { DB } from '../src/store/schema.ts';
 import { startTestApi, type TestApi } from '../test/helpers/app.ts';
 import { createCompany } from '../test/helpers/fixtures.ts';
 import { scratchDatabaseOn } from '../test/helpers/databases.ts';
+export { countingDb } from '../test/helpers/statements.ts';
 
 export type Provider = 'google' | 'microsoft';
 export type Report = (name: string, value: number, unit: string, note?: string) => void;
@@ -206,26 +205,4 @@ export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i]!;
-}
-
-/** Counts the statements issued through a Kysely instance: every query, and BEGIN and COMMIT of each transaction. */
-export function countingDb(db: Kysely<DB>): { db: Kysely<DB>; statements: () => number } {
-  let queries = 0;
-  let transactions = 0;
-  const plugin: KyselyPlugin = {
-    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-      queries++;
-      return args.node;
-    },
-    transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-      return Promise.resolve(args.result);
-    },
-  };
-  const counted = db.withPlugin(plugin);
-  const transaction = counted.transaction.bind(counted);
-  counted.transaction = () => {
-    transactions++;
-    return transaction();
-  };
-  return { db: counted, statements: () => queries + 2 * transactions };
 }

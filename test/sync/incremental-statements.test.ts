@@ -1,40 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import { runHistoricalSync, runIncrementalSync } from '../../src/sync/engine.ts';
 import type { Database } from '../../src/store/database.ts';
 import { backends } from '../helpers/databases.ts';
+import { countingDb } from '../helpers/statements.ts';
 import { mailboxCompany, receivedCandidateMessage, startWorld, type World } from './helpers.ts';
-
-const describeNode = (node: RootOperationNode): string => {
-  const n = node as unknown as { kind: string; from?: { froms: Array<{ table?: { identifier: { name: string } }; node?: { table?: { identifier: { name: string } } } }> }; into?: { table: { identifier: { name: string } } }; table?: { table?: { identifier: { name: string } } }; sqlFragments?: readonly string[] };
-  const table = n.from?.froms[0]?.table?.identifier.name ?? n.from?.froms[0]?.node?.table?.identifier.name ?? n.into?.table.identifier.name ?? n.table?.table?.identifier.name ?? n.sqlFragments?.join('?').trim().slice(0, 30) ?? '';
-  return `${n.kind.replace('QueryNode', '').replace('Node', '')}:${table}`;
-};
 
 /**
  * The work of an incremental run that brings one new message (what a push notification starts, R-21): the
  * statements it sends to the database, counted through Kysely.
  */
-
-/** The statements a run issues through Kysely: each query, and BEGIN and COMMIT of each transaction. */
 function counting(world: World) {
-  const statements: string[] = [];
-  const plugin: KyselyPlugin = {
-    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-      statements.push(describeNode(args.node));
-      return args.node;
-    },
-    transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-      return Promise.resolve(args.result);
-    },
-  };
-  const db = world.api.ctx.db.withPlugin(plugin);
-  const transaction = db.transaction.bind(db);
-  db.transaction = () => {
-    statements.push('BEGIN', 'COMMIT');
-    return transaction();
-  };
-  return { deps: { ...world.deps, db }, statements };
+  const counted = countingDb(world.api.ctx.db, { log: true });
+  return { deps: { ...world.deps, db: counted.db }, statements: counted.log };
 }
 
 describe.each(backends.map((b) => b.name))('incremental run statements on %s', (backendName) => {
