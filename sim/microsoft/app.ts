@@ -262,6 +262,7 @@ export async function microsoftControlPlugin(app: FastifyInstance, rt: MsRuntime
       }
     }
     Object.assign(rt.ms.config, body);
+    rt.ms.lifecycleDueAt = -Infinity;
     return rt.ms.config;
   });
 }

@@ -145,6 +145,9 @@ export class MicrosoftState {
   readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   readonly accessTokens = new Map<string, AccessTokenRecord>();
   readonly subscriptions = new Map<string, Subscription>();
+  /** The earliest time a subscription's lifecycle is due (a reauthorizationRequired or its removal): the tick run
+   * on every Graph request looks at the subscriptions only from then on; set back to -Infinity by any change. */
+  lifecycleDueAt = -Infinity;
   readonly drafts = new Map<string, Draft>();
   readonly events = new Map<string, CalendarEvent>();
   /** Every push the simulator attempted, newest last (bounded). */

@@ -157,6 +157,7 @@ const create: Handler = async (ctx, req, caller) => {
     createdAt: ctx.core.now(),
   };
   ctx.ms.subscriptions.set(s.id, s);
+  ctx.ms.lifecycleDueAt = -Infinity;
   return ok({ '@odata.context': `${req.base}/$metadata#subscriptions/$entity`, ...subscriptionJson(s) }, 201);
 };
 
@@ -176,6 +177,7 @@ const renew: Handler = (ctx, req, caller, [id]) => {
   s.expirationDateTime = parseExpiry(ctx, b.expirationDateTime);
   s.needsReauthorization = false;
   s.reauthorizationSentFor = null;
+  ctx.ms.lifecycleDueAt = -Infinity;
   return ok({ '@odata.context': `${req.base}/$metadata#subscriptions/$entity`, ...subscriptionJson(s) });
 };
 
@@ -216,8 +218,9 @@ export class Notifier {
 
   /** A change in the mail store: which subscriptions see it, and as what. */
   onMailChange(address: string, change: MsChange): void {
+    const owner = address.toLowerCase();
     for (const s of this.ctx.ms.subscriptions.values()) {
-      if (s.target.kind !== 'messages' || s.address.toLowerCase() !== address.toLowerCase()) continue;
+      if (s.target.kind !== 'messages' || s.address.toLowerCase() !== owner) continue;
       let type: ChangeType | null;
       let folder: GraphFolder | null;
       const f = s.target.folder;
@@ -327,7 +330,9 @@ export class Notifier {
   /** Time-driven lifecycle: reauthorizationRequired ahead of expiry, removal at expiry. */
   tick(): void {
     const now = this.ctx.core.now().getTime();
+    if (now < this.ctx.ms.lifecycleDueAt) return;
     const lead = this.ctx.ms.config.reauthorizationLeadMinutes * 60_000;
+    let due = Infinity;
     for (const s of [...this.ctx.ms.subscriptions.values()]) {
       const exp = s.expirationDateTime.getTime();
       if (now >= exp) {
@@ -339,7 +344,9 @@ export class Notifier {
         s.reauthorizationSentFor = key;
         this.lifecycle(s, 'reauthorizationRequired');
       }
+      due = Math.min(due, s.reauthorizationSentFor === key ? exp : exp - lead);
     }
+    this.ctx.ms.lifecycleDueAt = due;
   }
 
   /** The user's sessions were revoked: each subscription pauses until the app reauthorizes it. */

@@ -152,6 +152,21 @@ describe('subscriptions and change notifications', () => {
     expect((await g.get(`/subscriptions/${sub2.id}`)).statusCode).toBe(404);
   });
 
+  it('lifecycle follows each subscription: a renewal to an earlier expiry is noticed at the next Graph request', async () => {
+    const a = (await subscribe({ expirationDateTime: expiry(120) })).json();
+    const b = (await subscribe({ expirationDateTime: expiry(600) })).json();
+    const life = () => rx.received.filter((x) => x.path === '/lifecycle').flatMap((x) => x.body.value);
+    await setClock(sim, new Date(T0.getTime() + 61 * 60_000));
+    await flush();
+    expect(life().map((x) => x.subscriptionId)).toEqual([a.id]);
+    // The clock stays put: B, renewed to end within the hour, is due now, and the next request sees it.
+    g = graph(sim, (await signIn(sim, ME)).access_token);
+    expect((await g.patch(`/subscriptions/${b.id}`, { expirationDateTime: expiry(100) })).statusCode).toBe(200);
+    await g.get(`/subscriptions/${b.id}`);
+    await flush();
+    expect(life().map((x) => [x.subscriptionId, x.lifecycleEvent])).toEqual([[a.id, 'reauthorizationRequired'], [b.id, 'reauthorizationRequired']]);
+  });
+
   it('sends a missed lifecycle notification when a change notification cannot be delivered', async () => {
     await subscribe({ notificationUrl: `${rx.url}/notify` });
     await rx.close();
