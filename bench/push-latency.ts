@@ -197,7 +197,9 @@ export async function benchPushFleet({ full, report }: BenchContext): Promise<vo
     const statementsBefore = counting.statements();
     const cpuBefore = process.cpuUsage();
     const burstsStarted = new Date();
+    const burstStarts: Date[] = [];
     for (let b = 0; b < shape.bursts; b++) {
+      burstStarts.push(new Date());
       // 200 different mailboxes (a mailbox is announced at most once a second), mail delivered 5 ms apart.
       const chosen = shuffle(seats, b).slice(0, shape.burst);
       const samples = chosen.map((seat, i) => ({ seat, subject: `Burst ${b} message ${i} ${Math.random().toString(36).slice(2, 8)}`, delivered: 0, visible: 0 }));
@@ -251,15 +253,24 @@ export async function benchPushFleet({ full, report }: BenchContext): Promise<vo
     fromNotification.sort((a, b) => a - b);
     fromDelivery.sort((a, b) => a - b);
     // Where the time goes: the notification syncs' wait in the queue and their run (pg-boss's job rows).
-    const { rows: syncJobs } = await database.raw.query<{ wait: number; run: number }>(
-      `SELECT extract(epoch FROM started_on - created_on) * 1000 AS wait, extract(epoch FROM completed_on - started_on) * 1000 AS run FROM pgboss.job WHERE name = 'sync.mailbox' AND data->>'trigger' = 'notification' AND completed_on IS NOT NULL AND created_on >= $1`,
+    const { rows: syncJobs } = await database.raw.query<{ wait: number; run: number; created_on: Date; completed_on: Date }>(
+      `SELECT extract(epoch FROM started_on - created_on) * 1000 AS wait, extract(epoch FROM completed_on - started_on) * 1000 AS run, created_on, completed_on FROM pgboss.job WHERE name = 'sync.mailbox' AND data->>'trigger' = 'notification' AND completed_on IS NOT NULL AND created_on >= $1`,
       [burstsStarted],
     );
+    // Capacity: the notification syncs of each burst over the time from its first job's creation to its last one's
+    // completion. A burst of 200 within a second waits in the queue unless this is at least 200 a second.
+    let span = 0;
+    for (let b = 0; b < burstStarts.length; b++) {
+      const of = syncJobs.filter((j) => j.created_on >= burstStarts[b]! && (b + 1 === burstStarts.length || j.created_on < burstStarts[b + 1]!));
+      if (of.length === 0) continue;
+      span += Math.max(...of.map((j) => j.completed_on.getTime())) - Math.min(...of.map((j) => j.created_on.getTime()));
+    }
     const waits = syncJobs.map((j) => Number(j.wait)).sort((a, b) => a - b);
     const runs = syncJobs.map((j) => Number(j.run)).sort((a, b) => a - b);
     progress(`${syncJobs.length} notification syncs: queued p50 ${percentile(waits, 50).toFixed(0)} / p99 ${percentile(waits, 99).toFixed(0)} ms, ran p50 ${percentile(runs, 50).toFixed(0)} / p99 ${percentile(runs, 99).toFixed(0)} ms`);
     const perSync = (n: number) => (syncJobs.length ? n / syncJobs.length : 0);
     report('push.fleet.statementsPerNotificationSync', perSync(statements), 'statements', `${statements.toLocaleString('en')} statements through the workers' Kysely (queries, and BEGIN and COMMIT of each transaction) over ${syncJobs.length} notification syncs`);
+    if (span > 0) report('push.fleet.syncsPerSecond', syncJobs.length / (span / 1000), 'syncs/s', `notification syncs completed a second while a burst was being worked off (${syncJobs.length} syncs in ${(span / 1000).toFixed(1)} s over ${burstStarts.length} bursts; a burst of ${shape.burst} within a second needs ${shape.burst} a second for no sync to wait)`);
     report('push.fleet.cpuPerNotificationSync', perSync((cpu.user + cpu.system) / 1000), 'ms', `the benchmark process's CPU over the bursts (workers, API, simulators, the readability polling) per notification sync; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}`);
     const note = `${shape.mailboxes.toLocaleString('en')} connected incremental mailboxes (half Gmail, half Microsoft 365) on Postgres, ${shape.bursts} bursts of ${shape.burst} messages to different mailboxes within a second, workers in process; ${fromNotification.length} samples${missing ? `, ${missing} not readable within 60 s or without a notification` : ''}`;
     report('push.fleet.notificationToVisible.p50', percentile(fromNotification, 50), 'ms', note);
