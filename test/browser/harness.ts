@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { startTestApi, type TestApi } from '../helpers/app.ts';
 import { backends } from '../helpers/databases.ts';
 import { freePort, startTestJobs } from '../helpers/product.ts';
@@ -79,6 +79,15 @@ export async function startProduct(options: { simulatorUrl?: string; jobs?: bool
       await database.close();
     },
   };
+}
+
+/**
+ * A request the browser gave up because a navigation replaced the page (or the page itself cancelled it):
+ * net::ERR_ABORTED. Not a failure of the product — a slow machine only makes it likelier that a favicon or an API
+ * call is still under way when the test moves on; an answer that did come back is judged by its status.
+ */
+export function abandoned(request: Request): boolean {
+  return request.failure()?.errorText === 'net::ERR_ABORTED';
 }
 
 /** Problems a page reports by itself: script errors and Content-Security-Policy violations. */

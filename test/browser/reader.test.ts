@@ -12,7 +12,7 @@ import { connectMailbox } from '../helpers/connect.ts';
 import { createCompany, insertGrant } from '../helpers/fixtures.ts';
 import { startTestSimulators, type TestSimulators } from '../helpers/simulators.ts';
 import { decideContext, mail, type MailSpec } from '../sync/ingest/setup.ts';
-import { launchBrowser, openPage, PASSWORD, prepareBrowserTests, screenshot, signIn, startProduct, type Product } from './harness.ts';
+import { abandoned, launchBrowser, openPage, PASSWORD, prepareBrowserTests, screenshot, signIn, startProduct, type Product } from './harness.ts';
 
 /**
  * The Messages tab as an email reader: collapsed conversations and messages, folded quotes, frames that fit their
@@ -267,7 +267,7 @@ describe('the Messages tab as an email reader', () => {
     // An image that did not load is a failure; an API call the app abandoned when a navigation replaced the page
     // (net::ERR_ABORTED, a loaded machine makes that likelier) is not.
     page.on('requestfailed', (request) => {
-      if (request.resourceType() === 'image' || request.failure()?.errorText !== 'net::ERR_ABORTED') failed.push(`${request.failure()?.errorText ?? 'failed'} ${request.url()}`);
+      if (request.resourceType() === 'image' || !abandoned(request)) failed.push(`${request.failure()?.errorText ?? 'failed'} ${request.url()}`);
     });
     page.on('response', (response) => {
       if (response.status() >= 400) failed.push(`${response.status()} ${response.url()}`);

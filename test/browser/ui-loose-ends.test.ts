@@ -7,7 +7,7 @@ import { createCompany, insertGrant, insertMessage } from '../helpers/fixtures.t
 import { freePort } from '../helpers/product.ts';
 import { startTestSimulators, type TestSimulators } from '../helpers/simulators.ts';
 import type { Database } from '../../src/store/database.ts';
-import { launchBrowser, openPage, prepareBrowserTests, screenshot, signIn } from './harness.ts';
+import { abandoned, launchBrowser, openPage, prepareBrowserTests, screenshot, signIn } from './harness.ts';
 
 /**
  * The loose ends of the UI, each as a journey in Chromium: no rule ids where people read, the audit log in
@@ -47,7 +47,10 @@ afterAll(async () => {
   await sim?.close();
 });
 
-/** Every console error and every failed response, favicon and resources included (nothing filtered out). */
+/**
+ * Every console error and warning, every error answer (favicon and resources included) and every request that
+ * failed — but one the browser abandoned when the test navigated on (`abandoned`).
+ */
 function noise(page: Page): string[] {
   const seen: string[] = [];
   page.on('console', (m) => {
@@ -57,7 +60,9 @@ function noise(page: Page): string[] {
   page.on('response', (r) => {
     if (r.status() >= 400) seen.push(`${r.status()} ${new URL(r.url()).pathname}`);
   });
-  page.on('requestfailed', (r) => seen.push(`failed ${r.url()}`));
+  page.on('requestfailed', (r) => {
+    if (!abandoned(r)) seen.push(`failed ${r.failure()?.errorText ?? ''} ${r.url()}`);
+  });
   return seen;
 }
 
